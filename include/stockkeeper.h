@@ -1,0 +1,353 @@
+#ifndef STOCKKEEPER_H
+#define STOCKKEEPER_H
+
+/*
+ * Generated from the Rust sources by cbindgen; do not edit.
+ * Regenerate with `make header`.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STOCKKEEPER_VERSION "0.1.0"
+#define STOCKKEEPER_VERSION_MAJOR 0
+#define STOCKKEEPER_VERSION_MINOR 1
+#define STOCKKEEPER_VERSION_PATCH 0
+
+// How many ended orders are remembered at most by default.
+#define SK_DEFAULT_MAX_REMEMBERED 1000000
+
+// The longest id accepted, in bytes of UTF-8.
+#define SK_MAX_ID_BYTES 256
+
+// The longest product name accepted, in bytes of UTF-8.
+#define SK_MAX_NAME_BYTES 1024
+
+// The largest count any product or order may reach: 2^63 - 1, so that every
+// count fits a signed 64-bit integer in C, Go and Python alike.
+#define SK_MAX_COUNT (uint64_t)INT64_MAX
+
+// What a call did. Numbers are fixed and grouped by cause; a retired number
+// is never reused.
+enum sk_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SK_STATUS_OK = 0,
+  // A required pointer was NULL.
+  SK_STATUS_NULL_ARGUMENT = 1,
+  // The caller's buffer is too small for the answer.
+  SK_STATUS_BUFFER_TOO_SMALL = 2,
+  // An index was past the end.
+  SK_STATUS_OUT_OF_RANGE = 3,
+  // A bug in the library was caught at the boundary; the call may have
+  // had no effect or its full effect, never half of one.
+  SK_STATUS_INTERNAL = 9,
+  SK_STATUS_EMPTY_ID = 101,
+  SK_STATUS_ID_TOO_LONG = 102,
+  SK_STATUS_ID_CONTAINS_NUL = 103,
+  SK_STATUS_INVALID_UTF8 = 104,
+  SK_STATUS_INVALID_NAME = 105,
+  SK_STATUS_INVALID_QUANTITY = 106,
+  SK_STATUS_OVERFLOW = 107,
+  SK_STATUS_INVALID_DURATION = 108,
+  SK_STATUS_UNKNOWN_PRODUCT = 201,
+  SK_STATUS_UNKNOWN_ORDER = 202,
+  SK_STATUS_PRODUCT_EXISTS = 301,
+  SK_STATUS_DUPLICATE_ORDER = 302,
+  SK_STATUS_INSUFFICIENT_STOCK = 303,
+  SK_STATUS_ALREADY_CONFIRMED = 304,
+  SK_STATUS_ALREADY_CANCELLED = 305,
+  SK_STATUS_EXPIRED = 306,
+  SK_STATUS_CLOCK_NOT_MANUAL = 401,
+  SK_STATUS_CLOSED = 402,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sk_status sk_status;
+#else
+typedef uint32_t sk_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Where an order stands.
+enum sk_order_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  SK_ORDER_STATE_HELD = 1,
+  SK_ORDER_STATE_CONFIRMED = 2,
+  SK_ORDER_STATE_CANCELLED = 3,
+  SK_ORDER_STATE_EXPIRED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sk_order_state sk_order_state;
+#else
+typedef uint32_t sk_order_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// An engine. Opaque: reached only through pointers the library hands out.
+typedef struct sk_engine sk_engine;
+
+// How to set up an engine. Fill it with `sk_options_default` first, then
+// change what you need.
+typedef struct {
+  // Hold time when a block gives none, in nanoseconds; must be above zero.
+  uint64_t hold_time_ns;
+  // How long ended orders are remembered, in nanoseconds.
+  uint64_t retention_ns;
+  // The most ended orders remembered at once.
+  uint64_t max_remembered;
+  // Run on a clock that only `sk_engine_advance` moves (for tests).
+  bool manual_clock;
+  // Release expired holds on a background thread. Without it, call
+  // `sk_engine_release_expired`; with the manual clock no thread runs.
+  bool background_release;
+} sk_options;
+
+// A product's three numbers.
+typedef struct {
+  int64_t on_hand;
+  int64_t reserved;
+  int64_t available;
+} sk_stock;
+
+// When a hold runs out.
+typedef struct {
+  // On the engine's monotonic clock: nanoseconds since the engine started.
+  uint64_t since_start_ns;
+  // The same instant as nanoseconds since the Unix epoch on the wall
+  // clock, as it stood when the engine started. For display only.
+  int64_t wall_unix_ns;
+} sk_deadline;
+
+// One line of an order to block.
+typedef struct {
+  const uint8_t *product;
+  size_t product_len;
+  int64_t quantity;
+} sk_line;
+
+// An order's state, how many lines it has and its deadline. Read the lines
+// with `sk_order_line`.
+typedef struct {
+  sk_order_state state;
+  size_t line_count;
+  sk_deadline deadline;
+} sk_order_info;
+
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+// Writes the default options into `*out`.
+//
+// # Safety
+// `out` must be NULL or point to writable memory for an `sk_options`.
+sk_status sk_options_default(sk_options *out);
+
+// Starts an engine and writes its handle into `*out`. `options` may be NULL
+// for the defaults. Fails with `SK_STATUS_INVALID_DURATION` for a zero hold
+// time.
+//
+// # Safety
+// `options` must be NULL or point to an `sk_options`; `out` must be NULL or
+// point to writable memory for a pointer.
+sk_status sk_engine_new(const sk_options *options, sk_engine **out);
+
+// Closes an engine: stops and joins its releaser thread; every later call on
+// the handle returns `SK_STATUS_CLOSED`. Closing twice is fine. The handle
+// stays valid until `sk_engine_free`.
+//
+// # Safety
+// `engine` must be NULL or a handle from `sk_engine_new` not yet freed.
+sk_status sk_engine_close(sk_engine *engine);
+
+// Closes (if needed) and frees an engine. NULL is ignored.
+//
+// # Safety
+// `engine` must be NULL or a handle from `sk_engine_new` not yet freed, and
+// no other thread may be using it.
+void sk_engine_free(sk_engine *engine);
+
+// Starts the background releaser if it is not running (nothing on the
+// manual clock).
+//
+// # Safety
+// `engine` must be NULL or a live handle.
+sk_status sk_engine_start_releaser(sk_engine *engine);
+
+// Releases every hold whose deadline has passed; writes how many into
+// `*released` when it is not NULL.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `released` NULL or writable.
+sk_status sk_engine_release_expired(sk_engine *engine, uint64_t *released);
+
+// Moves the manual clock forward by `by_ns` and releases what fell due;
+// writes how many holds it released into `*released` when not NULL. Fails
+// with `SK_STATUS_CLOCK_NOT_MANUAL` on the system clock.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `released` NULL or writable.
+sk_status sk_engine_advance(sk_engine *engine, uint64_t by_ns, uint64_t *released);
+
+// Writes the engine's time, nanoseconds since it started, into `*out`.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `out` NULL or writable.
+sk_status sk_engine_now(const sk_engine *engine, uint64_t *out);
+
+// Adds a product with `on_hand` units.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `id` and `name` NULL or readable
+// for their lengths.
+sk_status sk_product_add(sk_engine *engine,
+                         const uint8_t *id,
+                         size_t id_len,
+                         const uint8_t *name,
+                         size_t name_len,
+                         int64_t on_hand);
+
+// Writes the product's available units into `*out`.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `id` NULL or readable for
+// `id_len` bytes; `out` NULL or writable.
+sk_status sk_product_available(const sk_engine *engine,
+                               const uint8_t *id,
+                               size_t id_len,
+                               int64_t *out);
+
+// Writes the product's on_hand, reserved and available into `*out`.
+//
+// # Safety
+// As `sk_product_available`.
+sk_status sk_product_stock(const sk_engine *engine,
+                           const uint8_t *id,
+                           size_t id_len,
+                           sk_stock *out);
+
+// Restocks (`delta > 0`) or corrects (`delta < 0`) a product; writes the
+// stock after the change into `*out` when it is not NULL. A correction may
+// not take available below zero (`SK_STATUS_INSUFFICIENT_STOCK`).
+//
+// # Safety
+// As `sk_product_available`; `out` NULL or writable.
+sk_status sk_product_update(sk_engine *engine,
+                            const uint8_t *id,
+                            size_t id_len,
+                            int64_t delta,
+                            sk_stock *out);
+
+// Holds `quantity` units of one product for an order, for `hold_time_ns`
+// (zero: the engine's default). Writes the deadline into `*out` when not
+// NULL.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `order` and `product` NULL or
+// readable for their lengths; `out` NULL or writable.
+sk_status sk_order_block(sk_engine *engine,
+                         const uint8_t *order,
+                         size_t order_len,
+                         const uint8_t *product,
+                         size_t product_len,
+                         int64_t quantity,
+                         uint64_t hold_time_ns,
+                         sk_deadline *out);
+
+// Holds every line of an order, or none (lines naming one product are
+// summed). When a line is at fault (a bad product id or quantity, an unknown
+// product, not enough stock) and `failed_line` is not NULL, the index of the
+// first such line is written there. Otherwise as `sk_order_block`.
+//
+// # Safety
+// `lines` must be NULL or point to `line_count` readable `sk_line`s whose
+// products are readable for their lengths; `failed_line` NULL or writable;
+// the rest as `sk_order_block`.
+sk_status sk_order_block_lines(sk_engine *engine,
+                               const uint8_t *order,
+                               size_t order_len,
+                               const sk_line *lines,
+                               size_t line_count,
+                               uint64_t hold_time_ns,
+                               sk_deadline *out,
+                               size_t *failed_line);
+
+// Confirms a held order. Fails with `SK_STATUS_EXPIRED` once its deadline has
+// passed, even if no release has run yet.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `order` NULL or readable for
+// `order_len` bytes.
+sk_status sk_order_confirm(sk_engine *engine, const uint8_t *order, size_t order_len);
+
+// Cancels a held order: its units go back to available.
+//
+// # Safety
+// As `sk_order_confirm`.
+sk_status sk_order_cancel(sk_engine *engine, const uint8_t *order, size_t order_len);
+
+// Moves a live hold's deadline `by_ns` later; writes the new deadline into
+// `*out` when not NULL.
+//
+// # Safety
+// As `sk_order_confirm`; `out` NULL or writable.
+sk_status sk_order_extend(sk_engine *engine,
+                          const uint8_t *order,
+                          size_t order_len,
+                          uint64_t by_ns,
+                          sk_deadline *out);
+
+// Writes an order's state, line count and deadline into `*out`.
+//
+// # Safety
+// As `sk_order_confirm`; `out` NULL or writable.
+sk_status sk_order_status(const sk_engine *engine,
+                          const uint8_t *order,
+                          size_t order_len,
+                          sk_order_info *out);
+
+// Copies line `index` of an order (lines are sorted by product id): the
+// product id into `product_buf` (`product_cap` bytes, no NUL added), its
+// length into `*product_len` and the quantity into `*quantity`. Fails with
+// `SK_STATUS_BUFFER_TOO_SMALL` when the id does not fit, writing nothing,
+// and `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line.
+//
+// # Safety
+// As `sk_order_confirm`; `product_buf` NULL or writable for `product_cap`
+// bytes; `product_len` and `quantity` NULL or writable.
+sk_status sk_order_line(const sk_engine *engine,
+                        const uint8_t *order,
+                        size_t order_len,
+                        size_t index,
+                        uint8_t *product_buf,
+                        size_t product_cap,
+                        size_t *product_len,
+                        int64_t *quantity);
+
+// A NUL-terminated, static English sentence for a status code; an unknown
+// code gets a sentence saying so. Never NULL; never free it.
+const char *sk_status_message(uint32_t status);
+
+// The stable snake_case name of a status code (`"insufficient_stock"`), the
+// same name every front door uses; `"unknown_status"` for an unknown code.
+// Never NULL; never free it.
+const char *sk_status_name(uint32_t status);
+
+// The library's version, as a static NUL-terminated string.
+const char *sk_version(void);
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif  // __cplusplus
+
+#endif  /* STOCKKEEPER_H */

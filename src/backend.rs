@@ -1,0 +1,68 @@
+//! The seam between the engine and where stock and orders live.
+//!
+//! The engine validates input, owns the clock and the releaser thread, and
+//! delivers events; a backend stores products and orders and applies the
+//! contract's state changes atomically. Every time-dependent call takes `now`
+//! from the engine, so a backend never reads a clock of its own. The one
+//! backend today keeps everything in this process ([`crate::local`]); a store
+//! shared across machines would implement the same trait.
+
+use crate::clock::Nanos;
+use crate::error::Result;
+use crate::metrics::{HoldCounts, ProductOutcomes};
+use crate::order::{Event, Line, OrderState, Stock};
+
+/// An order as a backend reports it; the engine adds the wall-clock time.
+pub(crate) struct OrderView {
+    pub state: OrderState,
+    pub lines: Vec<(String, u64)>,
+    pub deadline: Nanos,
+}
+
+pub(crate) trait Backend: Send + Sync {
+    /// Adds a product; fails if the id exists.
+    fn add_product(&self, id: &str, name: &str, on_hand: u64) -> Result<()>;
+
+    /// The product's name.
+    fn product_name(&self, id: &str) -> Result<String>;
+
+    /// The product's on_hand, reserved and available.
+    fn stock(&self, id: &str) -> Result<Stock>;
+
+    /// Restocks (`delta > 0`) or corrects (`delta < 0`) on_hand.
+    fn update(&self, id: &str, delta: i64, events: &mut Vec<Event>) -> Result<Stock>;
+
+    /// Holds every line until `deadline`, or nothing.
+    fn hold(
+        &self,
+        order: &str,
+        lines: &[Line<'_>],
+        deadline: Nanos,
+        events: &mut Vec<Event>,
+    ) -> Result<()>;
+
+    /// Confirms a held order whose deadline has not passed at `now`.
+    fn confirm(&self, order: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()>;
+
+    /// Cancels a held order whose deadline has not passed at `now`.
+    fn cancel(&self, order: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()>;
+
+    /// Moves a live hold's deadline `by` later; returns the new deadline.
+    fn extend(&self, order: &str, by: Nanos, now: Nanos, events: &mut Vec<Event>) -> Result<Nanos>;
+
+    /// The order's state, lines and deadline as of `now`.
+    fn status(&self, order: &str, now: Nanos, events: &mut Vec<Event>) -> Result<OrderView>;
+
+    /// Expires every hold whose deadline passed before `now` and forgets ended
+    /// orders past their retention; returns how many holds it expired.
+    fn release_due(&self, now: Nanos, events: &mut Vec<Event>) -> usize;
+
+    /// The earliest moment at which [`Backend::release_due`] has work, if any.
+    fn next_due(&self) -> Option<Nanos>;
+
+    /// Holds started and ended so far, and units still held, read at once.
+    fn hold_counts(&self) -> HoldCounts;
+
+    /// How the holds on one product ended so far.
+    fn outcomes(&self, product: &str) -> Result<ProductOutcomes>;
+}

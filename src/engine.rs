@@ -1,0 +1,466 @@
+//! The engine: the public face of the core. It checks input, reads the clock,
+//! runs the releaser and hands the work to the backend.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::backend::{Backend, OrderView};
+use crate::clock::{nanos, Clock, ClockKind, Nanos};
+use crate::error::{Error, Result};
+use crate::local::LocalBackend;
+use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
+use crate::notify::{Callback, Notifier, SubscriptionId};
+use crate::order::{Deadline, Event, Line, OrderStatus, Stock};
+use crate::releaser::{self, Alarm};
+use crate::validate::{check_count, check_id, check_name, check_quantity};
+use std::sync::mpsc::Receiver;
+
+/// The hold time when none is given: five minutes.
+pub const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(300);
+
+/// How long ended orders are remembered by default: one hour.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
+
+/// How many ended orders are remembered at most by default.
+pub const DEFAULT_MAX_REMEMBERED: usize = 1_000_000;
+
+/// How an engine is set up. `Options::default()` is what production wants;
+/// [`Options::manual`] is what deterministic tests want.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// How long a hold lasts when the caller gives no time of its own.
+    pub hold_time: Duration,
+    /// How long an ended order is remembered, so that a late confirm is told
+    /// "expired" and its id cannot be reused.
+    pub retention: Duration,
+    /// The most ended orders remembered at once; past it the oldest are
+    /// forgotten early. Bounds memory under bursts.
+    pub max_remembered: usize,
+    /// Which clock deadlines are measured on.
+    pub clock: ClockKind,
+    /// Whether a background thread releases expired holds. Without it the
+    /// caller triggers release ([`Engine::release_expired`]); with the manual
+    /// clock no thread runs and [`Engine::advance`] releases what fell due.
+    pub background_release: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            hold_time: DEFAULT_HOLD_TIME,
+            retention: DEFAULT_RETENTION,
+            max_remembered: DEFAULT_MAX_REMEMBERED,
+            clock: ClockKind::System,
+            background_release: true,
+        }
+    }
+}
+
+impl Options {
+    /// The default options on the manual clock, with no thread.
+    pub fn manual() -> Options {
+        Options {
+            clock: ClockKind::Manual,
+            background_release: false,
+            ..Options::default()
+        }
+    }
+}
+
+/// What the engine and its releaser thread share.
+pub(crate) struct Shared {
+    backend: Box<dyn Backend>,
+    clock: Clock,
+    hold_time: Nanos,
+    closed: AtomicBool,
+    pub(crate) alarm: Alarm,
+    notifier: Notifier,
+    refusals: Refusals,
+}
+
+impl Shared {
+    pub(crate) fn release_due(&self) -> usize {
+        let mut events = Vec::new();
+        let released = self.backend.release_due(self.clock.now(), &mut events);
+        self.notifier.publish(events);
+        released
+    }
+
+    pub(crate) fn next_due(&self) -> Option<Nanos> {
+        self.backend.next_due()
+    }
+
+    pub(crate) fn instant(&self, at: Nanos) -> Option<Instant> {
+        self.clock.instant(at)
+    }
+
+    fn deadline(&self, at: Nanos) -> Deadline {
+        Deadline {
+            since_start: Duration::from_nanos(at),
+            wall: self.clock.wall(at),
+        }
+    }
+}
+
+/// An inventory reservation engine. Every method takes `&self` and may be
+/// called from any number of threads at once; an `Engine` is usually shared
+/// in an `Arc`. Methods lock only the products and orders they touch, each for
+/// the few instructions it takes to change their counts; none blocks on I/O.
+///
+/// Dropping the engine closes it.
+pub struct Engine {
+    shared: Arc<Shared>,
+    releaser: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Starts an engine. Fails with [`Error::InvalidDuration`] for a zero hold
+    /// time, and [`Error::Overflow`] for a time that does not fit 64-bit
+    /// nanoseconds.
+    pub fn new(options: Options) -> Result<Engine> {
+        let hold_time = nanos(options.hold_time)?;
+        if hold_time == 0 {
+            return Err(Error::InvalidDuration);
+        }
+        let retention = nanos(options.retention)?;
+        let shared = Arc::new(Shared {
+            backend: Box::new(LocalBackend::new(retention, options.max_remembered)),
+            clock: Clock::new(options.clock),
+            hold_time,
+            closed: AtomicBool::new(false),
+            alarm: Alarm::new(),
+            notifier: Notifier::default(),
+            refusals: Refusals::default(),
+        });
+        let engine = Engine {
+            shared,
+            releaser: Mutex::new(None),
+        };
+        if options.background_release {
+            engine.start_releaser()?;
+        }
+        Ok(engine)
+    }
+
+    /// Starts the background releaser if it is not running. Does nothing on
+    /// the manual clock, where [`Engine::advance`] releases what fell due.
+    /// Fails with [`Error::Closed`] on a closed engine or when the operating
+    /// system refuses a new thread.
+    pub fn start_releaser(&self) -> Result<()> {
+        let shared = self.open()?;
+        let mut releaser = self.releaser.lock();
+        if releaser.is_some() || shared.clock.is_manual() {
+            return Ok(());
+        }
+        let thread = releaser::spawn(Arc::clone(&self.shared)).map_err(|_| Error::Closed)?;
+        *releaser = Some(thread);
+        Ok(())
+    }
+
+    /// Whether the background releaser thread is running.
+    pub fn has_releaser(&self) -> bool {
+        self.releaser.lock().is_some()
+    }
+
+    fn open(&self) -> Result<&Shared> {
+        match self.shared.closed.load(Ordering::Acquire) {
+            true => Err(Error::Closed),
+            false => Ok(&self.shared),
+        }
+    }
+
+    /// Runs an operation on an open engine with an event buffer, then
+    /// publishes what it collected, whether the call succeeded or not (a
+    /// confirm that finds the deadline passed expires the hold and fails),
+    /// and counts a refusal.
+    fn run<T>(&self, call: impl FnOnce(&Shared, &mut Vec<Event>) -> Result<T>) -> Result<T> {
+        let shared = self.open()?;
+        let mut events = Vec::new();
+        let result = call(shared, &mut events);
+        shared.notifier.publish(events);
+        if let Err(error) = &result {
+            shared.refusals.note(error.code());
+        }
+        result
+    }
+
+    /// Adds a product with `on_hand` units. Fails if the id is taken or bad,
+    /// the name is bad, or `on_hand` passes [`MAX_COUNT`](crate::MAX_COUNT).
+    pub fn add_product(&self, id: &str, name: &str, on_hand: u64) -> Result<()> {
+        self.run(|shared, _| {
+            check_id(id)?;
+            check_name(name)?;
+            check_count(on_hand)?;
+            shared.backend.add_product(id, name, on_hand)
+        })
+    }
+
+    /// The product's name.
+    pub fn product_name(&self, id: &str) -> Result<String> {
+        self.run(|shared, _| {
+            check_id(id)?;
+            shared.backend.product_name(id)
+        })
+    }
+
+    /// The units a new order can still hold: `on_hand - reserved`.
+    pub fn available(&self, id: &str) -> Result<u64> {
+        Ok(self.stock(id)?.available)
+    }
+
+    /// The product's on_hand, reserved and available, read together.
+    pub fn stock(&self, id: &str) -> Result<Stock> {
+        self.run(|shared, _| {
+            check_id(id)?;
+            shared.backend.stock(id)
+        })
+    }
+
+    /// Restocks (`delta > 0`: on_hand grows) or corrects (`delta < 0`: on_hand
+    /// shrinks). A correction may not take available below zero
+    /// ([`Error::InsufficientStock`]); a restock may not pass
+    /// [`MAX_COUNT`](crate::MAX_COUNT) ([`Error::Overflow`]); zero is
+    /// [`Error::InvalidQuantity`]. Returns the stock after the change.
+    pub fn update_inventory(&self, id: &str, delta: i64) -> Result<Stock> {
+        self.run(|shared, events| {
+            check_id(id)?;
+            if delta == 0 {
+                return Err(Error::InvalidQuantity);
+            }
+            shared.backend.update(id, delta, events)
+        })
+    }
+
+    /// Holds `quantity` units of one product for `order`, for `hold_time` or
+    /// the engine's default. A one-line [`Engine::block_order`].
+    pub fn block(
+        &self,
+        product: &str,
+        quantity: u64,
+        order: &str,
+        hold_time: Option<Duration>,
+    ) -> Result<Deadline> {
+        self.block_order(order, &[Line::new(product, quantity)], hold_time)
+    }
+
+    /// Holds every line for `order`, or nothing: lines naming the same product
+    /// are summed, then each product must have that many available. The hold
+    /// lasts `hold_time` (the engine's default when `None`).
+    ///
+    /// Fails, changing nothing, with [`Error::UnknownProduct`] or
+    /// [`Error::InsufficientStock`] naming the first product (by id) that
+    /// cannot be held, [`Error::DuplicateOrder`] when the order id is held or
+    /// remembered, and input errors for bad ids, zero quantities, no lines or
+    /// a zero hold time.
+    pub fn block_order(
+        &self,
+        order: &str,
+        lines: &[Line<'_>],
+        hold_time: Option<Duration>,
+    ) -> Result<Deadline> {
+        self.run(|shared, events| {
+            check_id(order)?;
+            if lines.is_empty() {
+                return Err(Error::InvalidQuantity);
+            }
+            for line in lines {
+                check_id(line.product)?;
+                check_quantity(line.quantity)?;
+            }
+            let hold = match hold_time {
+                Some(time) => nanos(time)?,
+                None => shared.hold_time,
+            };
+            if hold == 0 {
+                return Err(Error::InvalidDuration);
+            }
+            let deadline = shared
+                .clock
+                .now()
+                .checked_add(hold)
+                .ok_or(Error::Overflow)?;
+            shared.backend.hold(order, lines, deadline, events)?;
+            shared.alarm.schedule(deadline.saturating_add(1));
+            Ok(shared.deadline(deadline))
+        })
+    }
+
+    /// Confirms a held order: its units leave on_hand. Succeeds up to and
+    /// including the deadline. After it the hold is expired (and released now,
+    /// if the releaser has not run yet) and this fails with [`Error::Expired`].
+    /// Fails with [`Error::AlreadyConfirmed`] or [`Error::AlreadyCancelled`]
+    /// for an ended order and [`Error::UnknownOrder`] for one never held or
+    /// forgotten.
+    pub fn confirm(&self, order: &str) -> Result<()> {
+        self.run(|shared, events| {
+            check_id(order)?;
+            shared.backend.confirm(order, shared.clock.now(), events)
+        })
+    }
+
+    /// Cancels a held order (payment failed): its units go back to available.
+    /// Fails as [`Engine::confirm`] does.
+    pub fn cancel(&self, order: &str) -> Result<()> {
+        self.run(|shared, events| {
+            check_id(order)?;
+            shared.backend.cancel(order, shared.clock.now(), events)
+        })
+    }
+
+    /// Moves a live hold's deadline `by` later and returns the new deadline.
+    /// An ended hold cannot be extended; a hold whose deadline has passed
+    /// expires and this fails with [`Error::Expired`].
+    pub fn extend(&self, order: &str, by: Duration) -> Result<Deadline> {
+        self.run(|shared, events| {
+            check_id(order)?;
+            let by = nanos(by)?;
+            if by == 0 {
+                return Err(Error::InvalidDuration);
+            }
+            let deadline = shared
+                .backend
+                .extend(order, by, shared.clock.now(), events)?;
+            Ok(shared.deadline(deadline))
+        })
+    }
+
+    /// Where an order stands, what it holds and its deadline. A held order
+    /// whose deadline has passed is expired by this call.
+    pub fn status(&self, order: &str) -> Result<OrderStatus> {
+        self.run(|shared, events| {
+            check_id(order)?;
+            let OrderView {
+                state,
+                lines,
+                deadline,
+            } = shared.backend.status(order, shared.clock.now(), events)?;
+            Ok(OrderStatus {
+                state,
+                lines,
+                deadline: shared.deadline(deadline),
+            })
+        })
+    }
+
+    /// Releases every hold whose deadline has passed and forgets ended orders
+    /// past their retention; returns how many holds it released. The
+    /// background releaser does this on its own; call it with manual release.
+    pub fn release_expired(&self) -> Result<usize> {
+        Ok(self.open()?.release_due())
+    }
+
+    /// Moves the manual clock forward by `by`, then releases what fell due;
+    /// returns how many holds it released. Fails with
+    /// [`Error::ClockNotManual`] on the system clock.
+    pub fn advance(&self, by: Duration) -> Result<usize> {
+        let shared = self.open()?;
+        shared.clock.advance(by)?;
+        Ok(shared.release_due())
+    }
+
+    /// The time since the engine started, on its clock.
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(self.shared.clock.now())
+    }
+
+    /// A snapshot of the counters: holds by outcome, refusals by reason, live
+    /// holds and held units. The hold figures are read together, with every
+    /// schedule shard locked for the moment it takes to add them up.
+    pub fn metrics(&self) -> Result<Metrics> {
+        let shared = self.open()?;
+        Ok(shared.refusals.snapshot(shared.backend.hold_counts()))
+    }
+
+    /// How the holds on one product ended: confirmed, cancelled, expired.
+    pub fn product_outcomes(&self, product: &str) -> Result<ProductOutcomes> {
+        self.run(|shared, _| {
+            check_id(product)?;
+            shared.backend.outcomes(product)
+        })
+    }
+
+    /// [`Engine::metrics`] in the Prometheus text exposition format, with the
+    /// outcomes of each product named in `products` (a catalogue of millions
+    /// is never listed whole). Fails if a named product is unknown.
+    pub fn metrics_text(&self, products: &[&str]) -> Result<String> {
+        let metrics = self.metrics()?;
+        let outcomes = products
+            .iter()
+            .map(|&product| Ok((product, self.product_outcomes(product)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(prometheus(&metrics, &outcomes))
+    }
+
+    /// A feed of every event from now on. Events arrive from the engine's
+    /// notifier thread; the channel is unbounded, so a receiver that stops
+    /// reading costs memory, never a stalled block or confirm. Dropping the
+    /// receiver ends the subscription.
+    pub fn subscribe(&self) -> Result<Receiver<Event>> {
+        self.open()?.notifier.channel()
+    }
+
+    /// Calls `callback` with every event from now on, on the engine's
+    /// notifier thread, one event at a time, after the engine released every
+    /// lock. A panic in the callback is caught and logged; the subscription
+    /// goes on. A slow callback delays later events, never the engine.
+    pub fn on_event(
+        &self,
+        callback: impl FnMut(&Event) + Send + 'static,
+    ) -> Result<SubscriptionId> {
+        let callback: Callback = Box::new(callback);
+        self.open()?.notifier.on_event(callback)
+    }
+
+    /// Ends a subscription. Events already queued for it may still arrive
+    /// until [`Engine::flush_events`] returns. Unknown ids are ignored.
+    pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
+        self.open()?.notifier.unsubscribe(id);
+        Ok(())
+    }
+
+    /// Waits until every event published before this call reached its
+    /// subscribers. Called from a callback, it returns at once.
+    pub fn flush_events(&self) -> Result<()> {
+        self.open()?.notifier.flush();
+        Ok(())
+    }
+
+    /// Stops the engine: later calls fail with [`Error::Closed`], the
+    /// releaser thread is stopped and joined, and queued events are delivered
+    /// before the notifier thread stops. Calling it again does nothing.
+    pub fn close(&self) {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shared.alarm.stop();
+        if let Some(thread) = self.releaser.lock().take() {
+            // The releaser has no panicking path; a join error would mean a
+            // bug, and there is nothing left to undo.
+            let _ = thread.join();
+        }
+        self.shared.notifier.stop();
+    }
+
+    /// Whether [`Engine::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,107 @@
+//! Turning raw C arguments into Rust values, and results into status codes,
+//! in one place.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::{SkEngine, SkLine, SkStatus};
+use crate::engine::Engine;
+use crate::order::Line;
+use crate::validate::{check_id, quantity_from_signed};
+
+/// Runs the body of an export: maps its error to a status and catches any
+/// panic, so that none unwinds into C.
+pub(super) fn call(body: impl FnOnce() -> Result<(), SkStatus>) -> SkStatus {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => SkStatus::Ok,
+        Ok(Err(status)) => status,
+        Err(_) => SkStatus::Internal,
+    }
+}
+
+/// The engine behind a handle.
+///
+/// # Safety
+/// `ptr` must be NULL or a live handle from `sk_engine_new`.
+pub(super) unsafe fn engine_of<'a>(ptr: *const SkEngine) -> Result<&'a Engine, SkStatus> {
+    // SAFETY: non-null handles point to a live SkEngine, as the caller vouches.
+    unsafe { ptr.as_ref() }
+        .map(|handle| &handle.engine)
+        .ok_or(SkStatus::NullArgument)
+}
+
+/// An output the caller must give.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for writes of a `T`.
+pub(super) unsafe fn required<'a, T>(ptr: *mut T) -> Result<&'a mut T, SkStatus> {
+    // SAFETY: non-null outputs are writable, as the caller vouches.
+    unsafe { ptr.as_mut() }.ok_or(SkStatus::NullArgument)
+}
+
+/// An output or input the caller may leave NULL.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for reads and writes of a `T`.
+pub(super) unsafe fn optional<'a, T>(ptr: *const T) -> Option<&'a mut T> {
+    // SAFETY: as the caller vouches; the pointer comes from C, where the
+    // const-ness of an output is the caller's choice.
+    unsafe { (ptr as *mut T).as_mut() }
+}
+
+/// Ids and names longer than this are refused unread: no id or name may be
+/// this long, and a huge length is more likely a bug than a string.
+const LONGEST_READ: usize = 1 << 20;
+
+/// A borrowed UTF-8 string given as pointer + length.
+///
+/// # Safety
+/// `ptr` must be NULL or readable for `len` bytes for the call's duration.
+pub(super) unsafe fn text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, SkStatus> {
+    if ptr.is_null() {
+        return Err(SkStatus::NullArgument);
+    }
+    if len > LONGEST_READ {
+        return Err(SkStatus::IdTooLong);
+    }
+    // SAFETY: the caller vouches for len readable bytes at ptr, and len is
+    // small enough to be a valid slice length.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
+    std::str::from_utf8(bytes).map_err(|_| SkStatus::InvalidUtf8)
+}
+
+/// The lines of a multi-line block. On a bad line, writes its index into
+/// `failed_line` when that is not NULL.
+///
+/// # Safety
+/// `lines` must be NULL or readable for `count` lines, each naming a product
+/// readable for its length; `failed_line` NULL or writable.
+pub(super) unsafe fn line_args<'a>(
+    lines: *const SkLine,
+    count: usize,
+    failed_line: *mut usize,
+) -> Result<Vec<Line<'a>>, SkStatus> {
+    if lines.is_null() {
+        return Err(SkStatus::NullArgument);
+    }
+    if count > LONGEST_READ {
+        return Err(SkStatus::Overflow);
+    }
+    // SAFETY: the caller vouches for count readable lines at `lines`.
+    let raw = unsafe { std::slice::from_raw_parts(lines, count) };
+    raw.iter()
+        .enumerate()
+        .map(|(index, line)| {
+            // SAFETY: each line's product is readable, as the caller vouches.
+            let parsed = unsafe { text(line.product, line.product_len) }.and_then(|product| {
+                check_id(product)?;
+                Ok(Line::new(product, quantity_from_signed(line.quantity)?))
+            });
+            parsed.inspect_err(|_| {
+                // SAFETY: failed_line is NULL or writable, as the caller vouches.
+                if let Some(out) = unsafe { optional(failed_line) } {
+                    *out = index;
+                }
+            })
+        })
+        .collect()
+}

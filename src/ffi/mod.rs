@@ -1,0 +1,589 @@
+//! The C ABI: `extern "C"` functions over an opaque engine handle.
+//!
+//! Conventions, the same for every function (the README states them for C
+//! users):
+//! - every symbol is `sk_<object>_<verb>`; `sk_engine_new` pairs with
+//!   `sk_engine_free`, and `sk_engine_free(NULL)` does nothing;
+//! - every fallible function returns an [`SkStatus`]; `SK_STATUS_OK` is zero;
+//! - strings come in as pointer + length, are borrowed for the call only and
+//!   need no NUL terminator; they must be UTF-8;
+//! - outputs go through pointers the caller owns and are written only on
+//!   success; a required output that is NULL is refused before anything
+//!   changes;
+//! - counts are `int64_t` from 0 to `INT64_MAX`; durations are nanoseconds in
+//!   `uint64_t`;
+//! - one handle may be used from any number of threads at once; after
+//!   `sk_engine_close` every call on it returns `SK_STATUS_CLOSED`, and only
+//!   `sk_engine_free` must not race other calls on the same handle;
+//! - no Rust panic crosses the boundary: a panic is caught and reported as
+//!   `SK_STATUS_INTERNAL`.
+
+mod args;
+mod status;
+
+use std::ffi::c_char;
+use std::time::{Duration, UNIX_EPOCH};
+
+use self::args::{call, engine_of, line_args, optional, required, text};
+pub use self::status::SkStatus;
+use crate::clock::ClockKind;
+use crate::engine::{Engine, Options};
+use crate::order::{Deadline, OrderState, Stock};
+use crate::validate::{count_from_signed, quantity_from_signed};
+
+/// An engine. Opaque: reached only through pointers the library hands out.
+pub struct SkEngine {
+    engine: Engine,
+}
+
+/// How to set up an engine. Fill it with `sk_options_default` first, then
+/// change what you need.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SkOptions {
+    /// Hold time when a block gives none, in nanoseconds; must be above zero.
+    pub hold_time_ns: u64,
+    /// How long ended orders are remembered, in nanoseconds.
+    pub retention_ns: u64,
+    /// The most ended orders remembered at once.
+    pub max_remembered: u64,
+    /// Run on a clock that only `sk_engine_advance` moves (for tests).
+    pub manual_clock: bool,
+    /// Release expired holds on a background thread. Without it, call
+    /// `sk_engine_release_expired`; with the manual clock no thread runs.
+    pub background_release: bool,
+}
+
+/// A product's three numbers.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SkStock {
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub available: i64,
+}
+
+/// When a hold runs out.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SkDeadline {
+    /// On the engine's monotonic clock: nanoseconds since the engine started.
+    pub since_start_ns: u64,
+    /// The same instant as nanoseconds since the Unix epoch on the wall
+    /// clock, as it stood when the engine started. For display only.
+    pub wall_unix_ns: i64,
+}
+
+/// One line of an order to block.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SkLine {
+    pub product: *const u8,
+    pub product_len: usize,
+    pub quantity: i64,
+}
+
+/// Where an order stands.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkOrderState {
+    Held = 1,
+    Confirmed = 2,
+    Cancelled = 3,
+    Expired = 4,
+}
+
+/// An order's state, how many lines it has and its deadline. Read the lines
+/// with `sk_order_line`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SkOrderInfo {
+    pub state: SkOrderState,
+    pub line_count: usize,
+    pub deadline: SkDeadline,
+}
+
+impl From<Stock> for SkStock {
+    fn from(stock: Stock) -> SkStock {
+        // Counts never pass MAX_COUNT, which is i64::MAX.
+        SkStock {
+            on_hand: stock.on_hand as i64,
+            reserved: stock.reserved as i64,
+            available: stock.available as i64,
+        }
+    }
+}
+
+impl From<Deadline> for SkDeadline {
+    fn from(deadline: Deadline) -> SkDeadline {
+        let wall = deadline.wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+        SkDeadline {
+            since_start_ns: deadline.since_start.as_nanos() as u64,
+            wall_unix_ns: i64::try_from(wall.as_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+impl From<OrderState> for SkOrderState {
+    fn from(state: OrderState) -> SkOrderState {
+        match state {
+            OrderState::Held => SkOrderState::Held,
+            OrderState::Confirmed => SkOrderState::Confirmed,
+            OrderState::Cancelled => SkOrderState::Cancelled,
+            OrderState::Expired => SkOrderState::Expired,
+        }
+    }
+}
+
+fn default_options() -> SkOptions {
+    let options = Options::default();
+    SkOptions {
+        hold_time_ns: options.hold_time.as_nanos() as u64,
+        retention_ns: options.retention.as_nanos() as u64,
+        max_remembered: options.max_remembered as u64,
+        manual_clock: false,
+        background_release: options.background_release,
+    }
+}
+
+/// A hold time of zero means the engine's default.
+fn hold_time(hold_time_ns: u64) -> Option<Duration> {
+    (hold_time_ns > 0).then(|| Duration::from_nanos(hold_time_ns))
+}
+
+/// Writes the default options into `*out`.
+///
+/// # Safety
+/// `out` must be NULL or point to writable memory for an `sk_options`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_options_default(out: *mut SkOptions) -> SkStatus {
+    call(|| {
+        let out = required(out)?;
+        *out = default_options();
+        Ok(())
+    })
+}
+
+/// Starts an engine and writes its handle into `*out`. `options` may be NULL
+/// for the defaults. Fails with `SK_STATUS_INVALID_DURATION` for a zero hold
+/// time.
+///
+/// # Safety
+/// `options` must be NULL or point to an `sk_options`; `out` must be NULL or
+/// point to writable memory for a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn sk_engine_new(
+    options: *const SkOptions,
+    out: *mut *mut SkEngine,
+) -> SkStatus {
+    call(|| {
+        let out = required(out)?;
+        let given = match optional(options) {
+            Some(options) => *options,
+            None => default_options(),
+        };
+        let options = Options {
+            hold_time: Duration::from_nanos(given.hold_time_ns),
+            retention: Duration::from_nanos(given.retention_ns),
+            max_remembered: usize::try_from(given.max_remembered).unwrap_or(usize::MAX),
+            clock: if given.manual_clock {
+                ClockKind::Manual
+            } else {
+                ClockKind::System
+            },
+            background_release: given.background_release,
+        };
+        let engine = Engine::new(options)?;
+        *out = Box::into_raw(Box::new(SkEngine { engine }));
+        Ok(())
+    })
+}
+
+/// Closes an engine: stops and joins its releaser thread; every later call on
+/// the handle returns `SK_STATUS_CLOSED`. Closing twice is fine. The handle
+/// stays valid until `sk_engine_free`.
+///
+/// # Safety
+/// `engine` must be NULL or a handle from `sk_engine_new` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn sk_engine_close(engine: *mut SkEngine) -> SkStatus {
+    call(|| {
+        engine_of(engine)?.close();
+        Ok(())
+    })
+}
+
+/// Closes (if needed) and frees an engine. NULL is ignored.
+///
+/// # Safety
+/// `engine` must be NULL or a handle from `sk_engine_new` not yet freed, and
+/// no other thread may be using it.
+#[no_mangle]
+pub unsafe extern "C" fn sk_engine_free(engine: *mut SkEngine) {
+    if engine.is_null() {
+        return;
+    }
+    // Dropping joins the releaser thread; a panic there must not unwind into C.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the caller hands back a pointer from Box::into_raw in
+        // sk_engine_new, once, with no other user.
+        drop(unsafe { Box::from_raw(engine) });
+    }));
+}
+
+/// Starts the background releaser if it is not running (nothing on the
+/// manual clock).
+///
+/// # Safety
+/// `engine` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn sk_engine_start_releaser(engine: *mut SkEngine) -> SkStatus {
+    call(|| Ok(engine_of(engine)?.start_releaser()?))
+}
+
+/// Releases every hold whose deadline has passed; writes how many into
+/// `*released` when it is not NULL.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle; `released` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_engine_release_expired(
+    engine: *mut SkEngine,
+    released: *mut u64,
+) -> SkStatus {
+    call(|| {
+        let count = engine_of(engine)?.release_expired()?;
+        if let Some(out) = optional(released) {
+            *out = count as u64;
+        }
+        Ok(())
+    })
+}
+
+/// Moves the manual clock forward by `by_ns` and releases what fell due;
+/// writes how many holds it released into `*released` when not NULL. Fails
+/// with `SK_STATUS_CLOCK_NOT_MANUAL` on the system clock.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle; `released` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_engine_advance(
+    engine: *mut SkEngine,
+    by_ns: u64,
+    released: *mut u64,
+) -> SkStatus {
+    call(|| {
+        let count = engine_of(engine)?.advance(Duration::from_nanos(by_ns))?;
+        if let Some(out) = optional(released) {
+            *out = count as u64;
+        }
+        Ok(())
+    })
+}
+
+/// Writes the engine's time, nanoseconds since it started, into `*out`.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_engine_now(engine: *const SkEngine, out: *mut u64) -> SkStatus {
+    call(|| {
+        let out = required(out)?;
+        let engine = engine_of(engine)?;
+        if engine.is_closed() {
+            return Err(SkStatus::Closed);
+        }
+        *out = engine.now().as_nanos() as u64;
+        Ok(())
+    })
+}
+
+/// Adds a product with `on_hand` units.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle; `id` and `name` NULL or readable
+/// for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn sk_product_add(
+    engine: *mut SkEngine,
+    id: *const u8,
+    id_len: usize,
+    name: *const u8,
+    name_len: usize,
+    on_hand: i64,
+) -> SkStatus {
+    call(|| {
+        let engine = engine_of(engine)?;
+        let id = text(id, id_len)?;
+        let name = text(name, name_len)?;
+        Ok(engine.add_product(id, name, count_from_signed(on_hand)?)?)
+    })
+}
+
+/// Writes the product's available units into `*out`.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle; `id` NULL or readable for
+/// `id_len` bytes; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_product_available(
+    engine: *const SkEngine,
+    id: *const u8,
+    id_len: usize,
+    out: *mut i64,
+) -> SkStatus {
+    call(|| {
+        let out = required(out)?;
+        let available = engine_of(engine)?.available(text(id, id_len)?)?;
+        *out = available as i64;
+        Ok(())
+    })
+}
+
+/// Writes the product's on_hand, reserved and available into `*out`.
+///
+/// # Safety
+/// As `sk_product_available`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_product_stock(
+    engine: *const SkEngine,
+    id: *const u8,
+    id_len: usize,
+    out: *mut SkStock,
+) -> SkStatus {
+    call(|| {
+        let out = required(out)?;
+        *out = engine_of(engine)?.stock(text(id, id_len)?)?.into();
+        Ok(())
+    })
+}
+
+/// Restocks (`delta > 0`) or corrects (`delta < 0`) a product; writes the
+/// stock after the change into `*out` when it is not NULL. A correction may
+/// not take available below zero (`SK_STATUS_INSUFFICIENT_STOCK`).
+///
+/// # Safety
+/// As `sk_product_available`; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_product_update(
+    engine: *mut SkEngine,
+    id: *const u8,
+    id_len: usize,
+    delta: i64,
+    out: *mut SkStock,
+) -> SkStatus {
+    call(|| {
+        let stock = engine_of(engine)?.update_inventory(text(id, id_len)?, delta)?;
+        if let Some(out) = optional(out) {
+            *out = stock.into();
+        }
+        Ok(())
+    })
+}
+
+/// Holds `quantity` units of one product for an order, for `hold_time_ns`
+/// (zero: the engine's default). Writes the deadline into `*out` when not
+/// NULL.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle; `order` and `product` NULL or
+/// readable for their lengths; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_order_block(
+    engine: *mut SkEngine,
+    order: *const u8,
+    order_len: usize,
+    product: *const u8,
+    product_len: usize,
+    quantity: i64,
+    hold_time_ns: u64,
+    out: *mut SkDeadline,
+) -> SkStatus {
+    call(|| {
+        let engine = engine_of(engine)?;
+        let order = text(order, order_len)?;
+        let product = text(product, product_len)?;
+        let quantity = quantity_from_signed(quantity)?;
+        let deadline = engine.block(product, quantity, order, hold_time(hold_time_ns))?;
+        if let Some(out) = optional(out) {
+            *out = deadline.into();
+        }
+        Ok(())
+    })
+}
+
+/// Holds every line of an order, or none (lines naming one product are
+/// summed). When a line is at fault (a bad product id or quantity, an unknown
+/// product, not enough stock) and `failed_line` is not NULL, the index of the
+/// first such line is written there. Otherwise as `sk_order_block`.
+///
+/// # Safety
+/// `lines` must be NULL or point to `line_count` readable `sk_line`s whose
+/// products are readable for their lengths; `failed_line` NULL or writable;
+/// the rest as `sk_order_block`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_order_block_lines(
+    engine: *mut SkEngine,
+    order: *const u8,
+    order_len: usize,
+    lines: *const SkLine,
+    line_count: usize,
+    hold_time_ns: u64,
+    out: *mut SkDeadline,
+    failed_line: *mut usize,
+) -> SkStatus {
+    call(|| {
+        let engine = engine_of(engine)?;
+        let order = text(order, order_len)?;
+        let lines = line_args(lines, line_count, failed_line)?;
+        let deadline = engine
+            .block_order(order, &lines, hold_time(hold_time_ns))
+            .inspect_err(|error| {
+                let at_fault = error
+                    .product()
+                    .and_then(|id| lines.iter().position(|l| l.product == id));
+                if let (Some(index), Some(out)) = (at_fault, optional(failed_line)) {
+                    *out = index;
+                }
+            })?;
+        if let Some(out) = optional(out) {
+            *out = deadline.into();
+        }
+        Ok(())
+    })
+}
+
+/// Confirms a held order. Fails with `SK_STATUS_EXPIRED` once its deadline has
+/// passed, even if no release has run yet.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle; `order` NULL or readable for
+/// `order_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn sk_order_confirm(
+    engine: *mut SkEngine,
+    order: *const u8,
+    order_len: usize,
+) -> SkStatus {
+    call(|| Ok(engine_of(engine)?.confirm(text(order, order_len)?)?))
+}
+
+/// Cancels a held order: its units go back to available.
+///
+/// # Safety
+/// As `sk_order_confirm`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_order_cancel(
+    engine: *mut SkEngine,
+    order: *const u8,
+    order_len: usize,
+) -> SkStatus {
+    call(|| Ok(engine_of(engine)?.cancel(text(order, order_len)?)?))
+}
+
+/// Moves a live hold's deadline `by_ns` later; writes the new deadline into
+/// `*out` when not NULL.
+///
+/// # Safety
+/// As `sk_order_confirm`; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_order_extend(
+    engine: *mut SkEngine,
+    order: *const u8,
+    order_len: usize,
+    by_ns: u64,
+    out: *mut SkDeadline,
+) -> SkStatus {
+    call(|| {
+        let deadline =
+            engine_of(engine)?.extend(text(order, order_len)?, Duration::from_nanos(by_ns))?;
+        if let Some(out) = optional(out) {
+            *out = deadline.into();
+        }
+        Ok(())
+    })
+}
+
+/// Writes an order's state, line count and deadline into `*out`.
+///
+/// # Safety
+/// As `sk_order_confirm`; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_order_status(
+    engine: *const SkEngine,
+    order: *const u8,
+    order_len: usize,
+    out: *mut SkOrderInfo,
+) -> SkStatus {
+    call(|| {
+        let out = required(out)?;
+        let status = engine_of(engine)?.status(text(order, order_len)?)?;
+        *out = SkOrderInfo {
+            state: status.state.into(),
+            line_count: status.lines.len(),
+            deadline: status.deadline.into(),
+        };
+        Ok(())
+    })
+}
+
+/// Copies line `index` of an order (lines are sorted by product id): the
+/// product id into `product_buf` (`product_cap` bytes, no NUL added), its
+/// length into `*product_len` and the quantity into `*quantity`. Fails with
+/// `SK_STATUS_BUFFER_TOO_SMALL` when the id does not fit, writing nothing,
+/// and `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line.
+///
+/// # Safety
+/// As `sk_order_confirm`; `product_buf` NULL or writable for `product_cap`
+/// bytes; `product_len` and `quantity` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sk_order_line(
+    engine: *const SkEngine,
+    order: *const u8,
+    order_len: usize,
+    index: usize,
+    product_buf: *mut u8,
+    product_cap: usize,
+    product_len: *mut usize,
+    quantity: *mut i64,
+) -> SkStatus {
+    call(|| {
+        let len_out = required(product_len)?;
+        let quantity_out = required(quantity)?;
+        if product_buf.is_null() {
+            return Err(SkStatus::NullArgument);
+        }
+        let status = engine_of(engine)?.status(text(order, order_len)?)?;
+        let (product, units) = status.lines.get(index).ok_or(SkStatus::OutOfRange)?;
+        if product.len() > product_cap {
+            return Err(SkStatus::BufferTooSmall);
+        }
+        // SAFETY: the caller vouches for product_cap writable bytes at
+        // product_buf, and the id is no longer than that.
+        unsafe { std::ptr::copy_nonoverlapping(product.as_ptr(), product_buf, product.len()) };
+        *len_out = product.len();
+        *quantity_out = *units as i64;
+        Ok(())
+    })
+}
+
+/// A NUL-terminated, static English sentence for a status code; an unknown
+/// code gets a sentence saying so. Never NULL; never free it.
+#[no_mangle]
+pub extern "C" fn sk_status_message(status: u32) -> *const c_char {
+    status::message(status).as_ptr()
+}
+
+/// The stable snake_case name of a status code (`"insufficient_stock"`), the
+/// same name every front door uses; `"unknown_status"` for an unknown code.
+/// Never NULL; never free it.
+#[no_mangle]
+pub extern "C" fn sk_status_name(status: u32) -> *const c_char {
+    status::name(status).as_ptr()
+}
+
+/// The library's version, as a static NUL-terminated string.
+#[no_mangle]
+pub extern "C" fn sk_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

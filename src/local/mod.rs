@@ -1,0 +1,419 @@
+//! The in-process backend: products and orders in concurrent maps, one lock
+//! per product and one per order.
+//!
+//! Locks are taken in this order, so no two threads can wait on each other:
+//! - holding an order: an order-map shard, then the products in ascending id
+//!   order;
+//! - ending an order: the order, then each product in turn (never two at
+//!   once), then, to forget another order pushed out by the memory bound, an
+//!   order-map shard with no product locked;
+//! - schedule shards are leaves: nothing else is locked while one is held.
+//!
+//! A product's lock is held only to read or change its counts.
+
+mod schedule;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use parking_lot::{Mutex, MutexGuard};
+
+use self::schedule::{shard_of, Schedule};
+use crate::backend::{Backend, OrderView};
+use crate::clock::Nanos;
+use crate::error::{Error, Result};
+use crate::metrics::{HoldCounts, ProductOutcomes};
+use crate::order::{Event, Line, OrderState, Stock};
+use crate::validate::{add_counts, MAX_COUNT};
+
+struct Counts {
+    on_hand: u64,
+    reserved: u64,
+}
+
+impl Counts {
+    fn available(&self) -> u64 {
+        self.on_hand - self.reserved
+    }
+}
+
+pub(crate) struct ProductCell {
+    id: Arc<str>,
+    name: Box<str>,
+    counts: Mutex<Counts>,
+    /// How many holds on this product ended confirmed, cancelled, expired.
+    outcomes: [AtomicU64; 3],
+}
+
+impl ProductCell {
+    fn note_outcome(&self, state: OrderState) {
+        let slot = match state {
+            OrderState::Confirmed => 0,
+            OrderState::Cancelled => 1,
+            OrderState::Expired => 2,
+            OrderState::Held => return,
+        };
+        self.outcomes[slot].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+enum Phase {
+    Held { deadline: Nanos },
+    Ended { state: OrderState, deadline: Nanos },
+}
+
+pub(crate) struct OrderCell {
+    id: Arc<str>,
+    /// One line per product, sorted by product id: the order products are
+    /// locked in.
+    lines: Box<[(Arc<ProductCell>, u64)]>,
+    phase: Mutex<Phase>,
+    shard: usize,
+}
+
+impl OrderCell {
+    fn view(&self, state: OrderState, deadline: Nanos) -> OrderView {
+        let lines = self
+            .lines
+            .iter()
+            .map(|(p, q)| (p.id.to_string(), *q))
+            .collect();
+        OrderView {
+            state,
+            lines,
+            deadline,
+        }
+    }
+
+    fn units(&self) -> u64 {
+        // Every line was held at once out of stock that fits MAX_COUNT per
+        // product; saturating keeps the sum defined across many products.
+        self.lines
+            .iter()
+            .fold(0, |sum, (_, quantity)| sum.saturating_add(*quantity))
+    }
+
+    fn ended_event(&self, state: OrderState) -> Event {
+        let lines = self
+            .lines
+            .iter()
+            .map(|(p, q)| (Arc::clone(&p.id), *q))
+            .collect();
+        Event::HoldEnded {
+            order: Arc::clone(&self.id),
+            state,
+            lines,
+        }
+    }
+}
+
+pub(crate) struct LocalBackend {
+    products: DashMap<Arc<str>, Arc<ProductCell>>,
+    orders: DashMap<Arc<str>, Arc<OrderCell>>,
+    schedule: Schedule,
+}
+
+impl LocalBackend {
+    pub(crate) fn new(retention: Nanos, max_remembered: usize) -> LocalBackend {
+        LocalBackend {
+            products: DashMap::with_shard_amount(256),
+            orders: DashMap::with_shard_amount(256),
+            schedule: Schedule::new(retention, max_remembered),
+        }
+    }
+
+    fn product(&self, id: &str) -> Result<Arc<ProductCell>> {
+        match self.products.get(id) {
+            Some(cell) => Ok(Arc::clone(cell.value())),
+            None => Err(Error::UnknownProduct {
+                product: id.to_owned(),
+            }),
+        }
+    }
+
+    fn order(&self, id: &str) -> Result<Arc<OrderCell>> {
+        match self.orders.get(id) {
+            Some(cell) => Ok(Arc::clone(cell.value())),
+            None => Err(Error::UnknownOrder),
+        }
+    }
+
+    /// Sums lines per product, in ascending product id order.
+    fn merge_lines(&self, lines: &[Line<'_>]) -> Result<Vec<(Arc<ProductCell>, u64)>> {
+        let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
+        for line in lines {
+            let sum = wanted.entry(line.product).or_insert(0);
+            *sum = add_counts(*sum, line.quantity)?;
+        }
+        wanted
+            .into_iter()
+            .map(|(id, quantity)| Ok((self.product(id)?, quantity)))
+            .collect()
+    }
+
+    /// Ends a held order: moves its units and records the outcome. The caller
+    /// holds the order's lock, passed in as `phase`.
+    fn end(
+        &self,
+        order: &Arc<OrderCell>,
+        phase: &mut Phase,
+        state: OrderState,
+        now: Nanos,
+        events: &mut Vec<Event>,
+    ) {
+        let Phase::Held { deadline } = *phase else {
+            unreachable!("only a held order can end");
+        };
+        for (product, quantity) in order.lines.iter() {
+            let mut counts = product.counts.lock();
+            counts.reserved -= quantity;
+            if state == OrderState::Confirmed {
+                counts.on_hand -= quantity;
+            }
+            drop(counts);
+            product.note_outcome(state);
+        }
+        *phase = Phase::Ended { state, deadline };
+        events.push(order.ended_event(state));
+        if let Some(pushed_out) = self.schedule.remember(order, state, order.units(), now) {
+            self.forget(&pushed_out);
+        }
+    }
+
+    fn forget(&self, order: &Arc<OrderCell>) {
+        self.orders
+            .remove_if(&order.id, |_, cell| Arc::ptr_eq(cell, order));
+    }
+
+    /// Runs `finish` on a held order whose deadline has not passed, or expires
+    /// it (if it is still held) and reports why it cannot be finished.
+    fn finish(
+        &self,
+        order_id: &str,
+        now: Nanos,
+        events: &mut Vec<Event>,
+        finish: impl FnOnce(&Self, &Arc<OrderCell>, &mut Phase, Nanos, &mut Vec<Event>) -> Result<Nanos>,
+    ) -> Result<Nanos> {
+        let order = self.order(order_id)?;
+        let mut phase = order.phase.lock();
+        match *phase {
+            Phase::Held { deadline } if now <= deadline => {
+                finish(self, &order, &mut phase, deadline, events)
+            }
+            Phase::Held { .. } => {
+                self.end(&order, &mut phase, OrderState::Expired, now, events);
+                Err(Error::Expired)
+            }
+            Phase::Ended { state, .. } => Err(match state {
+                OrderState::Confirmed => Error::AlreadyConfirmed,
+                OrderState::Cancelled => Error::AlreadyCancelled,
+                _ => Error::Expired,
+            }),
+        }
+    }
+
+    fn lock_all<'a>(wanted: &'a [(Arc<ProductCell>, u64)]) -> Vec<MutexGuard<'a, Counts>> {
+        wanted
+            .iter()
+            .map(|(product, _)| product.counts.lock())
+            .collect()
+    }
+}
+
+impl Backend for LocalBackend {
+    fn add_product(&self, id: &str, name: &str, on_hand: u64) -> Result<()> {
+        match self.products.entry(Arc::from(id)) {
+            Entry::Occupied(_) => Err(Error::ProductExists),
+            Entry::Vacant(slot) => {
+                let cell = ProductCell {
+                    id: Arc::clone(slot.key()),
+                    name: name.into(),
+                    counts: Mutex::new(Counts {
+                        on_hand,
+                        reserved: 0,
+                    }),
+                    outcomes: Default::default(),
+                };
+                slot.insert(Arc::new(cell));
+                Ok(())
+            }
+        }
+    }
+
+    fn product_name(&self, id: &str) -> Result<String> {
+        Ok(self.product(id)?.name.to_string())
+    }
+
+    fn stock(&self, id: &str) -> Result<Stock> {
+        let product = self.product(id)?;
+        let counts = product.counts.lock();
+        Ok(Stock::new(counts.on_hand, counts.reserved))
+    }
+
+    fn update(&self, id: &str, delta: i64, events: &mut Vec<Event>) -> Result<Stock> {
+        let product = self.product(id)?;
+        let mut counts = product.counts.lock();
+        let magnitude = delta.unsigned_abs();
+        if delta > 0 {
+            counts.on_hand = add_counts(counts.on_hand, magnitude)?;
+        } else {
+            if magnitude > MAX_COUNT {
+                return Err(Error::Overflow);
+            }
+            let available = counts.available();
+            if magnitude > available {
+                return Err(Error::InsufficientStock {
+                    product: id.to_owned(),
+                    requested: magnitude,
+                    available,
+                });
+            }
+            counts.on_hand -= magnitude;
+            if magnitude == available {
+                events.push(Event::SoldOut {
+                    product: Arc::clone(&product.id),
+                });
+            }
+        }
+        Ok(Stock::new(counts.on_hand, counts.reserved))
+    }
+
+    fn hold(
+        &self,
+        order_id: &str,
+        lines: &[Line<'_>],
+        deadline: Nanos,
+        events: &mut Vec<Event>,
+    ) -> Result<()> {
+        let wanted = self.merge_lines(lines)?;
+        let Entry::Vacant(slot) = self.orders.entry(Arc::from(order_id)) else {
+            return Err(Error::DuplicateOrder);
+        };
+
+        let mut counts = Self::lock_all(&wanted);
+        for ((product, quantity), counts) in wanted.iter().zip(&counts) {
+            let available = counts.available();
+            if *quantity > available {
+                return Err(Error::InsufficientStock {
+                    product: product.id.to_string(),
+                    requested: *quantity,
+                    available,
+                });
+            }
+        }
+        for ((product, quantity), counts) in wanted.iter().zip(counts.iter_mut()) {
+            counts.reserved += quantity;
+            if counts.available() == 0 {
+                events.push(Event::SoldOut {
+                    product: Arc::clone(&product.id),
+                });
+            }
+        }
+        drop(counts);
+
+        let order = Arc::new(OrderCell {
+            id: Arc::clone(slot.key()),
+            lines: wanted.into_boxed_slice(),
+            phase: Mutex::new(Phase::Held { deadline }),
+            shard: shard_of(order_id),
+        });
+        // Counted before it becomes visible: nothing can end it uncounted.
+        self.schedule.start(&order, deadline, order.units());
+        slot.insert(order);
+        Ok(())
+    }
+
+    fn confirm(&self, order_id: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()> {
+        self.finish(
+            order_id,
+            now,
+            events,
+            |this, order, phase, deadline, events| {
+                this.end(order, phase, OrderState::Confirmed, now, events);
+                Ok(deadline)
+            },
+        )
+        .map(drop)
+    }
+
+    fn cancel(&self, order_id: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()> {
+        self.finish(
+            order_id,
+            now,
+            events,
+            |this, order, phase, deadline, events| {
+                this.end(order, phase, OrderState::Cancelled, now, events);
+                Ok(deadline)
+            },
+        )
+        .map(drop)
+    }
+
+    fn extend(
+        &self,
+        order_id: &str,
+        by: Nanos,
+        now: Nanos,
+        events: &mut Vec<Event>,
+    ) -> Result<Nanos> {
+        self.finish(order_id, now, events, |this, order, phase, deadline, _| {
+            let later = deadline.checked_add(by).ok_or(Error::Overflow)?;
+            *phase = Phase::Held { deadline: later };
+            this.schedule.expire_after(order, later);
+            Ok(later)
+        })
+    }
+
+    fn status(&self, order_id: &str, now: Nanos, events: &mut Vec<Event>) -> Result<OrderView> {
+        let order = self.order(order_id)?;
+        let mut phase = order.phase.lock();
+        if let Phase::Held { deadline } = *phase {
+            if now > deadline {
+                self.end(&order, &mut phase, OrderState::Expired, now, events);
+            }
+        }
+        Ok(match *phase {
+            Phase::Held { deadline } => order.view(OrderState::Held, deadline),
+            Phase::Ended { state, deadline } => order.view(state, deadline),
+        })
+    }
+
+    fn release_due(&self, now: Nanos, events: &mut Vec<Event>) -> usize {
+        let work = self.schedule.take_due(now);
+        let mut expired = 0;
+        for order in &work.expiries {
+            let mut phase = order.phase.lock();
+            // An extended hold left its old entry behind; its new one comes later.
+            if matches!(*phase, Phase::Held { deadline } if deadline < now) {
+                self.end(order, &mut phase, OrderState::Expired, now, events);
+                expired += 1;
+            }
+        }
+        for order in &work.forgotten {
+            self.forget(order);
+        }
+        expired
+    }
+
+    fn next_due(&self) -> Option<Nanos> {
+        self.schedule.next_due()
+    }
+
+    fn hold_counts(&self) -> HoldCounts {
+        self.schedule.counts()
+    }
+
+    fn outcomes(&self, id: &str) -> Result<ProductOutcomes> {
+        let product = self.product(id)?;
+        let [confirmed, cancelled, expired] =
+            std::array::from_fn(|i| product.outcomes[i].load(Ordering::Relaxed));
+        Ok(ProductOutcomes {
+            confirmed,
+            cancelled,
+            expired,
+        })
+    }
+}

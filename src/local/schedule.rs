@@ -1,0 +1,196 @@
+//! The release schedule: when each hold runs out and when each ended order
+//! may be forgotten.
+//!
+//! It is split into shards by order id so that holding and ending orders on
+//! many threads do not meet on one lock. Each shard keeps a min-heap of
+//! deadlines and a queue of ended orders in the order they ended. A pass costs
+//! one lock per shard plus the entries that fell due; live holds that are not
+//! due are never visited. A shard's lock is a leaf: nothing else is locked
+//! while it is held.
+//!
+//! Each shard also counts the holds that started and ended in it. An order's
+//! start and end are counted in its own shard, the start before the order
+//! becomes visible, so a snapshot taken with every shard locked never shows
+//! more holds ended than started.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::OrderCell;
+use crate::clock::Nanos;
+use crate::metrics::HoldCounts;
+use crate::order::OrderState;
+
+const SHARDS: usize = 64;
+
+struct Due {
+    at: Nanos,
+    order: Arc<OrderCell>,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    // Reversed, so that the std max-heap yields the earliest moment first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.at.cmp(&self.at)
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    expiries: BinaryHeap<Due>,
+    ended: VecDeque<Due>,
+    counts: HoldCounts,
+}
+
+/// What a pass over the schedule found due.
+#[derive(Default)]
+pub(super) struct DueWork {
+    /// Orders whose (possibly since extended) deadline came up.
+    pub expiries: Vec<Arc<OrderCell>>,
+    /// Ended orders past their retention, or pushed out by the memory bound.
+    pub forgotten: Vec<Arc<OrderCell>>,
+}
+
+pub(super) struct Schedule {
+    shards: Box<[Mutex<Shard>]>,
+    retention: Nanos,
+    remembered_per_shard: usize,
+}
+
+impl Schedule {
+    pub(super) fn new(retention: Nanos, max_remembered: usize) -> Schedule {
+        Schedule {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            retention,
+            remembered_per_shard: max_remembered.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, order: &OrderCell) -> &Mutex<Shard> {
+        &self.shards[order.shard % SHARDS]
+    }
+
+    /// Counts a new hold of `units` and schedules its expiry.
+    pub(super) fn start(&self, order: &Arc<OrderCell>, deadline: Nanos, units: u64) {
+        let mut shard = self.shard(order).lock();
+        shard.counts.held += 1;
+        shard.counts.held_units += units;
+        shard.expiries.push(Self::expiry(order, deadline));
+    }
+
+    /// Looks at `order` again just after `deadline` (after an extension).
+    pub(super) fn expire_after(&self, order: &Arc<OrderCell>, deadline: Nanos) {
+        self.shard(order)
+            .lock()
+            .expiries
+            .push(Self::expiry(order, deadline));
+    }
+
+    /// A hold confirmable at its deadline expires one nanosecond later.
+    fn expiry(order: &Arc<OrderCell>, deadline: Nanos) -> Due {
+        let at = deadline.saturating_add(1);
+        Due {
+            at,
+            order: Arc::clone(order),
+        }
+    }
+
+    /// Counts how a hold of `units` ended at `now` and remembers the order
+    /// until its retention runs out; returns an order pushed out early when
+    /// the shard is at its bound.
+    pub(super) fn remember(
+        &self,
+        order: &Arc<OrderCell>,
+        state: OrderState,
+        units: u64,
+        now: Nanos,
+    ) -> Option<Arc<OrderCell>> {
+        let at = now.saturating_add(self.retention);
+        let mut shard = self.shard(order).lock();
+        let counts = &mut shard.counts;
+        counts.held_units -= units;
+        match state {
+            OrderState::Confirmed => counts.confirmed += 1,
+            OrderState::Cancelled => counts.cancelled += 1,
+            OrderState::Expired => counts.expired += 1,
+            OrderState::Held => {}
+        }
+        shard.ended.push_back(Due {
+            at,
+            order: Arc::clone(order),
+        });
+        if shard.ended.len() > self.remembered_per_shard {
+            return shard.ended.pop_front().map(|due| due.order);
+        }
+        None
+    }
+
+    /// Takes every entry due at or before `now`.
+    pub(super) fn take_due(&self, now: Nanos) -> DueWork {
+        let mut work = DueWork::default();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            while shard.expiries.peek().is_some_and(|due| due.at <= now) {
+                work.expiries
+                    .extend(shard.expiries.pop().map(|due| due.order));
+            }
+            // Ended orders join the queue in nearly the order they ended; an
+            // entry a few nanoseconds out of order is forgotten a little late.
+            while shard.ended.front().is_some_and(|due| due.at <= now) {
+                work.forgotten
+                    .extend(shard.ended.pop_front().map(|due| due.order));
+            }
+        }
+        work
+    }
+
+    /// The counts of every shard, read with all shards locked at once.
+    pub(super) fn counts(&self) -> HoldCounts {
+        let shards: Vec<_> = self.shards.iter().map(|shard| shard.lock()).collect();
+        let mut total = HoldCounts::default();
+        for shard in &shards {
+            total += shard.counts;
+        }
+        total
+    }
+
+    /// The earliest moment any entry falls due.
+    pub(super) fn next_due(&self) -> Option<Nanos> {
+        self.shards
+            .iter()
+            .filter_map(|shard| {
+                let shard = shard.lock();
+                let expiry = shard.expiries.peek().map(|due| due.at);
+                let forget = shard.ended.front().map(|due| due.at);
+                expiry.into_iter().chain(forget).min()
+            })
+            .min()
+    }
+}
+
+/// Spreads order ids over the shards (FNV-1a).
+pub(super) fn shard_of(id: &str) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % SHARDS as u64) as usize
+}

@@ -1,0 +1,161 @@
+//! Notifications: events reach subscribers on one notifier thread of the
+//! engine's, never on the thread that caused them and never while the engine
+//! holds a lock. Publishing is one channel send, so a slow or stuck
+//! subscriber delays only other subscribers, never blocks or confirms.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::OnceLock;
+use std::thread::{self, JoinHandle, ThreadId};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::order::Event;
+
+/// Identifies a subscription, to end it with [`crate::Engine::unsubscribe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SubscriptionId(pub u64);
+
+/// A subscriber's callback. It runs on the notifier thread; a panic in it is
+/// caught and logged, and the subscription goes on.
+pub type Callback = Box<dyn FnMut(&Event) + Send + 'static>;
+
+enum Subscriber {
+    Callback(Callback),
+    Channel(Sender<Event>),
+}
+
+enum Message {
+    Events(Vec<Event>),
+    Subscribe(SubscriptionId, Subscriber),
+    Unsubscribe(SubscriptionId),
+    Flush(mpsc::SyncSender<()>),
+    Stop,
+}
+
+#[derive(Default)]
+pub(crate) struct Notifier {
+    /// Set when the first subscriber arrives; until then publishing is free.
+    sender: OnceLock<Sender<Message>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    thread_id: OnceLock<ThreadId>,
+    next_id: AtomicU64,
+    stopped: AtomicBool,
+}
+
+impl Notifier {
+    fn send(&self, message: Message) -> bool {
+        self.sender
+            .get()
+            .is_some_and(|sender| sender.send(message).is_ok())
+    }
+
+    /// Hands events to the notifier thread; does nothing when nobody ever
+    /// subscribed.
+    pub(crate) fn publish(&self, events: Vec<Event>) {
+        if !events.is_empty() {
+            self.send(Message::Events(events));
+        }
+    }
+
+    fn subscribe(&self, subscriber: Subscriber) -> Result<SubscriptionId> {
+        let mut thread = self.thread.lock();
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        if thread.is_none() {
+            let (sender, receiver) = mpsc::channel();
+            let spawned = thread::Builder::new()
+                .name("stockkeeper-notifier".into())
+                .spawn(move || run(receiver))
+                .map_err(|_| Error::Closed)?;
+            let _ = self.thread_id.set(spawned.thread().id());
+            let _ = self.sender.set(sender);
+            *thread = Some(spawned);
+        }
+        let id = SubscriptionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+        self.send(Message::Subscribe(id, subscriber));
+        Ok(id)
+    }
+
+    pub(crate) fn on_event(&self, callback: Callback) -> Result<SubscriptionId> {
+        self.subscribe(Subscriber::Callback(callback))
+    }
+
+    pub(crate) fn channel(&self) -> Result<Receiver<Event>> {
+        let (sender, receiver) = mpsc::channel();
+        self.subscribe(Subscriber::Channel(sender))?;
+        Ok(receiver)
+    }
+
+    pub(crate) fn unsubscribe(&self, id: SubscriptionId) {
+        self.send(Message::Unsubscribe(id));
+    }
+
+    fn on_notifier_thread(&self) -> bool {
+        self.thread_id.get() == Some(&thread::current().id())
+    }
+
+    /// Waits until every event published before the call was delivered. From
+    /// a callback (on the notifier thread itself) it returns at once.
+    pub(crate) fn flush(&self) {
+        if self.on_notifier_thread() {
+            return;
+        }
+        let (done, wait) = mpsc::sync_channel(1);
+        if self.send(Message::Flush(done)) {
+            let _ = wait.recv();
+        }
+    }
+
+    /// Delivers what is queued, then stops and joins the notifier thread.
+    pub(crate) fn stop(&self) {
+        let mut thread = self.thread.lock();
+        self.stopped.store(true, Ordering::Release);
+        self.send(Message::Stop);
+        if let Some(thread) = thread.take() {
+            if !self.on_notifier_thread() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+fn run(messages: Receiver<Message>) {
+    let mut subscribers: BTreeMap<SubscriptionId, Subscriber> = BTreeMap::new();
+    while let Ok(message) = messages.recv() {
+        match message {
+            Message::Events(events) => {
+                for event in &events {
+                    subscribers.retain(|_, subscriber| deliver(subscriber, event));
+                }
+            }
+            Message::Subscribe(id, subscriber) => {
+                subscribers.insert(id, subscriber);
+            }
+            Message::Unsubscribe(id) => {
+                subscribers.remove(&id);
+            }
+            Message::Flush(done) => {
+                let _ = done.send(());
+            }
+            Message::Stop => return,
+        }
+    }
+}
+
+/// Delivers one event; false when the subscriber is gone (a dropped receiver).
+fn deliver(subscriber: &mut Subscriber, event: &Event) -> bool {
+    match subscriber {
+        Subscriber::Channel(sender) => sender.send(event.clone()).is_ok(),
+        Subscriber::Callback(callback) => {
+            if catch_unwind(AssertUnwindSafe(|| callback(event))).is_err() {
+                log::error!("a stockkeeper event callback panicked; the event was dropped for it");
+            }
+            true
+        }
+    }
+}
