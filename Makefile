@@ -42,7 +42,7 @@ $(VPY):
 	$(VPY) -m pip install --quiet "maturin>=1.8,<2" "pytest>=8"
 
 python-package: $(VPY)
-	$(VPY) -m pip install --quiet --no-build-isolation ./python
+	PATH="$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --no-build-isolation ./python
 
 test-rust:
 	$(CARGO) test --all-targets

@@ -26,7 +26,7 @@
 
 // The largest count any product or order may reach: 2^63 - 1, so that every
 // count fits a signed 64-bit integer in C, Go and Python alike.
-#define SK_MAX_COUNT (uint64_t)INT64_MAX
+#define SK_MAX_COUNT 9223372036854775807
 
 // What a call did. Numbers are fixed and grouped by cause; a retired number
 // is never reused.
@@ -91,6 +91,25 @@ typedef uint32_t sk_order_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What an event is about.
+enum sk_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A hold ended; `state` says how.
+  SK_EVENT_KIND_HOLD_ENDED = 1,
+  // A product's available stock reached zero.
+  SK_EVENT_KIND_SOLD_OUT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sk_event_kind sk_event_kind;
+#else
+typedef uint32_t sk_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // An engine. Opaque: reached only through pointers the library hands out.
 typedef struct sk_engine sk_engine;
 
@@ -140,6 +159,79 @@ typedef struct {
   size_t line_count;
   sk_deadline deadline;
 } sk_order_info;
+
+// A snapshot of the engine's counters. The hold figures are read together,
+// so `live_holds == held - confirmed - cancelled - expired` always holds in a
+// snapshot. Laid out as C lays out a struct, as the C ABI hands it out.
+typedef struct {
+  // Holds started.
+  uint64_t held;
+  // Holds that ended confirmed.
+  uint64_t confirmed;
+  // Holds that ended cancelled.
+  uint64_t cancelled;
+  // Holds that ended expired.
+  uint64_t expired;
+  // Blocks refused because a product had too little available.
+  uint64_t refused_stock;
+  // Blocks refused because the order id was in use or remembered.
+  uint64_t refused_duplicate;
+  // Calls refused because no product or order had the id.
+  uint64_t refused_unknown;
+  // Confirms, cancels and extensions refused because the hold had ended.
+  uint64_t refused_ended;
+  // Calls refused for bad input (ids, names, quantities, durations,
+  // overflow).
+  uint64_t refused_invalid;
+  // Holds live now.
+  uint64_t live_holds;
+  // Units reserved by live holds now.
+  uint64_t held_units;
+} sk_metrics;
+
+// How the holds on one product ended. Laid out as C lays out a struct, as
+// the C ABI hands it out.
+typedef struct {
+  uint64_t confirmed;
+  uint64_t cancelled;
+  uint64_t expired;
+} sk_outcomes;
+
+// A borrowed string: pointer + length, UTF-8, no NUL needed.
+typedef struct {
+  const uint8_t *data;
+  size_t len;
+} sk_text;
+
+// One line of an ended hold.
+typedef struct {
+  const uint8_t *product;
+  size_t product_len;
+  int64_t quantity;
+} sk_event_line;
+
+// An event as a callback sees it. Every pointer in it is valid only until
+// the callback returns; copy what you keep.
+typedef struct {
+  sk_event_kind kind;
+  // For `SK_EVENT_KIND_HOLD_ENDED`, an `sk_order_state` value; 0 otherwise.
+  uint32_t state;
+  // The order, for `SK_EVENT_KIND_HOLD_ENDED`; NULL and 0 otherwise.
+  const uint8_t *order;
+  size_t order_len;
+  // The product, for `SK_EVENT_KIND_SOLD_OUT`; NULL and 0 otherwise.
+  const uint8_t *product;
+  size_t product_len;
+  // The ended hold's lines; NULL and 0 for other kinds.
+  const sk_event_line *lines;
+  size_t line_count;
+} sk_event;
+
+// A function the engine calls with each event, on its notifier thread (one
+// thread per engine, never the caller's), never while it holds a lock.
+// It may call back into the engine, except `sk_engine_free`. It must not
+// unwind (no C++ exception or longjmp out of it).
+typedef void (*sk_event_callback)(const sk_event *event, void *user_data);
 
 
 
@@ -265,9 +357,11 @@ sk_status sk_order_block(sk_engine *engine,
                          sk_deadline *out);
 
 // Holds every line of an order, or none (lines naming one product are
-// summed). When a line is at fault (a bad product id or quantity, an unknown
-// product, not enough stock) and `failed_line` is not NULL, the index of the
-// first such line is written there. Otherwise as `sk_order_block`.
+// summed). When a line is at fault and `failed_line` is not NULL, its index
+// is written there: for a bad product id or quantity, the first bad line;
+// for an unknown product or too little stock, the first line naming the
+// product at fault (products are checked in ascending id order, so that is
+// the product with the lowest id that fails). Otherwise as `sk_order_block`.
 //
 // # Safety
 // `lines` must be NULL or point to `line_count` readable `sk_line`s whose
@@ -319,8 +413,9 @@ sk_status sk_order_status(const sk_engine *engine,
 // Copies line `index` of an order (lines are sorted by product id): the
 // product id into `product_buf` (`product_cap` bytes, no NUL added), its
 // length into `*product_len` and the quantity into `*quantity`. Fails with
-// `SK_STATUS_BUFFER_TOO_SMALL` when the id does not fit, writing nothing,
-// and `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line.
+// `SK_STATUS_BUFFER_TOO_SMALL` when the id does not fit, writing only the
+// length needed into `*product_len` (never more than `SK_MAX_ID_BYTES`), and
+// `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line.
 //
 // # Safety
 // As `sk_order_confirm`; `product_buf` NULL or writable for `product_cap`
@@ -345,6 +440,66 @@ const char *sk_status_name(uint32_t status);
 
 // The library's version, as a static NUL-terminated string.
 const char *sk_version(void);
+
+// Writes a snapshot of the engine's counters into `*out`.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `out` NULL or writable.
+sk_status sk_engine_metrics(const sk_engine *engine, sk_metrics *out);
+
+// Writes how the holds on a product ended into `*out`.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `id` NULL or readable for `id_len`
+// bytes; `out` NULL or writable.
+sk_status sk_product_outcomes(const sk_engine *engine,
+                              const uint8_t *id,
+                              size_t id_len,
+                              sk_outcomes *out);
+
+// Writes the counters as Prometheus text, with the outcomes of the
+// `product_count` products in `products` (may be NULL when 0), into `buf`
+// (no NUL added) and its length into `*len`. When `cap` is too small it
+// returns `SK_STATUS_BUFFER_TOO_SMALL` and writes only the length needed
+// into `*len`, so the caller can retry.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `products` NULL or readable for
+// `product_count` texts; `buf` NULL or writable for `cap` bytes; `len` NULL
+// or writable.
+sk_status sk_engine_metrics_text(const sk_engine *engine,
+                                 const sk_text *products,
+                                 size_t product_count,
+                                 uint8_t *buf,
+                                 size_t cap,
+                                 size_t *len);
+
+// Calls `callback(event, user_data)` for every event from now on, on the
+// engine's notifier thread; writes the subscription's id into `*id` when not
+// NULL. A slow callback delays later events, never the engine's callers.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `callback` must be safe to call
+// from another thread with `user_data` until `sk_engine_unsubscribe`
+// followed by `sk_engine_flush_events` returns, or the engine is closed.
+sk_status sk_engine_subscribe(sk_engine *engine,
+                              sk_event_callback callback,
+                              void *user_data,
+                              uint64_t *id);
+
+// Ends a subscription; unknown ids are ignored. Events already queued may
+// still arrive until `sk_engine_flush_events` returns.
+//
+// # Safety
+// `engine` must be NULL or a live handle.
+sk_status sk_engine_unsubscribe(sk_engine *engine, uint64_t id);
+
+// Waits until every event published before the call reached its callbacks.
+// From inside a callback it returns at once.
+//
+// # Safety
+// `engine` must be NULL or a live handle.
+sk_status sk_engine_flush_events(sk_engine *engine);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 
 use crate::backend::{Backend, OrderView};
 use crate::clock::{nanos, Clock, ClockKind, Nanos};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::local::LocalBackend;
 use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
 use crate::notify::{Callback, Notifier, SubscriptionId};
@@ -63,11 +63,7 @@ impl Default for Options {
 impl Options {
     /// The default options on the manual clock, with no thread.
     pub fn manual() -> Options {
-        Options {
-            clock: ClockKind::Manual,
-            background_release: false,
-            ..Options::default()
-        }
+        Options { clock: ClockKind::Manual, background_release: false, ..Options::default() }
     }
 }
 
@@ -99,10 +95,7 @@ impl Shared {
     }
 
     fn deadline(&self, at: Nanos) -> Deadline {
-        Deadline {
-            since_start: Duration::from_nanos(at),
-            wall: self.clock.wall(at),
-        }
+        Deadline { since_start: Duration::from_nanos(at), wall: self.clock.wall(at) }
     }
 }
 
@@ -136,10 +129,7 @@ impl Engine {
             notifier: Notifier::default(),
             refusals: Refusals::default(),
         });
-        let engine = Engine {
-            shared,
-            releaser: Mutex::new(None),
-        };
+        let engine = Engine { shared, releaser: Mutex::new(None) };
         if options.background_release {
             engine.start_releaser()?;
         }
@@ -186,6 +176,20 @@ impl Engine {
             shared.refusals.note(error.code());
         }
         result
+    }
+
+    /// Counts `error` as a refused call and hands it back. For front doors
+    /// that refuse input before it reaches the engine (a negative quantity
+    /// from a signed integer, a string that is not UTF-8), so that
+    /// [`Metrics`] counts every refusal the same way whichever door it came
+    /// through.
+    pub fn refuse(&self, error: Error) -> Error {
+        self.note_refusal(error.code());
+        error
+    }
+
+    pub(crate) fn note_refusal(&self, code: ErrorCode) {
+        self.shared.refusals.note(code);
     }
 
     /// Adds a product with `on_hand` units. Fails if the id is taken or bad,
@@ -278,11 +282,7 @@ impl Engine {
             if hold == 0 {
                 return Err(Error::InvalidDuration);
             }
-            let deadline = shared
-                .clock
-                .now()
-                .checked_add(hold)
-                .ok_or(Error::Overflow)?;
+            let deadline = shared.clock.now().checked_add(hold).ok_or(Error::Overflow)?;
             shared.backend.hold(order, lines, deadline, events)?;
             shared.alarm.schedule(deadline.saturating_add(1));
             Ok(shared.deadline(deadline))
@@ -321,9 +321,7 @@ impl Engine {
             if by == 0 {
                 return Err(Error::InvalidDuration);
             }
-            let deadline = shared
-                .backend
-                .extend(order, by, shared.clock.now(), events)?;
+            let deadline = shared.backend.extend(order, by, shared.clock.now(), events)?;
             Ok(shared.deadline(deadline))
         })
     }
@@ -333,16 +331,9 @@ impl Engine {
     pub fn status(&self, order: &str) -> Result<OrderStatus> {
         self.run(|shared, events| {
             check_id(order)?;
-            let OrderView {
-                state,
-                lines,
-                deadline,
-            } = shared.backend.status(order, shared.clock.now(), events)?;
-            Ok(OrderStatus {
-                state,
-                lines,
-                deadline: shared.deadline(deadline),
-            })
+            let OrderView { state, lines, deadline } =
+                shared.backend.status(order, shared.clock.now(), events)?;
+            Ok(OrderStatus { state, lines, deadline: shared.deadline(deadline) })
         })
     }
 
@@ -459,8 +450,6 @@ impl Drop for Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("closed", &self.is_closed())
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("closed", &self.is_closed()).finish_non_exhaustive()
     }
 }

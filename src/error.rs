@@ -34,11 +34,7 @@ pub enum Error {
     /// The order id is held, or ended within the retention period.
     DuplicateOrder,
     /// The product cannot cover the quantity asked for.
-    InsufficientStock {
-        product: String,
-        requested: u64,
-        available: u64,
-    },
+    InsufficientStock { product: String, requested: u64, available: u64 },
     /// The order was confirmed already.
     AlreadyConfirmed,
     /// The order was cancelled already.
@@ -192,14 +188,9 @@ impl fmt::Display for Error {
         match self {
             Error::IdTooLong { len } => write!(f, "id is {len} bytes, more than 256"),
             Error::UnknownProduct { product } => write!(f, "no product has id {product:?}"),
-            Error::InsufficientStock {
-                product,
-                requested,
-                available,
-            } => write!(
-                f,
-                "product {product:?} has {available} available, {requested} requested"
-            ),
+            Error::InsufficientStock { product, requested, available } => {
+                write!(f, "product {product:?} has {available} available, {requested} requested")
+            }
             other => f.write_str(other.code().message()),
         }
     }

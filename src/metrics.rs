@@ -26,7 +26,9 @@ impl AddAssign for HoldCounts {
     }
 }
 
-/// How the holds on one product ended.
+/// How the holds on one product ended. Laid out as C lays out a struct, as
+/// the C ABI hands it out.
+#[repr(C)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ProductOutcomes {
     pub confirmed: u64,
@@ -55,7 +57,8 @@ impl ProductOutcomes {
 
 /// A snapshot of the engine's counters. The hold figures are read together,
 /// so `live_holds == held - confirmed - cancelled - expired` always holds in a
-/// snapshot.
+/// snapshot. Laid out as C lays out a struct, as the C ABI hands it out.
+#[repr(C)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Metrics {
     /// Holds started.
@@ -145,31 +148,16 @@ impl Refusals {
 /// Prometheus text exposition format (version 0.0.4).
 pub(crate) fn prometheus(metrics: &Metrics, products: &[(&str, ProductOutcomes)]) -> String {
     let mut text = String::new();
-    header(
-        &mut text,
-        "holds_total",
-        "counter",
-        "Holds started (held) and how they ended.",
-    );
+    header(&mut text, "holds_total", "counter", "Holds started (held) and how they ended.");
     for (outcome, value) in [
         ("held", metrics.held),
         ("confirmed", metrics.confirmed),
         ("cancelled", metrics.cancelled),
         ("expired", metrics.expired),
     ] {
-        sample(
-            &mut text,
-            "holds_total",
-            &format!("outcome=\"{outcome}\""),
-            value,
-        );
+        sample(&mut text, "holds_total", &format!("outcome=\"{outcome}\""), value);
     }
-    header(
-        &mut text,
-        "refusals_total",
-        "counter",
-        "Calls refused, by reason.",
-    );
+    header(&mut text, "refusals_total", "counter", "Calls refused, by reason.");
     for (reason, value) in [
         ("stock", metrics.refused_stock),
         ("duplicate", metrics.refused_duplicate),
@@ -177,32 +165,17 @@ pub(crate) fn prometheus(metrics: &Metrics, products: &[(&str, ProductOutcomes)]
         ("ended", metrics.refused_ended),
         ("invalid", metrics.refused_invalid),
     ] {
-        sample(
-            &mut text,
-            "refusals_total",
-            &format!("reason=\"{reason}\""),
-            value,
-        );
+        sample(&mut text, "refusals_total", &format!("reason=\"{reason}\""), value);
     }
     header(&mut text, "live_holds", "gauge", "Holds live now.");
     sample(&mut text, "live_holds", "", metrics.live_holds);
-    header(
-        &mut text,
-        "held_units",
-        "gauge",
-        "Units reserved by live holds now.",
-    );
+    header(&mut text, "held_units", "gauge", "Units reserved by live holds now.");
     sample(&mut text, "held_units", "", metrics.held_units);
     if products.is_empty() {
         return text;
     }
     let family = "product_holds_ended_total";
-    header(
-        &mut text,
-        family,
-        "counter",
-        "Ended holds on a product, by outcome.",
-    );
+    header(&mut text, family, "counter", "Ended holds on a product, by outcome.");
     for (product, outcomes) in products {
         let product = escape_label(product);
         for (outcome, value) in [
@@ -233,10 +206,7 @@ fn sample(text: &mut String, family: &str, labels: &str, value: u64) {
 /// Escapes a label value as the exposition format asks: backslash, quote and
 /// newline.
 fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -245,18 +215,9 @@ mod tests {
 
     #[test]
     fn exposition_has_every_family_once_and_escapes_labels() {
-        let metrics = Metrics {
-            held: 5,
-            confirmed: 2,
-            expired: 1,
-            live_holds: 2,
-            ..Metrics::default()
-        };
-        let outcomes = ProductOutcomes {
-            confirmed: 2,
-            cancelled: 0,
-            expired: 1,
-        };
+        let metrics =
+            Metrics { held: 5, confirmed: 2, expired: 1, live_holds: 2, ..Metrics::default() };
+        let outcomes = ProductOutcomes { confirmed: 2, cancelled: 0, expired: 1 };
         let text = prometheus(&metrics, &[("a\"b", outcomes)]);
         assert!(text.contains("stockkeeper_holds_total{outcome=\"held\"} 5\n"));
         assert!(text.contains("stockkeeper_holds_total{outcome=\"confirmed\"} 2\n"));
@@ -264,11 +225,7 @@ mod tests {
         assert!(text.contains(
             "stockkeeper_product_holds_ended_total{product=\"a\\\"b\",outcome=\"expired\"} 1\n"
         ));
-        assert_eq!(
-            text.matches("# TYPE stockkeeper_holds_total counter")
-                .count(),
-            1
-        );
+        assert_eq!(text.matches("# TYPE stockkeeper_holds_total counter").count(), 1);
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<u64>().is_ok(), "{line}");
@@ -278,11 +235,7 @@ mod tests {
     #[test]
     fn shares_are_none_until_a_hold_ends() {
         assert_eq!(ProductOutcomes::default().confirmed_share(), None);
-        let outcomes = ProductOutcomes {
-            confirmed: 3,
-            cancelled: 0,
-            expired: 1,
-        };
+        let outcomes = ProductOutcomes { confirmed: 3, cancelled: 0, expired: 1 };
         assert_eq!(outcomes.confirmed_share(), Some(0.75));
         assert_eq!(outcomes.expired_share(), Some(0.25));
     }

@@ -48,9 +48,7 @@ pub(crate) struct Notifier {
 
 impl Notifier {
     fn send(&self, message: Message) -> bool {
-        self.sender
-            .get()
-            .is_some_and(|sender| sender.send(message).is_ok())
+        self.sender.get().is_some_and(|sender| sender.send(message).is_ok())
     }
 
     /// Hands events to the notifier thread; does nothing when nobody ever

@@ -17,11 +17,7 @@ pub struct Stock {
 
 impl Stock {
     pub(crate) fn new(on_hand: u64, reserved: u64) -> Stock {
-        Stock {
-            on_hand,
-            reserved,
-            available: on_hand - reserved,
-        }
+        Stock { on_hand, reserved, available: on_hand - reserved }
     }
 }
 
@@ -95,11 +91,7 @@ pub struct OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A hold ended: confirmed, cancelled or expired.
-    HoldEnded {
-        order: Arc<str>,
-        state: OrderState,
-        lines: Arc<[(Arc<str>, u64)]>,
-    },
+    HoldEnded { order: Arc<str>, state: OrderState, lines: Arc<[(Arc<str>, u64)]> },
     /// A product's available stock reached zero.
     SoldOut { product: Arc<str> },
 }

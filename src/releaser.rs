@@ -52,9 +52,7 @@ impl Alarm {
 }
 
 pub(crate) fn spawn(shared: Arc<Shared>) -> std::io::Result<JoinHandle<()>> {
-    thread::Builder::new()
-        .name("stockkeeper-releaser".into())
-        .spawn(move || run(&shared))
+    thread::Builder::new().name("stockkeeper-releaser".into()).spawn(move || run(&shared))
 }
 
 fn run(shared: &Shared) {
@@ -73,9 +71,7 @@ fn run(shared: &Shared) {
         // after the read then sees a moment no later than its own and rings.
         alarm.wakes_at.store(u64::MAX, Ordering::SeqCst);
         let next = shared.next_due();
-        alarm
-            .wakes_at
-            .store(next.unwrap_or(u64::MAX), Ordering::SeqCst);
+        alarm.wakes_at.store(next.unwrap_or(u64::MAX), Ordering::SeqCst);
         match next.and_then(|at| shared.instant(at)) {
             Some(instant) => {
                 alarm.ring.wait_until(&mut flags, instant);

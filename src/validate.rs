@@ -11,7 +11,7 @@ pub const MAX_NAME_BYTES: usize = 1024;
 
 /// The largest count any product or order may reach: 2^63 - 1, so that every
 /// count fits a signed 64-bit integer in C, Go and Python alike.
-pub const MAX_COUNT: u64 = i64::MAX as u64;
+pub const MAX_COUNT: u64 = 9_223_372_036_854_775_807;
 
 /// Checks a product or order id: non-empty, at most [`MAX_ID_BYTES`], no NUL.
 pub fn check_id(id: &str) -> Result<()> {
@@ -79,19 +79,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_count_bound_is_the_largest_signed_64_bit_integer() {
+        assert_eq!(MAX_COUNT, i64::MAX as u64);
+    }
+
+    #[test]
     fn ids_at_and_past_the_bounds() {
         assert_eq!(check_id(""), Err(Error::EmptyId));
         assert_eq!(check_id(&"a".repeat(256)), Ok(()));
-        assert_eq!(
-            check_id(&"a".repeat(257)),
-            Err(Error::IdTooLong { len: 257 })
-        );
+        assert_eq!(check_id(&"a".repeat(257)), Err(Error::IdTooLong { len: 257 }));
         assert_eq!(check_id("a\0b"), Err(Error::IdContainsNul));
         assert_eq!(check_id(&"é".repeat(128)), Ok(()));
-        assert_eq!(
-            check_id(&"é".repeat(129)),
-            Err(Error::IdTooLong { len: 258 })
-        );
+        assert_eq!(check_id(&"é".repeat(129)), Err(Error::IdTooLong { len: 258 }));
     }
 
     #[test]

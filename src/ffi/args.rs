@@ -5,6 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{SkEngine, SkLine, SkStatus};
 use crate::engine::Engine;
+use crate::error::ErrorCode;
 use crate::order::Line;
 use crate::validate::{check_id, quantity_from_signed};
 
@@ -24,9 +25,7 @@ pub(super) fn call(body: impl FnOnce() -> Result<(), SkStatus>) -> SkStatus {
 /// `ptr` must be NULL or a live handle from `sk_engine_new`.
 pub(super) unsafe fn engine_of<'a>(ptr: *const SkEngine) -> Result<&'a Engine, SkStatus> {
     // SAFETY: non-null handles point to a live SkEngine, as the caller vouches.
-    unsafe { ptr.as_ref() }
-        .map(|handle| &handle.engine)
-        .ok_or(SkStatus::NullArgument)
+    unsafe { ptr.as_ref() }.map(|handle| &handle.engine).ok_or(SkStatus::NullArgument)
 }
 
 /// An output the caller must give.
@@ -52,13 +51,14 @@ pub(super) unsafe fn optional<'a, T>(ptr: *const T) -> Option<&'a mut T> {
 /// this long, and a huge length is more likely a bug than a string.
 const LONGEST_READ: usize = 1 << 20;
 
-/// A borrowed UTF-8 string given as pointer + length.
+/// A borrowed UTF-8 string given as pointer + length; NULL with length 0 is
+/// the empty string.
 ///
 /// # Safety
 /// `ptr` must be NULL or readable for `len` bytes for the call's duration.
 pub(super) unsafe fn text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, SkStatus> {
     if ptr.is_null() {
-        return Err(SkStatus::NullArgument);
+        return if len == 0 { Ok("") } else { Err(SkStatus::NullArgument) };
     }
     if len > LONGEST_READ {
         return Err(SkStatus::IdTooLong);
@@ -104,4 +104,13 @@ pub(super) unsafe fn line_args<'a>(
             })
         })
         .collect()
+}
+
+/// Counts a refusal of input that the C boundary turned away before the
+/// engine saw it, when it is one of the contract's errors.
+pub(super) fn refused_input(engine: &Engine, status: SkStatus) -> SkStatus {
+    if let Some(code) = ErrorCode::ALL.into_iter().find(|code| *code as u32 == status as u32) {
+        engine.note_refusal(code);
+    }
+    status
 }

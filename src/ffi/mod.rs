@@ -6,7 +6,8 @@
 //!   `sk_engine_free`, and `sk_engine_free(NULL)` does nothing;
 //! - every fallible function returns an [`SkStatus`]; `SK_STATUS_OK` is zero;
 //! - strings come in as pointer + length, are borrowed for the call only and
-//!   need no NUL terminator; they must be UTF-8;
+//!   need no NUL terminator; they must be UTF-8; NULL with length 0 is the
+//!   empty string;
 //! - outputs go through pointers the caller owns and are written only on
 //!   success; a required output that is NULL is refused before anything
 //!   changes;
@@ -19,17 +20,19 @@
 //!   `SK_STATUS_INTERNAL`.
 
 mod args;
+mod observe;
 mod status;
 
 use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 
-use self::args::{call, engine_of, line_args, optional, required, text};
+use self::args::{call, engine_of, line_args, optional, refused_input, required, text};
+pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
 use crate::clock::ClockKind;
 use crate::engine::{Engine, Options};
 use crate::order::{Deadline, OrderState, Stock};
-use crate::validate::{count_from_signed, quantity_from_signed};
+use crate::validate::{check_id, count_from_signed, quantity_from_signed};
 
 /// An engine. Opaque: reached only through pointers the library hands out.
 pub struct SkEngine {
@@ -186,11 +189,7 @@ pub unsafe extern "C" fn sk_engine_new(
             hold_time: Duration::from_nanos(given.hold_time_ns),
             retention: Duration::from_nanos(given.retention_ns),
             max_remembered: usize::try_from(given.max_remembered).unwrap_or(usize::MAX),
-            clock: if given.manual_clock {
-                ClockKind::Manual
-            } else {
-                ClockKind::System
-            },
+            clock: if given.manual_clock { ClockKind::Manual } else { ClockKind::System },
             background_release: given.background_release,
         };
         let engine = Engine::new(options)?;
@@ -314,9 +313,9 @@ pub unsafe extern "C" fn sk_product_add(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let id = text(id, id_len)?;
-        let name = text(name, name_len)?;
-        Ok(engine.add_product(id, name, count_from_signed(on_hand)?)?)
+        let input = || Ok((text(id, id_len)?, text(name, name_len)?, count_from_signed(on_hand)?));
+        let (id, name, on_hand) = input().map_err(|status| refused_input(engine, status))?;
+        Ok(engine.add_product(id, name, on_hand)?)
     })
 }
 
@@ -401,9 +400,11 @@ pub unsafe extern "C" fn sk_order_block(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let order = text(order, order_len)?;
-        let product = text(product, product_len)?;
-        let quantity = quantity_from_signed(quantity)?;
+        let input = || {
+            let order = text(order, order_len)?;
+            Ok((order, text(product, product_len)?, quantity_from_signed(quantity)?))
+        };
+        let (order, product, quantity) = input().map_err(|status| refused_input(engine, status))?;
         let deadline = engine.block(product, quantity, order, hold_time(hold_time_ns))?;
         if let Some(out) = optional(out) {
             *out = deadline.into();
@@ -413,9 +414,11 @@ pub unsafe extern "C" fn sk_order_block(
 }
 
 /// Holds every line of an order, or none (lines naming one product are
-/// summed). When a line is at fault (a bad product id or quantity, an unknown
-/// product, not enough stock) and `failed_line` is not NULL, the index of the
-/// first such line is written there. Otherwise as `sk_order_block`.
+/// summed). When a line is at fault and `failed_line` is not NULL, its index
+/// is written there: for a bad product id or quantity, the first bad line;
+/// for an unknown product or too little stock, the first line naming the
+/// product at fault (products are checked in ascending id order, so that is
+/// the product with the lowest id that fails). Otherwise as `sk_order_block`.
 ///
 /// # Safety
 /// `lines` must be NULL or point to `line_count` readable `sk_line`s whose
@@ -434,14 +437,16 @@ pub unsafe extern "C" fn sk_order_block_lines(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let order = text(order, order_len)?;
-        let lines = line_args(lines, line_count, failed_line)?;
-        let deadline = engine
-            .block_order(order, &lines, hold_time(hold_time_ns))
-            .inspect_err(|error| {
-                let at_fault = error
-                    .product()
-                    .and_then(|id| lines.iter().position(|l| l.product == id));
+        let input = || {
+            let order = text(order, order_len)?;
+            check_id(order)?;
+            Ok((order, line_args(lines, line_count, failed_line)?))
+        };
+        let (order, lines) = input().map_err(|status| refused_input(engine, status))?;
+        let deadline =
+            engine.block_order(order, &lines, hold_time(hold_time_ns)).inspect_err(|error| {
+                let at_fault =
+                    error.product().and_then(|id| lines.iter().position(|l| l.product == id));
                 if let (Some(index), Some(out)) = (at_fault, optional(failed_line)) {
                     *out = index;
                 }
@@ -530,8 +535,9 @@ pub unsafe extern "C" fn sk_order_status(
 /// Copies line `index` of an order (lines are sorted by product id): the
 /// product id into `product_buf` (`product_cap` bytes, no NUL added), its
 /// length into `*product_len` and the quantity into `*quantity`. Fails with
-/// `SK_STATUS_BUFFER_TOO_SMALL` when the id does not fit, writing nothing,
-/// and `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line.
+/// `SK_STATUS_BUFFER_TOO_SMALL` when the id does not fit, writing only the
+/// length needed into `*product_len` (never more than `SK_MAX_ID_BYTES`), and
+/// `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line.
 ///
 /// # Safety
 /// As `sk_order_confirm`; `product_buf` NULL or writable for `product_cap`
@@ -556,6 +562,7 @@ pub unsafe extern "C" fn sk_order_line(
         let status = engine_of(engine)?.status(text(order, order_len)?)?;
         let (product, units) = status.lines.get(index).ok_or(SkStatus::OutOfRange)?;
         if product.len() > product_cap {
+            *len_out = product.len();
             return Err(SkStatus::BufferTooSmall);
         }
         // SAFETY: the caller vouches for product_cap writable bytes at

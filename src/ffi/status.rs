@@ -45,26 +45,10 @@ pub enum SkStatus {
 
 const BOUNDARY: [(SkStatus, &str, &str); 5] = [
     (SkStatus::Ok, "ok", "success"),
-    (
-        SkStatus::NullArgument,
-        "null_argument",
-        "a required pointer was NULL",
-    ),
-    (
-        SkStatus::BufferTooSmall,
-        "buffer_too_small",
-        "the buffer is too small for the answer",
-    ),
-    (
-        SkStatus::OutOfRange,
-        "out_of_range",
-        "the index is past the end",
-    ),
-    (
-        SkStatus::Internal,
-        "internal",
-        "internal error in stockkeeper",
-    ),
+    (SkStatus::NullArgument, "null_argument", "a required pointer was NULL"),
+    (SkStatus::BufferTooSmall, "buffer_too_small", "the buffer is too small for the answer"),
+    (SkStatus::OutOfRange, "out_of_range", "the index is past the end"),
+    (SkStatus::Internal, "internal", "internal error in stockkeeper"),
 ];
 
 impl From<ErrorCode> for SkStatus {
@@ -102,12 +86,9 @@ impl From<Error> for SkStatus {
 fn table() -> &'static HashMap<u32, (CString, CString)> {
     static TABLE: OnceLock<HashMap<u32, (CString, CString)>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let boundary = BOUNDARY
-            .iter()
-            .map(|&(status, name, message)| (status as u32, name, message));
-        let core = ErrorCode::ALL
-            .iter()
-            .map(|&code| (code as u32, code.name(), code.message()));
+        let boundary =
+            BOUNDARY.iter().map(|&(status, name, message)| (status as u32, name, message));
+        let core = ErrorCode::ALL.iter().map(|&code| (code as u32, code.name(), code.message()));
         boundary
             .chain(core)
             .map(|(number, name, message)| {
@@ -121,15 +102,11 @@ fn table() -> &'static HashMap<u32, (CString, CString)> {
 }
 
 pub(super) fn name(status: u32) -> &'static CStr {
-    table()
-        .get(&status)
-        .map_or(c"unknown_status", |(name, _)| name.as_c_str())
+    table().get(&status).map_or(c"unknown_status", |(name, _)| name.as_c_str())
 }
 
 pub(super) fn message(status: u32) -> &'static CStr {
-    table()
-        .get(&status)
-        .map_or(c"unknown status code", |(_, message)| message.as_c_str())
+    table().get(&status).map_or(c"unknown status code", |(_, message)| message.as_c_str())
 }
 
 #[cfg(test)]

@@ -60,6 +60,9 @@ impl ProductCell {
     }
 }
 
+/// What finishing a live hold gives: the deadline it had or now has.
+type Finished = Result<Nanos>;
+
 enum Phase {
     Held { deadline: Nanos },
     Ended { state: OrderState, deadline: Nanos },
@@ -76,37 +79,19 @@ pub(crate) struct OrderCell {
 
 impl OrderCell {
     fn view(&self, state: OrderState, deadline: Nanos) -> OrderView {
-        let lines = self
-            .lines
-            .iter()
-            .map(|(p, q)| (p.id.to_string(), *q))
-            .collect();
-        OrderView {
-            state,
-            lines,
-            deadline,
-        }
+        let lines = self.lines.iter().map(|(p, q)| (p.id.to_string(), *q)).collect();
+        OrderView { state, lines, deadline }
     }
 
     fn units(&self) -> u64 {
         // Every line was held at once out of stock that fits MAX_COUNT per
         // product; saturating keeps the sum defined across many products.
-        self.lines
-            .iter()
-            .fold(0, |sum, (_, quantity)| sum.saturating_add(*quantity))
+        self.lines.iter().fold(0, |sum, (_, quantity)| sum.saturating_add(*quantity))
     }
 
     fn ended_event(&self, state: OrderState) -> Event {
-        let lines = self
-            .lines
-            .iter()
-            .map(|(p, q)| (Arc::clone(&p.id), *q))
-            .collect();
-        Event::HoldEnded {
-            order: Arc::clone(&self.id),
-            state,
-            lines,
-        }
+        let lines = self.lines.iter().map(|(p, q)| (Arc::clone(&p.id), *q)).collect();
+        Event::HoldEnded { order: Arc::clone(&self.id), state, lines }
     }
 }
 
@@ -128,9 +113,7 @@ impl LocalBackend {
     fn product(&self, id: &str) -> Result<Arc<ProductCell>> {
         match self.products.get(id) {
             Some(cell) => Ok(Arc::clone(cell.value())),
-            None => Err(Error::UnknownProduct {
-                product: id.to_owned(),
-            }),
+            None => Err(Error::UnknownProduct { product: id.to_owned() }),
         }
     }
 
@@ -148,10 +131,7 @@ impl LocalBackend {
             let sum = wanted.entry(line.product).or_insert(0);
             *sum = add_counts(*sum, line.quantity)?;
         }
-        wanted
-            .into_iter()
-            .map(|(id, quantity)| Ok((self.product(id)?, quantity)))
-            .collect()
+        wanted.into_iter().map(|(id, quantity)| Ok((self.product(id)?, quantity))).collect()
     }
 
     /// Ends a held order: moves its units and records the outcome. The caller
@@ -184,8 +164,7 @@ impl LocalBackend {
     }
 
     fn forget(&self, order: &Arc<OrderCell>) {
-        self.orders
-            .remove_if(&order.id, |_, cell| Arc::ptr_eq(cell, order));
+        self.orders.remove_if(&order.id, |_, cell| Arc::ptr_eq(cell, order));
     }
 
     /// Runs `finish` on a held order whose deadline has not passed, or expires
@@ -195,7 +174,7 @@ impl LocalBackend {
         order_id: &str,
         now: Nanos,
         events: &mut Vec<Event>,
-        finish: impl FnOnce(&Self, &Arc<OrderCell>, &mut Phase, Nanos, &mut Vec<Event>) -> Result<Nanos>,
+        finish: impl FnOnce(&Self, &Arc<OrderCell>, &mut Phase, Nanos, &mut Vec<Event>) -> Finished,
     ) -> Result<Nanos> {
         let order = self.order(order_id)?;
         let mut phase = order.phase.lock();
@@ -216,10 +195,7 @@ impl LocalBackend {
     }
 
     fn lock_all<'a>(wanted: &'a [(Arc<ProductCell>, u64)]) -> Vec<MutexGuard<'a, Counts>> {
-        wanted
-            .iter()
-            .map(|(product, _)| product.counts.lock())
-            .collect()
+        wanted.iter().map(|(product, _)| product.counts.lock()).collect()
     }
 }
 
@@ -231,10 +207,7 @@ impl Backend for LocalBackend {
                 let cell = ProductCell {
                     id: Arc::clone(slot.key()),
                     name: name.into(),
-                    counts: Mutex::new(Counts {
-                        on_hand,
-                        reserved: 0,
-                    }),
+                    counts: Mutex::new(Counts { on_hand, reserved: 0 }),
                     outcomes: Default::default(),
                 };
                 slot.insert(Arc::new(cell));
@@ -273,9 +246,7 @@ impl Backend for LocalBackend {
             }
             counts.on_hand -= magnitude;
             if magnitude == available {
-                events.push(Event::SoldOut {
-                    product: Arc::clone(&product.id),
-                });
+                events.push(Event::SoldOut { product: Arc::clone(&product.id) });
             }
         }
         Ok(Stock::new(counts.on_hand, counts.reserved))
@@ -307,9 +278,7 @@ impl Backend for LocalBackend {
         for ((product, quantity), counts) in wanted.iter().zip(counts.iter_mut()) {
             counts.reserved += quantity;
             if counts.available() == 0 {
-                events.push(Event::SoldOut {
-                    product: Arc::clone(&product.id),
-                });
+                events.push(Event::SoldOut { product: Arc::clone(&product.id) });
             }
         }
         drop(counts);
@@ -327,28 +296,18 @@ impl Backend for LocalBackend {
     }
 
     fn confirm(&self, order_id: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()> {
-        self.finish(
-            order_id,
-            now,
-            events,
-            |this, order, phase, deadline, events| {
-                this.end(order, phase, OrderState::Confirmed, now, events);
-                Ok(deadline)
-            },
-        )
+        self.finish(order_id, now, events, |this, order, phase, deadline, events| {
+            this.end(order, phase, OrderState::Confirmed, now, events);
+            Ok(deadline)
+        })
         .map(drop)
     }
 
     fn cancel(&self, order_id: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()> {
-        self.finish(
-            order_id,
-            now,
-            events,
-            |this, order, phase, deadline, events| {
-                this.end(order, phase, OrderState::Cancelled, now, events);
-                Ok(deadline)
-            },
-        )
+        self.finish(order_id, now, events, |this, order, phase, deadline, events| {
+            this.end(order, phase, OrderState::Cancelled, now, events);
+            Ok(deadline)
+        })
         .map(drop)
     }
 
@@ -410,10 +369,6 @@ impl Backend for LocalBackend {
         let product = self.product(id)?;
         let [confirmed, cancelled, expired] =
             std::array::from_fn(|i| product.outcomes[i].load(Ordering::Relaxed));
-        Ok(ProductOutcomes {
-            confirmed,
-            cancelled,
-            expired,
-        })
+        Ok(ProductOutcomes { confirmed, cancelled, expired })
     }
 }

@@ -1,12 +1,13 @@
 //! The release schedule: when each hold runs out and when each ended order
 //! may be forgotten.
 //!
-//! It is split into shards by order id so that holding and ending orders on
-//! many threads do not meet on one lock. Each shard keeps a min-heap of
-//! deadlines and a queue of ended orders in the order they ended. A pass costs
-//! one lock per shard plus the entries that fell due; live holds that are not
-//! due are never visited. A shard's lock is a leaf: nothing else is locked
-//! while it is held.
+//! Deadlines are split into shards by order id so that holding orders on many
+//! threads does not meet on one lock; each shard keeps a min-heap. Ended
+//! orders wait in one queue, in the order they ended, so that the memory
+//! bound forgets exactly the oldest; ending takes that lock for one push,
+//! after the order's stock is settled. A pass costs one lock per shard plus
+//! the entries that fell due; live holds that are not due are never visited.
+//! Every lock here is a leaf: nothing else is locked while one is held.
 //!
 //! Each shard also counts the holds that started and ended in it. An order's
 //! start and end are counted in its own shard, the start before the order
@@ -55,7 +56,6 @@ impl Ord for Due {
 #[derive(Default)]
 struct Shard {
     expiries: BinaryHeap<Due>,
-    ended: VecDeque<Due>,
     counts: HoldCounts,
 }
 
@@ -70,8 +70,10 @@ pub(super) struct DueWork {
 
 pub(super) struct Schedule {
     shards: Box<[Mutex<Shard>]>,
+    /// Ended orders, oldest first.
+    remembered: Mutex<VecDeque<Due>>,
     retention: Nanos,
-    remembered_per_shard: usize,
+    max_remembered: usize,
 }
 
 impl Schedule {
@@ -79,7 +81,8 @@ impl Schedule {
         Schedule {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             retention,
-            remembered_per_shard: max_remembered.div_ceil(SHARDS).max(1),
+            remembered: Mutex::new(VecDeque::new()),
+            max_remembered,
         }
     }
 
@@ -97,24 +100,18 @@ impl Schedule {
 
     /// Looks at `order` again just after `deadline` (after an extension).
     pub(super) fn expire_after(&self, order: &Arc<OrderCell>, deadline: Nanos) {
-        self.shard(order)
-            .lock()
-            .expiries
-            .push(Self::expiry(order, deadline));
+        self.shard(order).lock().expiries.push(Self::expiry(order, deadline));
     }
 
     /// A hold confirmable at its deadline expires one nanosecond later.
     fn expiry(order: &Arc<OrderCell>, deadline: Nanos) -> Due {
         let at = deadline.saturating_add(1);
-        Due {
-            at,
-            order: Arc::clone(order),
-        }
+        Due { at, order: Arc::clone(order) }
     }
 
     /// Counts how a hold of `units` ended at `now` and remembers the order
-    /// until its retention runs out; returns an order pushed out early when
-    /// the shard is at its bound.
+    /// until its retention runs out; returns the oldest order, pushed out
+    /// early, when more than the bound are remembered.
     pub(super) fn remember(
         &self,
         order: &Arc<OrderCell>,
@@ -122,22 +119,21 @@ impl Schedule {
         units: u64,
         now: Nanos,
     ) -> Option<Arc<OrderCell>> {
-        let at = now.saturating_add(self.retention);
-        let mut shard = self.shard(order).lock();
-        let counts = &mut shard.counts;
-        counts.held_units -= units;
-        match state {
-            OrderState::Confirmed => counts.confirmed += 1,
-            OrderState::Cancelled => counts.cancelled += 1,
-            OrderState::Expired => counts.expired += 1,
-            OrderState::Held => {}
+        {
+            let counts = &mut self.shard(order).lock().counts;
+            counts.held_units -= units;
+            match state {
+                OrderState::Confirmed => counts.confirmed += 1,
+                OrderState::Cancelled => counts.cancelled += 1,
+                OrderState::Expired => counts.expired += 1,
+                OrderState::Held => {}
+            }
         }
-        shard.ended.push_back(Due {
-            at,
-            order: Arc::clone(order),
-        });
-        if shard.ended.len() > self.remembered_per_shard {
-            return shard.ended.pop_front().map(|due| due.order);
+        let at = now.saturating_add(self.retention);
+        let mut remembered = self.remembered.lock();
+        remembered.push_back(Due { at, order: Arc::clone(order) });
+        if remembered.len() > self.max_remembered {
+            return remembered.pop_front().map(|due| due.order);
         }
         None
     }
@@ -148,15 +144,14 @@ impl Schedule {
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             while shard.expiries.peek().is_some_and(|due| due.at <= now) {
-                work.expiries
-                    .extend(shard.expiries.pop().map(|due| due.order));
+                work.expiries.extend(shard.expiries.pop().map(|due| due.order));
             }
-            // Ended orders join the queue in nearly the order they ended; an
-            // entry a few nanoseconds out of order is forgotten a little late.
-            while shard.ended.front().is_some_and(|due| due.at <= now) {
-                work.forgotten
-                    .extend(shard.ended.pop_front().map(|due| due.order));
-            }
+        }
+        // Orders join the queue in nearly the order they ended; one a few
+        // nanoseconds out of order is forgotten a little late.
+        let mut remembered = self.remembered.lock();
+        while remembered.front().is_some_and(|due| due.at <= now) {
+            work.forgotten.extend(remembered.pop_front().map(|due| due.order));
         }
         work
     }
@@ -173,15 +168,10 @@ impl Schedule {
 
     /// The earliest moment any entry falls due.
     pub(super) fn next_due(&self) -> Option<Nanos> {
-        self.shards
-            .iter()
-            .filter_map(|shard| {
-                let shard = shard.lock();
-                let expiry = shard.expiries.peek().map(|due| due.at);
-                let forget = shard.ended.front().map(|due| due.at);
-                expiry.into_iter().chain(forget).min()
-            })
-            .min()
+        let expiry =
+            self.shards.iter().filter_map(|shard| shard.lock().expiries.peek().map(|d| d.at));
+        let forget = self.remembered.lock().front().map(|due| due.at);
+        expiry.chain(forget).min()
     }
 }
 

@@ -1,0 +1,262 @@
+package stockkeeper
+
+// #include "stockkeeper.h"
+import "C"
+
+import (
+	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options sets up an engine. The zero value is what production wants: the
+// library's defaults on the system clock, with a background thread that
+// releases expired holds.
+type Options struct {
+	// HoldTime is how long a hold lasts when a block gives no time of its
+	// own ([Engine.Block]). Zero means the library's default, five
+	// minutes; a negative value is refused with ErrInvalidDuration.
+	HoldTime time.Duration
+
+	// Retention is how long an ended order is remembered, so that a late
+	// confirm is told ErrExpired rather than ErrUnknownOrder and its id
+	// cannot be reused. Zero means the library's default, one hour; a
+	// negative value is refused with ErrInvalidDuration.
+	Retention time.Duration
+
+	// MaxRemembered bounds how many ended orders are remembered at once;
+	// past it the oldest are forgotten early. Zero means the library's
+	// default, one million; a negative value is refused with
+	// ErrInvalidQuantity.
+	MaxRemembered int
+
+	// ManualClock runs the engine on a clock that stands still until
+	// [Engine.Advance] moves it, for deterministic tests. No background
+	// thread runs on the manual clock, whatever ManualRelease says.
+	ManualClock bool
+
+	// ManualRelease leaves the background releaser off: the stock of
+	// expired holds then comes back when the caller runs
+	// [Engine.ReleaseExpired] (or starts the thread later with
+	// [Engine.StartReleaser]), or when a confirm, cancel, extend or status
+	// touches the order. A hold past its deadline can never be confirmed
+	// either way.
+	ManualRelease bool
+}
+
+// Engine is an inventory reservation engine: it keeps stock counts for
+// products and lets orders hold stock until a deadline.
+//
+// Every method may be called from any number of goroutines at once. None
+// blocks on I/O; each takes the locks of the products and orders it touches
+// for a few instructions. [Engine.Close] releases the engine's resources; an
+// engine that is dropped without Close is closed by the garbage collector.
+type Engine struct {
+	// mu is read-locked by every call into the library and write-locked by
+	// Close, so that the handle is freed only when no call is using it.
+	mu sync.RWMutex
+	// handle is nil once the engine is closed.
+	handle   *C.sk_engine
+	holdTime time.Duration
+}
+
+// finalizedEngines counts engines closed by the garbage collector rather than
+// by their owner, so that the tests can see the backstop at work.
+var finalizedEngines atomic.Int64
+
+// New starts an engine. With the zero [Options] it runs on the system clock
+// with a background releaser thread, which [Engine.Close] stops.
+//
+// It fails with ErrInvalidDuration for a negative HoldTime or Retention and
+// ErrInvalidQuantity for a negative MaxRemembered.
+func New(options Options) (*Engine, error) {
+	var settings C.sk_options
+	if err := check(C.sk_options_default(&settings)); err != nil {
+		return nil, err
+	}
+	if options.HoldTime < 0 || options.Retention < 0 {
+		return nil, ErrInvalidDuration
+	}
+	if options.MaxRemembered < 0 {
+		return nil, ErrInvalidQuantity
+	}
+	if options.HoldTime > 0 {
+		settings.hold_time_ns = C.uint64_t(options.HoldTime)
+	}
+	if options.Retention > 0 {
+		settings.retention_ns = C.uint64_t(options.Retention)
+	}
+	if options.MaxRemembered > 0 {
+		settings.max_remembered = C.uint64_t(options.MaxRemembered)
+	}
+	settings.manual_clock = C.bool(options.ManualClock)
+	settings.background_release = C.bool(!options.ManualRelease)
+
+	var handle *C.sk_engine
+	if err := check(C.sk_engine_new(&settings, &handle)); err != nil {
+		return nil, err
+	}
+	engine := &Engine{handle: handle, holdTime: duration(settings.hold_time_ns)}
+	runtime.SetFinalizer(engine, finalize)
+	return engine, nil
+}
+
+func finalize(engine *Engine) {
+	finalizedEngines.Add(1)
+	_ = engine.Close()
+}
+
+// Close stops the engine: it waits for calls in progress on other goroutines
+// to return, stops and joins the background releaser, and frees the
+// library's memory. Later calls fail with ErrClosed. Closing again, or
+// closing a nil *Engine, does nothing.
+//
+// Close always returns nil; the error result lets an Engine be an io.Closer.
+func (e *Engine) Close() error {
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.handle == nil {
+		return nil
+	}
+	C.sk_engine_free(e.handle)
+	e.handle = nil
+	runtime.SetFinalizer(e, nil)
+	return nil
+}
+
+// enter starts a call into the library: it returns the handle with the read
+// lock held, or ErrClosed. Every successful enter is paired with a leave.
+func (e *Engine) enter() (*C.sk_engine, error) {
+	if e == nil {
+		return nil, ErrNullArgument
+	}
+	e.mu.RLock()
+	if e.handle == nil {
+		e.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	beforeCall()
+	return e.handle, nil
+}
+
+func (e *Engine) leave() {
+	e.mu.RUnlock()
+}
+
+// HoldTime is how long a hold lasts when a block gives no time of its own:
+// [Options.HoldTime], or the library's default when that was zero. It
+// answers even after Close.
+func (e *Engine) HoldTime() time.Duration {
+	if e == nil {
+		return 0
+	}
+	return e.holdTime
+}
+
+// StartReleaser starts the background releaser if it is not running, for an
+// engine made with [Options.ManualRelease]. It does nothing on the manual
+// clock. It fails with ErrClosed on a closed engine or when the operating
+// system refuses a new thread.
+func (e *Engine) StartReleaser() error {
+	handle, err := e.enter()
+	if err != nil {
+		return err
+	}
+	defer e.leave()
+
+	status := C.sk_engine_start_releaser(handle)
+	runtime.KeepAlive(e)
+	return check(status)
+}
+
+// ReleaseExpired releases every hold whose deadline has passed and forgets
+// ended orders past their retention; it returns how many holds it released.
+// The background releaser does this on its own; with [Options.ManualRelease]
+// the caller does. It fails only with ErrClosed.
+func (e *Engine) ReleaseExpired() (int, error) {
+	handle, err := e.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer e.leave()
+
+	var released C.uint64_t
+	status := C.sk_engine_release_expired(handle, &released)
+	runtime.KeepAlive(e)
+	if err := check(status); err != nil {
+		return 0, err
+	}
+	return count(released), nil
+}
+
+// Advance moves the manual clock forward by d, then releases the holds that
+// fell due and returns how many it released. Advancing by zero only
+// releases. It fails with ErrClockNotManual on the system clock,
+// ErrInvalidDuration for a negative d and ErrOverflow when the clock would
+// pass 2^64-1 nanoseconds.
+func (e *Engine) Advance(d time.Duration) (int, error) {
+	if d < 0 {
+		return 0, ErrInvalidDuration
+	}
+	handle, err := e.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer e.leave()
+
+	var released C.uint64_t
+	status := C.sk_engine_advance(handle, C.uint64_t(d), &released)
+	runtime.KeepAlive(e)
+	if err := check(status); err != nil {
+		return 0, err
+	}
+	return count(released), nil
+}
+
+// Now is the engine's time: how long it has run on its clock (on the manual
+// clock, how far it was advanced). Deadlines are given on the same scale. It
+// fails only with ErrClosed.
+func (e *Engine) Now() (time.Duration, error) {
+	handle, err := e.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer e.leave()
+
+	var now C.uint64_t
+	status := C.sk_engine_now(handle, &now)
+	runtime.KeepAlive(e)
+	if err := check(status); err != nil {
+		return 0, err
+	}
+	return duration(now), nil
+}
+
+// Version is the version of the linked library, such as "0.1.0".
+func Version() string {
+	return C.GoString(C.sk_version())
+}
+
+// duration converts the library's nanoseconds. A manual clock advanced past
+// 292 years is beyond time.Duration; such a time reads as the largest
+// Duration rather than wrapping to a negative one.
+func duration(ns C.uint64_t) time.Duration {
+	if ns > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(ns)
+}
+
+// count converts a number of holds, which cannot pass the memory of the
+// process and so fits an int.
+func count(n C.uint64_t) int {
+	if uint64(n) > math.MaxInt {
+		return math.MaxInt
+	}
+	return int(n)
+}

@@ -1,0 +1,3 @@
+module github.com/stockkeeper/stockkeeper/bindings/go
+
+go 1.22

@@ -1,0 +1,278 @@
+package stockkeeper
+
+// #include "stockkeeper.h"
+import "C"
+
+import (
+	"runtime"
+	"strconv"
+	"time"
+)
+
+// Deadline is when a hold runs out. The hold may be confirmed up to and
+// including this instant, and not after.
+type Deadline struct {
+	// SinceStart is the deadline on the engine's monotonic clock, as time
+	// since the engine started (the scale of [Engine.Now]). Wall-clock
+	// changes never move it.
+	SinceStart time.Duration
+	// Wall is the same instant on the wall clock as it stood when the engine
+	// started. It is for display: if the wall clock is set later, the hold
+	// still ends at SinceStart.
+	Wall time.Time
+}
+
+func deadlineOf(d C.sk_deadline) Deadline {
+	return Deadline{
+		SinceStart: duration(d.since_start_ns),
+		Wall:       time.Unix(0, int64(d.wall_unix_ns)),
+	}
+}
+
+// Line is one line of an order: a product and how many units of it.
+type Line struct {
+	Product  string
+	Quantity int64
+}
+
+// OrderState is where an order stands.
+type OrderState uint32
+
+// The states of an order. Held is the only live one; the three others are
+// final, and an order reaches exactly one of them.
+const (
+	// Held: its stock is reserved until the deadline.
+	Held OrderState = C.SK_ORDER_STATE_HELD
+	// Confirmed: paid; its units left on_hand.
+	Confirmed OrderState = C.SK_ORDER_STATE_CONFIRMED
+	// Cancelled: payment failed; its units went back to available.
+	Cancelled OrderState = C.SK_ORDER_STATE_CANCELLED
+	// Expired: its deadline passed; its units went back to available.
+	Expired OrderState = C.SK_ORDER_STATE_EXPIRED
+)
+
+// String is the lower-case name every front door uses: "held",
+// "confirmed", "cancelled" or "expired".
+func (s OrderState) String() string {
+	switch s {
+	case Held:
+		return "held"
+	case Confirmed:
+		return "confirmed"
+	case Cancelled:
+		return "cancelled"
+	case Expired:
+		return "expired"
+	}
+	return "OrderState(" + strconv.FormatUint(uint64(s), 10) + ")"
+}
+
+// Ended reports whether the hold is over: confirmed, cancelled or expired.
+func (s OrderState) Ended() bool {
+	return s != Held
+}
+
+// OrderStatus is what an order holds and where it stands.
+type OrderStatus struct {
+	State OrderState
+	// Lines has one line per product (lines of the block naming the same
+	// product are summed), sorted by product id.
+	Lines []Line
+	// Deadline is the hold's deadline: the one it has while held, the one
+	// it had once ended.
+	Deadline Deadline
+}
+
+// Block holds quantity units of product for order, for the engine's hold
+// time ([Engine.HoldTime]), and returns the deadline.
+//
+// It fails, changing nothing, with ErrInsufficientStock when fewer than
+// quantity units are available, ErrInvalidQuantity for a quantity below 1,
+// ErrDuplicateOrder when the order id is held or was used within the
+// retention period, ErrUnknownProduct, an id error or ErrClosed.
+func (e *Engine) Block(product string, quantity int64, order string) (Deadline, error) {
+	return e.block(product, quantity, order, 0)
+}
+
+// BlockFor is [Engine.Block] with a hold time of its own, which must be
+// positive: zero or a negative hold time fails with ErrInvalidDuration.
+func (e *Engine) BlockFor(product string, quantity int64, order string,
+	holdTime time.Duration) (Deadline, error) {
+	if holdTime <= 0 {
+		return Deadline{}, ErrInvalidDuration
+	}
+	return e.block(product, quantity, order, uint64(holdTime))
+}
+
+// block passes holdTime on as the library takes it: zero for the default.
+func (e *Engine) block(product string, quantity int64, order string,
+	holdTime uint64) (Deadline, error) {
+	handle, err := e.enter()
+	if err != nil {
+		return Deadline{}, err
+	}
+	defer e.leave()
+
+	var deadline C.sk_deadline
+	status := C.sk_order_block(handle, cBytes(order), cLen(order), cBytes(product),
+		cLen(product), C.int64_t(quantity), C.uint64_t(holdTime), &deadline)
+	runtime.KeepAlive(e)
+	if err := check(status); err != nil {
+		return Deadline{}, err
+	}
+	return deadlineOf(deadline), nil
+}
+
+// BlockOrder holds every line of an order for holdTime, or nothing: lines
+// naming the same product are summed, then every product must have that
+// many units available. holdTime must be positive (zero or negative fails
+// with ErrInvalidDuration); pass [Engine.HoldTime] for the engine's default.
+// Concurrent orders never deadlock, whatever the order of their lines.
+//
+// When a line is at fault (a bad product id or quantity, an unknown
+// product, not enough stock) the error is a [*LineError] naming the first
+// such line; it still matches the sentinel through errors.Is. Otherwise it
+// fails as [Engine.Block] does, and with ErrInvalidQuantity for no lines.
+func (e *Engine) BlockOrder(order string, lines []Line, holdTime time.Duration) (Deadline, error) {
+	if holdTime <= 0 {
+		return Deadline{}, ErrInvalidDuration
+	}
+	// The C lines point at the Go strings' bytes, and Go memory handed to C
+	// may hold Go pointers only if they are pinned.
+	var pinner runtime.Pinner
+	defer pinner.Unpin()
+	// One element at least, so that an order without lines still passes a
+	// non-NULL array and the library reports ErrInvalidQuantity for it.
+	cLines := make([]C.sk_line, max(len(lines), 1))
+	for i, line := range lines {
+		product := cBytes(line.Product)
+		pinner.Pin(product)
+		cLines[i] = C.sk_line{
+			product:     product,
+			product_len: cLen(line.Product),
+			quantity:    C.int64_t(line.Quantity),
+		}
+	}
+
+	handle, err := e.enter()
+	if err != nil {
+		return Deadline{}, err
+	}
+	defer e.leave()
+
+	var deadline C.sk_deadline
+	failedLine := ^C.size_t(0)
+	status := C.sk_order_block_lines(handle, cBytes(order), cLen(order), &cLines[0],
+		C.size_t(len(lines)), C.uint64_t(holdTime), &deadline, &failedLine)
+	runtime.KeepAlive(e)
+	runtime.KeepAlive(cLines)
+	if err := errorOf(status); err != nil {
+		if failedLine < C.size_t(len(lines)) {
+			return Deadline{}, &LineError{Line: int(failedLine), Err: err}
+		}
+		return Deadline{}, err
+	}
+	return deadlineOf(deadline), nil
+}
+
+// Confirm confirms a held order: its units leave on_hand. It succeeds up to
+// and including the deadline.
+//
+// It fails with ErrExpired once the deadline has passed, even if no release
+// has run yet (the hold's stock is released then); ErrAlreadyConfirmed or
+// ErrAlreadyCancelled for an ended order; ErrUnknownOrder for an id never
+// held or already forgotten; an id error or ErrClosed. When a confirm races
+// the expiry of the same hold, exactly one of them wins.
+func (e *Engine) Confirm(order string) error {
+	handle, err := e.enter()
+	if err != nil {
+		return err
+	}
+	defer e.leave()
+
+	status := C.sk_order_confirm(handle, cBytes(order), cLen(order))
+	runtime.KeepAlive(e)
+	return check(status)
+}
+
+// Cancel cancels a held order (payment failed): its units go back to
+// available. It fails as [Engine.Confirm] does.
+func (e *Engine) Cancel(order string) error {
+	handle, err := e.enter()
+	if err != nil {
+		return err
+	}
+	defer e.leave()
+
+	status := C.sk_order_cancel(handle, cBytes(order), cLen(order))
+	runtime.KeepAlive(e)
+	return check(status)
+}
+
+// Extend moves a live hold's deadline by later and returns the new deadline.
+//
+// It fails with ErrInvalidDuration for a zero or negative by, ErrExpired
+// when the deadline has passed already, ErrAlreadyConfirmed or
+// ErrAlreadyCancelled for an ended order, ErrOverflow when the deadline
+// would pass the clock's range, ErrUnknownOrder, an id error or ErrClosed.
+func (e *Engine) Extend(order string, by time.Duration) (Deadline, error) {
+	if by < 0 {
+		return Deadline{}, ErrInvalidDuration
+	}
+	handle, err := e.enter()
+	if err != nil {
+		return Deadline{}, err
+	}
+	defer e.leave()
+
+	var deadline C.sk_deadline
+	status := C.sk_order_extend(handle, cBytes(order), cLen(order), C.uint64_t(by), &deadline)
+	runtime.KeepAlive(e)
+	if err := check(status); err != nil {
+		return Deadline{}, err
+	}
+	return deadlineOf(deadline), nil
+}
+
+// Status is where an order stands, what it holds and its deadline. A held
+// order whose deadline has passed is expired by this call.
+//
+// The state is read once and the lines one by one after it; lines never
+// change, but an ended order may be forgotten in between, in which case
+// Status fails with ErrUnknownOrder as if it had been forgotten first. It
+// also fails with ErrUnknownOrder for an id never held, an id error or
+// ErrClosed.
+func (e *Engine) Status(order string) (OrderStatus, error) {
+	handle, err := e.enter()
+	if err != nil {
+		return OrderStatus{}, err
+	}
+	defer e.leave()
+
+	var info C.sk_order_info
+	status := C.sk_order_status(handle, cBytes(order), cLen(order), &info)
+	runtime.KeepAlive(e)
+	if err := check(status); err != nil {
+		return OrderStatus{}, err
+	}
+
+	lines := make([]Line, int(info.line_count))
+	// Every product id fits: no id is longer than MaxIDBytes.
+	var product [MaxIDBytes]byte
+	for i := range lines {
+		var length C.size_t
+		var quantity C.int64_t
+		status := C.sk_order_line(handle, cBytes(order), cLen(order), C.size_t(i),
+			(*C.uint8_t)(&product[0]), C.size_t(len(product)), &length, &quantity)
+		runtime.KeepAlive(e)
+		if err := check(status); err != nil {
+			return OrderStatus{}, err
+		}
+		lines[i] = Line{Product: string(product[:length]), Quantity: int64(quantity)}
+	}
+	return OrderStatus{
+		State:    OrderState(info.state),
+		Lines:    lines,
+		Deadline: deadlineOf(info.deadline),
+	}, nil
+}

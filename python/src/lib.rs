@@ -1,0 +1,31 @@
+//! The native half of the `stockkeeper` Python package: the engine, the
+//! values it hands out and its exceptions. `stockkeeper/__init__.py`
+//! re-exports all of it; import the package, not this module.
+
+mod convert;
+mod engine;
+mod errors;
+mod values;
+
+use pyo3::prelude::*;
+
+/// The native module behind `stockkeeper`. Import `stockkeeper` instead.
+#[pymodule]
+mod _stockkeeper {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use crate::engine::PyEngine;
+    #[pymodule_export]
+    use crate::values::{PyDeadline, PyOrderStatus, PyStock};
+
+    #[pymodule_init]
+    fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::errors::register(module)?;
+        module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        module.add("MAX_COUNT", stockkeeper::MAX_COUNT)?;
+        module.add("MAX_ID_BYTES", stockkeeper::MAX_ID_BYTES)?;
+        module.add("MAX_NAME_BYTES", stockkeeper::MAX_NAME_BYTES)?;
+        Ok(())
+    }
+}

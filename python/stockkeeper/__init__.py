@@ -1,0 +1,79 @@
+"""stockkeeper: an in-process, thread-safe inventory reservation engine.
+
+An order *holds* stock while its customer pays. Confirming the order takes
+the units out of stock; cancelling it, or letting its deadline pass, gives
+them back. Holds expire on their own, measured on a monotonic clock, and a
+hold whose deadline has passed can never be confirmed.
+
+    >>> import stockkeeper
+    >>> engine = stockkeeper.Engine(manual_clock=True)
+    >>> engine.add_product("sku-1", "Kettle", 3)
+    >>> deadline = engine.block("sku-1", 2, "order-1")
+    >>> engine.available("sku-1")
+    1
+    >>> engine.advance(301)
+    1
+    >>> engine.confirm("order-1")
+    Traceback (most recent call last):
+      ...
+    stockkeeper.Expired: order's hold expired
+
+`Engine` is the idiomatic API: snake_case methods that raise a
+`StockkeeperError` subclass carrying a stable `.code`. `InventoryService`
+keeps the names and True/False conventions of the earlier pure-Python
+service, so code written against it runs unchanged.
+"""
+
+from stockkeeper._stockkeeper import (
+    MAX_COUNT,
+    MAX_ID_BYTES,
+    MAX_NAME_BYTES,
+    AlreadyCancelled,
+    AlreadyConfirmed,
+    ClockNotManual,
+    Conflict,
+    Deadline,
+    DuplicateOrder,
+    Engine,
+    EngineClosed,
+    Expired,
+    InsufficientStock,
+    InvalidInput,
+    NotFound,
+    OrderStatus,
+    Overflow,
+    ProductExists,
+    Stock,
+    StockkeeperError,
+    UnknownOrder,
+    UnknownProduct,
+    __version__,
+)
+from stockkeeper.compat import InventoryService
+
+__all__ = [
+    "MAX_COUNT",
+    "MAX_ID_BYTES",
+    "MAX_NAME_BYTES",
+    "AlreadyCancelled",
+    "AlreadyConfirmed",
+    "ClockNotManual",
+    "Conflict",
+    "Deadline",
+    "DuplicateOrder",
+    "Engine",
+    "EngineClosed",
+    "Expired",
+    "InsufficientStock",
+    "InvalidInput",
+    "InventoryService",
+    "NotFound",
+    "OrderStatus",
+    "Overflow",
+    "ProductExists",
+    "Stock",
+    "StockkeeperError",
+    "UnknownOrder",
+    "UnknownProduct",
+    "__version__",
+]

@@ -1,0 +1,223 @@
+"""Type stubs of the native module behind `stockkeeper`."""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import SupportsFloat, SupportsIndex, final
+
+from typing_extensions import TypeAlias
+
+__all__ = [
+    "Engine",
+    "Deadline",
+    "OrderStatus",
+    "Stock",
+    "StockkeeperError",
+    "InvalidInput",
+    "Overflow",
+    "NotFound",
+    "UnknownProduct",
+    "UnknownOrder",
+    "Conflict",
+    "ProductExists",
+    "DuplicateOrder",
+    "InsufficientStock",
+    "AlreadyConfirmed",
+    "AlreadyCancelled",
+    "Expired",
+    "ClockNotManual",
+    "EngineClosed",
+    "__version__",
+    "MAX_COUNT",
+    "MAX_ID_BYTES",
+    "MAX_NAME_BYTES",
+]
+
+__version__: str
+MAX_COUNT: int
+"""The largest count any product or order may reach: 2**63 - 1."""
+MAX_ID_BYTES: int
+"""The longest id accepted, in bytes of UTF-8."""
+MAX_NAME_BYTES: int
+"""The longest product name accepted, in bytes of UTF-8."""
+
+_Seconds: TypeAlias = SupportsIndex | SupportsFloat
+_Lines: TypeAlias = Mapping[str, SupportsIndex] | Iterable[tuple[str, SupportsIndex]]
+
+class StockkeeperError(Exception):
+    """Base of every error the engine raises."""
+
+    code: str
+    """The stable snake_case name of the error, the same in every language."""
+
+class InvalidInput(StockkeeperError, ValueError):
+    """An argument was refused before anything changed."""
+
+class Overflow(InvalidInput, OverflowError):
+    """A count would pass 2**63 - 1, or a time would pass its bound."""
+
+class NotFound(StockkeeperError, KeyError):
+    """No product or order has this id."""
+
+class UnknownProduct(NotFound):
+    """No product has this id."""
+
+    product: str
+
+class UnknownOrder(NotFound):
+    """No live or remembered order has this id."""
+
+class Conflict(StockkeeperError):
+    """The call does not fit the current state of a product or order."""
+
+class ProductExists(Conflict):
+    """A product with this id exists already."""
+
+class DuplicateOrder(Conflict):
+    """The order id is held, or ended within the retention period."""
+
+class InsufficientStock(Conflict):
+    """A product cannot cover the quantity asked for."""
+
+    product: str
+    requested: int
+    available: int
+
+class AlreadyConfirmed(Conflict):
+    """The order was confirmed already."""
+
+class AlreadyCancelled(Conflict):
+    """The order was cancelled already."""
+
+class Expired(Conflict):
+    """The order's deadline passed; its stock went back to the shelf."""
+
+class ClockNotManual(StockkeeperError, RuntimeError):
+    """The call needs the manual clock; the engine runs on the system clock."""
+
+class EngineClosed(StockkeeperError, RuntimeError):
+    """The engine was closed."""
+
+@final
+class Stock:
+    """A product's three numbers, read together."""
+
+    @property
+    def on_hand(self) -> int:
+        """Units in stock, held ones included."""
+    @property
+    def reserved(self) -> int:
+        """Units held by live orders."""
+    @property
+    def available(self) -> int:
+        """`on_hand - reserved`: what a new order can still hold."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Deadline:
+    """When a hold runs out; it may be confirmed up to and including it."""
+
+    @property
+    def since_start(self) -> float:
+        """Seconds since the engine started, on its monotonic clock."""
+    @property
+    def since_start_ns(self) -> int:
+        """The same instant in whole nanoseconds, exact."""
+    @property
+    def wall(self) -> datetime:
+        """The same instant as an aware UTC datetime, for display."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class OrderStatus:
+    """Where an order stands, what it holds and its deadline."""
+
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def state(self) -> str:
+        """ "held", "confirmed", "cancelled" or "expired"."""
+    @property
+    def lines(self) -> list[tuple[str, int]]:
+        """`(product_id, quantity)` pairs, one per product, sorted by id."""
+    @property
+    def deadline(self) -> Deadline:
+        """The deadline the hold has, or had when it ended."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Engine:
+    """An inventory reservation engine, safe to share between threads.
+
+    Every method raises a `StockkeeperError` subclass when the engine refuses
+    the call, and then nothing has changed; a value of the wrong type raises
+    `TypeError`. Times are seconds.
+    """
+
+    def __new__(
+        cls,
+        hold_time: _Seconds = 300.0,
+        *,
+        retention: _Seconds = 3600.0,
+        max_remembered: SupportsIndex = 1_000_000,
+        manual_clock: bool = False,
+        background_release: bool = True,
+    ) -> Engine: ...
+    def add_product(self, product_id: str, name: str, on_hand: SupportsIndex) -> None:
+        """Adds a product with `on_hand` units."""
+    def add_products(self, products: Iterable[tuple[str, str, SupportsIndex]]) -> int:
+        """Adds every `(product_id, name, on_hand)` triple in order; returns
+        how many it added. Stops at the first refused triple, raising."""
+    def product_name(self, product_id: str) -> str:
+        """The product's name."""
+    def available(self, product_id: str) -> int:
+        """The units a new order can still hold."""
+    def stock(self, product_id: str) -> Stock:
+        """The product's on_hand, reserved and available, read together."""
+    def update_inventory(self, product_id: str, delta: SupportsIndex) -> Stock:
+        """Restocks (positive) or corrects (negative); returns the stock."""
+    def block(
+        self,
+        product_id: str,
+        quantity: SupportsIndex,
+        order_id: str,
+        hold_time: _Seconds | None = None,
+    ) -> Deadline:
+        """Holds `quantity` units of one product for `order_id`."""
+    def block_order(
+        self, order_id: str, lines: _Lines, hold_time: _Seconds | None = None
+    ) -> Deadline:
+        """Holds every line of an order, or nothing."""
+    def confirm(self, order_id: str) -> None:
+        """Confirms a held order; raises Expired past its deadline."""
+    def cancel(self, order_id: str) -> None:
+        """Cancels a held order; its units are available again."""
+    def extend(self, order_id: str, by_seconds: _Seconds) -> Deadline:
+        """Moves a live hold's deadline later; returns the new deadline."""
+    def status(self, order_id: str) -> OrderStatus:
+        """Where an order stands, what it holds and its deadline."""
+    def release_expired(self) -> int:
+        """Releases every hold past its deadline; returns how many."""
+    def advance(self, seconds: _Seconds) -> int:
+        """Moves the manual clock forward; returns how many holds it released."""
+    def now(self) -> float:
+        """Seconds since the engine started, on its clock."""
+    def start_releaser(self) -> None:
+        """Starts the background releaser if it is not running."""
+    def close(self) -> None:
+        """Closes the engine; later calls raise EngineClosed. Idempotent."""
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def manual_clock(self) -> bool: ...
+    @property
+    def releaser_running(self) -> bool: ...
+    def __enter__(self) -> Engine: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool: ...

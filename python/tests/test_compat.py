@@ -1,0 +1,155 @@
+"""`InventoryService` keeps the earlier service's names, arguments and
+answers, so code written against it runs unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+import stockkeeper
+from stockkeeper import InventoryService
+
+
+@pytest.fixture
+def service() -> InventoryService:
+    service = InventoryService(manual_clock=True)
+    service.addProduct("kettle", "Kettle", 10)
+    return service
+
+
+def test_code_written_for_the_earlier_service_runs_unchanged() -> None:
+    service = InventoryService()
+    service.addProduct("p1", "Phone", 10)
+    service.start_cleanup()
+    if service.blockInventory("p1", 3, "order-1"):
+        assert service.getInventory("p1") == 7
+        assert service.confirmOrder("order-1")
+    assert service.getInventory("p1") == 7
+    assert service.updateInventory("p1", 5)
+    assert service.getInventory("p1") == 12
+    assert service.getInventory("unknown") is None
+    assert not service.confirmOrder("order-1")
+    service.close()
+
+
+def test_add_product_returns_none_and_ignores_a_taken_id(service: InventoryService) -> None:
+    service.addProduct("mug", "Mug", 3)
+    service.addProduct("kettle", "Other", 99)
+    assert service.getInventory("kettle") == 10
+    assert service.engine.product_name("kettle") == "Kettle"
+    assert service.getInventory("mug") == 3
+
+
+def test_add_product_raises_on_bad_input(service: InventoryService) -> None:
+    with pytest.raises(stockkeeper.InvalidInput):
+        service.addProduct("", "Empty", 1)
+    with pytest.raises(stockkeeper.Overflow):
+        service.addProduct("big", "Big", 2**63)
+    with pytest.raises(ValueError):
+        service.addProduct("neg", "Neg", -1)
+    with pytest.raises(TypeError):
+        service.addProduct(1.5, "Float", 1)  # type: ignore[arg-type]
+
+
+def test_get_inventory_answers_available_or_none(service: InventoryService) -> None:
+    assert service.blockInventory("kettle", 4, "o1")
+    assert service.getInventory("kettle") == 6
+    assert service.getInventory("ghost") is None
+    assert service.getInventory("") is None
+    assert service.getInventory("x" * 300) is None
+    assert service.getInventory("bad\udcff") is None
+
+
+def test_update_inventory_answers_true_or_false(service: InventoryService) -> None:
+    assert service.updateInventory("kettle", 5) is True
+    assert service.updateInventory("kettle", -15) is True
+    assert service.getInventory("kettle") == 0
+    assert service.updateInventory("kettle", -1) is False
+    assert service.updateInventory("kettle", 0) is True
+    assert service.updateInventory("ghost", 0) is False
+    assert service.updateInventory("ghost", 1) is False
+    assert service.updateInventory("kettle", 2**63) is False
+    assert service.updateInventory("kettle", -(2**80)) is False
+    assert service.getInventory("kettle") == 0
+    with pytest.raises(TypeError):
+        service.updateInventory("kettle", 1.0)  # type: ignore[arg-type]
+
+
+def test_block_inventory_answers_true_or_false(service: InventoryService) -> None:
+    assert service.blockInventory("kettle", 10, "o1") is True
+    assert service.blockInventory("kettle", 1, "o2") is False
+    assert service.blockInventory("ghost", 1, "o3") is False
+    assert service.blockInventory("kettle", 1, "") is False
+    assert service.blockInventory("kettle", 2**64, "o4") is False
+    assert service.getInventory("kettle") == 0
+
+
+def test_confirm_and_cancel_answer_true_or_false(service: InventoryService) -> None:
+    assert service.blockInventory("kettle", 2, "o1")
+    assert service.blockInventory("kettle", 2, "o2")
+    assert service.confirmOrder("o1") is True
+    assert service.confirmOrder("o1") is False
+    assert service.cancelOrder("o2") is True
+    assert service.cancelOrder("o2") is False
+    assert service.confirmOrder("ghost") is False
+    assert service.confirmOrder("") is False
+    assert service.getInventory("kettle") == 8
+
+
+def test_holds_last_the_hold_time() -> None:
+    service = InventoryService(manual_clock=True, hold_time=60)
+    service.addProduct("kettle", "Kettle", 1)
+    assert service.blockInventory("kettle", 1, "o1")
+    assert service.engine.status("o1").deadline.since_start == 60.0
+    service.engine.advance(61)
+    assert service.getInventory("kettle") == 1
+    assert service.getOrderStatus("o1") == "expired"
+
+
+def test_int_ids_name_their_decimal_str(service: InventoryService) -> None:
+    service.addProduct(42, "Answer", 3)
+    assert service.getInventory("42") == 3
+    assert service.blockInventory(42, 1, 7)
+    assert service.getOrderStatus("7") == "held"
+    assert service.confirmOrder(7)
+    assert service.getInventory(42) == 2
+    for bad in (None, 1.0, b"42", True):
+        with pytest.raises(TypeError):
+            service.getInventory(bad)  # type: ignore[arg-type]
+
+
+def test_start_cleanup_starts_the_releaser_once() -> None:
+    with InventoryService() as service:
+        assert not service.engine.releaser_running
+        service.start_cleanup()
+        service.start_cleanup()
+        assert service.engine.releaser_running
+    assert service.engine.closed
+
+
+def test_a_closed_service_raises(service: InventoryService) -> None:
+    service.close()
+    service.close()
+    with pytest.raises(stockkeeper.EngineClosed):
+        service.getInventory("kettle")
+    with pytest.raises(stockkeeper.EngineClosed):
+        service.blockInventory("kettle", 1, "o1")
+    with pytest.raises(stockkeeper.EngineClosed):
+        service.confirmOrder("o1")
+
+
+def test_every_method_documents_its_contract() -> None:
+    names = [
+        "addProduct",
+        "getInventory",
+        "updateInventory",
+        "blockInventory",
+        "confirmOrder",
+        "cancelOrder",
+        "getOrderStatus",
+        "start_cleanup",
+        "close",
+    ]
+    for name in names:
+        assert getattr(InventoryService, name).__doc__, name
+    assert InventoryService.__doc__
+    assert stockkeeper.compat.__doc__

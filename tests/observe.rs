@@ -1,0 +1,296 @@
+//! Notifications and metrics: what subscribers receive, that they cannot
+//! stall or crash the engine, and that snapshots add up under concurrency.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use stockkeeper::{Engine, Event, Line, Metrics, Options, OrderState};
+
+fn engine() -> Engine {
+    Engine::new(Options::manual()).unwrap()
+}
+
+fn ended(order: &str, state: OrderState, lines: &[(&str, u64)]) -> Event {
+    Event::HoldEnded {
+        order: order.into(),
+        state,
+        lines: lines.iter().map(|&(p, q)| (Arc::from(p), q)).collect(),
+    }
+}
+
+#[test]
+fn a_feed_sees_every_ending_and_every_sell_out() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 3).unwrap();
+    engine.add_product("mug", "Mug", 10).unwrap();
+    let feed = engine.subscribe().unwrap();
+
+    engine
+        .block_order("o1", &[Line::new("kettle", 2), Line::new("mug", 1)], None)
+        .unwrap();
+    engine.block("kettle", 1, "o2", None).unwrap();
+    engine.block("mug", 1, "o3", None).unwrap();
+    engine.confirm("o1").unwrap();
+    engine.cancel("o3").unwrap();
+    engine.advance(Duration::from_secs(301)).unwrap();
+    engine.flush_events().unwrap();
+
+    let events: Vec<Event> = feed.try_iter().collect();
+    assert_eq!(
+        events,
+        vec![
+            Event::SoldOut {
+                product: "kettle".into()
+            },
+            ended("o1", OrderState::Confirmed, &[("kettle", 2), ("mug", 1)]),
+            ended("o3", OrderState::Cancelled, &[("mug", 1)]),
+            ended("o2", OrderState::Expired, &[("kettle", 1)]),
+        ]
+    );
+}
+
+#[test]
+fn confirm_at_the_deadline_wins_and_expiry_one_nanosecond_later_is_announced() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 3).unwrap();
+    let feed = engine.subscribe().unwrap();
+    engine
+        .block("kettle", 1, "o1", Some(Duration::from_secs(1)))
+        .unwrap();
+    engine.advance(Duration::from_secs(1)).unwrap();
+    assert_eq!(engine.confirm("o1"), Ok(()));
+    engine
+        .block("kettle", 1, "o2", Some(Duration::from_secs(1)))
+        .unwrap();
+    let engine_time = engine.now();
+    assert_eq!(engine_time, Duration::from_secs(1));
+    engine.flush_events().unwrap();
+    let _ = feed.try_iter().count();
+    // One nanosecond past o2's deadline: the advance releases it.
+    engine
+        .advance(Duration::from_secs(1) + Duration::from_nanos(1))
+        .unwrap();
+    engine.flush_events().unwrap();
+    let events: Vec<Event> = feed.try_iter().collect();
+    assert_eq!(
+        events,
+        vec![ended("o2", OrderState::Expired, &[("kettle", 1)])]
+    );
+}
+
+#[test]
+fn a_panicking_callback_neither_crashes_the_engine_nor_starves_others() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    engine.on_event(|_| panic!("subscriber bug")).unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    engine
+        .on_event(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+
+    for order in ["a", "b", "c"] {
+        engine.block("kettle", 1, order, None).unwrap();
+        engine.confirm(order).unwrap();
+    }
+    engine.flush_events().unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+    assert_eq!(engine.stock("kettle").unwrap().on_hand, 2);
+}
+
+#[test]
+fn a_stuck_subscriber_does_not_stall_blocks_or_confirms() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 1_000).unwrap();
+    let gate = Arc::new(Barrier::new(2));
+    let held_gate = Arc::clone(&gate);
+    let (first, first_seen) = mpsc::channel();
+    let mut waited = false;
+    engine
+        .on_event(move |_| {
+            if !std::mem::replace(&mut waited, true) {
+                first.send(()).unwrap();
+                held_gate.wait();
+            }
+        })
+        .unwrap();
+
+    engine.block("kettle", 1, "first", None).unwrap();
+    engine.confirm("first").unwrap();
+    first_seen.recv().unwrap();
+    // The subscriber now waits on the gate; the engine must keep going.
+    for i in 0..500 {
+        let order = format!("o{i}");
+        engine.block("kettle", 1, &order, None).unwrap();
+        engine.confirm(&order).unwrap();
+    }
+    assert_eq!(engine.stock("kettle").unwrap().on_hand, 499);
+    gate.wait();
+}
+
+#[test]
+fn callbacks_may_call_back_into_the_engine() {
+    let engine = Arc::new(engine());
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let inner = Arc::downgrade(&engine);
+    let (sender, receiver) = mpsc::channel();
+    engine
+        .on_event(move |event| {
+            if let (Event::HoldEnded { .. }, Some(engine)) = (event, inner.upgrade()) {
+                engine.flush_events().unwrap();
+                sender.send(engine.available("kettle").unwrap()).unwrap();
+            }
+        })
+        .unwrap();
+    engine.block("kettle", 2, "o1", None).unwrap();
+    engine.cancel("o1").unwrap();
+    assert_eq!(receiver.recv().unwrap(), 5);
+}
+
+#[test]
+fn unsubscribed_callbacks_hear_nothing_more() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    let id = engine
+        .on_event(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    engine.block("kettle", 1, "a", None).unwrap();
+    engine.confirm("a").unwrap();
+    engine.flush_events().unwrap();
+    engine.unsubscribe(id).unwrap();
+    engine.block("kettle", 1, "b", None).unwrap();
+    engine.confirm("b").unwrap();
+    engine.flush_events().unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn close_delivers_what_was_queued_then_refuses_subscribers() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let feed = engine.subscribe().unwrap();
+    engine.block("kettle", 1, "a", None).unwrap();
+    engine.confirm("a").unwrap();
+    engine.close();
+    assert_eq!(feed.try_iter().count(), 1);
+    assert_eq!(engine.subscribe().err(), Some(stockkeeper::Error::Closed));
+}
+
+#[test]
+fn metrics_count_every_outcome_and_refusal() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 10).unwrap();
+    engine.block("kettle", 2, "a", None).unwrap();
+    engine.block("kettle", 3, "b", None).unwrap();
+    engine.block("kettle", 1, "c", None).unwrap();
+    engine.block("kettle", 1, "d", None).unwrap();
+    engine.confirm("a").unwrap();
+    engine.cancel("b").unwrap();
+    engine.advance(Duration::from_secs(301)).unwrap();
+    engine.block("kettle", 1, "e", None).unwrap();
+    assert!(engine.block("kettle", 100, "f", None).is_err());
+    assert!(engine.block("kettle", 1, "e", None).is_err());
+    assert!(engine.confirm("nobody").is_err());
+    assert!(engine.confirm("a").is_err());
+    assert!(engine.block("kettle", 0, "g", None).is_err());
+
+    let metrics = engine.metrics().unwrap();
+    assert_eq!(
+        metrics,
+        Metrics {
+            held: 5,
+            confirmed: 1,
+            cancelled: 1,
+            expired: 2,
+            refused_stock: 1,
+            refused_duplicate: 1,
+            refused_unknown: 1,
+            refused_ended: 1,
+            refused_invalid: 1,
+            live_holds: 1,
+            held_units: 1,
+        }
+    );
+    let outcomes = engine.product_outcomes("kettle").unwrap();
+    assert_eq!(
+        (outcomes.confirmed, outcomes.cancelled, outcomes.expired),
+        (1, 1, 2)
+    );
+    assert_eq!(outcomes.confirmed_share(), Some(0.25));
+    assert_eq!(outcomes.expired_share(), Some(0.5));
+
+    let text = engine.metrics_text(&["kettle"]).unwrap();
+    assert!(
+        text.contains("stockkeeper_holds_total{outcome=\"expired\"} 2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stockkeeper_refusals_total{reason=\"stock\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("stockkeeper_held_units 1\n"), "{text}");
+    assert!(text.contains(
+        "stockkeeper_product_holds_ended_total{product=\"kettle\",outcome=\"confirmed\"} 1\n"
+    ));
+    assert!(engine.metrics_text(&["nothing"]).is_err());
+}
+
+#[test]
+fn snapshots_add_up_while_many_threads_hold_and_end() {
+    let engine = Arc::new(engine());
+    for p in 0..4 {
+        engine.add_product(&format!("p{p}"), "Hot", 20).unwrap();
+    }
+    let workers: Vec<_> = (0..6)
+        .map(|t| {
+            let engine = Arc::clone(&engine);
+            thread::spawn(move || {
+                for i in 0..2_000 {
+                    let order = format!("t{t}-{i}");
+                    let product = format!("p{}", i % 4);
+                    if engine.block(&product, 1 + i % 3, &order, None).is_ok() {
+                        let _ = match i % 3 {
+                            0 => engine.confirm(&order),
+                            1 => engine.cancel(&order),
+                            _ => Ok(()),
+                        };
+                    }
+                    if i % 97 == 0 {
+                        let _ = engine.advance(Duration::from_secs(400));
+                    }
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let engine = Arc::clone(&engine);
+        thread::spawn(move || {
+            for _ in 0..2_000 {
+                let m = engine.metrics().unwrap();
+                let ended = m.confirmed + m.cancelled + m.expired;
+                assert!(ended <= m.held, "{m:?}");
+                assert_eq!(m.live_holds, m.held - ended);
+                // Four products of 20 units each can hold no more than 80.
+                assert!(m.held_units <= 80, "{m:?}");
+                assert_eq!(m.live_holds == 0, m.held_units == 0, "{m:?}");
+            }
+        })
+    };
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    reader.join().unwrap();
+    engine.advance(Duration::from_secs(400)).unwrap();
+    let m = engine.metrics().unwrap();
+    assert_eq!((m.live_holds, m.held_units), (0, 0));
+    assert_eq!(m.held, m.confirmed + m.cancelled + m.expired);
+}
