@@ -18,7 +18,7 @@ STATIC_LIB := $(RELEASE_DIR)/libstockkeeper.a
 BUILD := $(ROOT)/build
 
 .PHONY: all demo test test-rust test-c test-cpp test-python test-go header check-header \
-        lib python-package toolchains bench clean
+        lib python-package toolchains clean
 
 all: lib python-package
 
@@ -62,9 +62,6 @@ test-python: python-package
 
 test-go: toolchains lib
 	cd bindings/go && CGO_ENABLED=1 $(GO) vet ./... && CGO_ENABLED=1 $(GO) test -count=1 ./...
-
-bench:
-	$(CARGO) bench
 
 clean:
 	$(CARGO) clean
