@@ -461,11 +461,12 @@ sk_status sk_product_outcomes(const sk_engine *engine,
 // `product_count` products in `products` (may be NULL when 0), into `buf`
 // (no NUL added) and its length into `*len`. When `cap` is too small it
 // returns `SK_STATUS_BUFFER_TOO_SMALL` and writes only the length needed
-// into `*len`, so the caller can retry.
+// into `*len`, so the caller can retry; `buf` may be NULL when `cap` is 0,
+// to ask for the length.
 //
 // # Safety
 // `engine` must be NULL or a live handle; `products` NULL or readable for
-// `product_count` texts; `buf` NULL or writable for `cap` bytes; `len` NULL
+// `product_count` texts; `buf` writable for `cap` bytes (NULL if 0); `len` NULL
 // or writable.
 sk_status sk_engine_metrics_text(const sk_engine *engine,
                                  const sk_text *products,

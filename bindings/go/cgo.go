@@ -16,19 +16,16 @@ import "C"
 
 import "unsafe"
 
-// noBytes gives empty strings a non-NULL address: the C ABI refuses a NULL
-// string with null_argument, while an empty one must reach the library so
-// that it reports empty_id.
-var noBytes byte
-
-// cBytes returns the address of s's bytes for a pointer + length argument.
+// cBytes returns the address of s's bytes for a pointer + length argument,
+// or NULL for the empty string, which the C ABI reads as "" (and refuses as
+// empty_id wherever an id is asked for).
 //
 // The bytes are not copied. cgo allows this because the memory holds no Go
 // pointers, and the library borrows it for the call only: it never writes
 // through the pointer and keeps no copy of it once the call returns.
 func cBytes(s string) *C.uint8_t {
 	if len(s) == 0 {
-		return (*C.uint8_t)(unsafe.Pointer(&noBytes))
+		return nil
 	}
 	return (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(s)))
 }

@@ -18,11 +18,41 @@
 // [Engine.Advance] moves, for tests that must not sleep.
 //
 // An engine may be used from any number of goroutines at once. [Engine.Close]
-// waits for calls in progress, stops the background thread and frees the
-// engine; calls after it fail with [ErrClosed], and closing twice is
+// stops the background thread, delivers the events already queued, waits
+// for calls in progress and frees the engine; calls after it fail with
+// [ErrClosed], and closing twice, or from two goroutines at once, is
 // harmless. An engine dropped without Close is closed when the garbage
 // collector finds it unreachable, so it never leaks, but only Close says
 // when the thread stops.
+//
+// # Notifications
+//
+// A host learns when holds end and products sell out without polling.
+// [Engine.Subscribe] calls a func with every [Event]; [Engine.Events] sends
+// them on a channel. Either way events come from the engine's notifier
+// thread, one at a time and in order, after the engine released its locks,
+// and every event is a copy the subscriber may keep.
+//
+// The engine's callers never wait for a subscriber. A slow func delays only
+// the events behind it, which queue up in the library; a channel is never
+// waited for: when it is full the event is dropped for it and counted
+// ([Subscription.Dropped]). A func may call the engine, and a panic in it is
+// recovered and reported to [Options.Logger] without harming other
+// subscribers. [Engine.FlushEvents] waits until the events published so far
+// were delivered, which makes tests deterministic; [Subscription.Close]
+// ends a subscription.
+//
+// The library never holds a Go pointer: it calls back with a
+// runtime/cgo.Handle, deleted only once the library can no longer call with
+// it.
+//
+// # Metrics
+//
+// [Engine.Metrics] is a snapshot of the counters: holds by outcome, calls
+// refused by reason, live holds and held units. [Engine.ProductOutcomes]
+// tells how the holds on one product ended, with the share confirmed and
+// the share expired. [Engine.MetricsText] renders the same in the
+// Prometheus text format for a scrape handler.
 //
 // # Errors
 //

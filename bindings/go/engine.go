@@ -4,6 +4,7 @@ package stockkeeper
 import "C"
 
 import (
+	"log/slog"
 	"math"
 	"runtime"
 	"sync"
@@ -44,6 +45,12 @@ type Options struct {
 	// touches the order. A hold past its deadline can never be confirmed
 	// either way.
 	ManualRelease bool
+
+	// Logger receives what the package reports on its own, which is only
+	// the exceptional: a subscriber's func that panicked ([Engine.Subscribe])
+	// and the first event a full [Engine.Events] channel had to drop. Nil
+	// means [slog.Default] at the time of the report.
+	Logger *slog.Logger
 }
 
 // Engine is an inventory reservation engine: it keeps stock counts for
@@ -55,11 +62,26 @@ type Options struct {
 // engine that is dropped without Close is closed by the garbage collector.
 type Engine struct {
 	// mu is read-locked by every call into the library and write-locked by
-	// Close, so that the handle is freed only when no call is using it.
+	// Close around sk_engine_free, so that the handle is freed only when no
+	// call is using it.
 	mu sync.RWMutex
-	// handle is nil once the engine is closed.
+	// handle is nil once the engine is freed.
 	handle   *C.sk_engine
 	holdTime time.Duration
+
+	// closing is set when Close starts; calls that begin after it fail
+	// with ErrClosed without reaching the library.
+	closing atomic.Bool
+	// closeMu lets one Close at a time run the shutdown, so that a second
+	// Close returns only once the first has freed the engine.
+	closeMu sync.Mutex
+	// freed is closed once the shutdown has freed the engine and released
+	// every subscription.
+	freed chan struct{}
+	// hub is the Go side of the engine's notifications. It is a separate
+	// allocation that points nowhere back here, so that live subscriptions
+	// do not keep a forgotten engine from its finalizer.
+	hub *hub
 }
 
 // finalizedEngines counts engines closed by the garbage collector rather than
@@ -98,7 +120,12 @@ func New(options Options) (*Engine, error) {
 	if err := check(C.sk_engine_new(&settings, &handle)); err != nil {
 		return nil, err
 	}
-	engine := &Engine{handle: handle, holdTime: duration(settings.hold_time_ns)}
+	engine := &Engine{
+		handle:   handle,
+		holdTime: duration(settings.hold_time_ns),
+		freed:    make(chan struct{}),
+		hub:      newHub(options.Logger),
+	}
 	runtime.SetFinalizer(engine, finalize)
 	return engine, nil
 }
@@ -108,25 +135,61 @@ func finalize(engine *Engine) {
 	_ = engine.Close()
 }
 
-// Close stops the engine: it waits for calls in progress on other goroutines
-// to return, stops and joins the background releaser, and frees the
-// library's memory. Later calls fail with ErrClosed. Closing again, or
-// closing a nil *Engine, does nothing.
+// Close stops the engine. Calls that start after it fail with ErrClosed.
+// It then stops and joins the background releaser, delivers the events
+// already queued to their subscribers (whose funcs may still call the
+// engine, and are told ErrClosed), waits for calls in progress on other
+// goroutines to return, frees the library's memory and ends every
+// subscription, closing the channels of [Engine.Events]. While a
+// subscriber's func is running, Close waits for it to return.
+//
+// Close is safe to call again and from several goroutines at once: every
+// call returns once the engine is freed. The one exception is a call from
+// inside a subscriber's func, which cannot wait for its own return: there
+// Close only starts the shutdown and returns at once, and the engine is
+// freed after the func returns. Closing a nil *Engine does nothing.
 //
 // Close always returns nil; the error result lets an Engine be an io.Closer.
 func (e *Engine) Close() error {
 	if e == nil {
 		return nil
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.handle == nil {
+	e.closing.Store(true)
+	if e.hub.inCallback() {
+		go e.shutdown()
 		return nil
 	}
-	C.sk_engine_free(e.handle)
-	e.handle = nil
-	runtime.SetFinalizer(e, nil)
+	e.shutdown()
 	return nil
+}
+
+// shutdown closes and frees the engine once. The library's close runs
+// without the write lock: it waits for a subscriber's func to return, and
+// that func may be waiting for the read lock in a call of its own.
+func (e *Engine) shutdown() {
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	e.mu.RLock()
+	handle := e.handle
+	e.mu.RUnlock()
+	if handle == nil {
+		return
+	}
+
+	// Only shutdown frees the handle, and closeMu keeps a second shutdown
+	// out, so the handle stays valid without the lock.
+	C.sk_engine_close(handle)
+
+	e.mu.Lock()
+	C.sk_engine_free(handle)
+	e.handle = nil
+	e.mu.Unlock()
+
+	// The library joined its notifier thread in sk_engine_close, so no
+	// subscriber can be called any more.
+	e.hub.releaseAll()
+	close(e.freed)
+	runtime.SetFinalizer(e, nil)
 }
 
 // enter starts a call into the library: it returns the handle with the read
@@ -134,6 +197,9 @@ func (e *Engine) Close() error {
 func (e *Engine) enter() (*C.sk_engine, error) {
 	if e == nil {
 		return nil, ErrNullArgument
+	}
+	if e.closing.Load() {
+		return nil, ErrClosed
 	}
 	e.mu.RLock()
 	if e.handle == nil {

@@ -177,6 +177,12 @@ func everyCall(engine *Engine) map[string]error {
 	_, errs["Advance"] = engine.Advance(time.Second)
 	_, errs["Now"] = engine.Now()
 	errs["StartReleaser"] = engine.StartReleaser()
+	_, errs["Metrics"] = engine.Metrics()
+	_, errs["ProductOutcomes"] = engine.ProductOutcomes("kettle")
+	_, errs["MetricsText"] = engine.MetricsText("kettle")
+	_, errs["Subscribe"] = engine.Subscribe(func(Event) {})
+	_, _, errs["Events"] = engine.Events(1)
+	errs["FlushEvents"] = engine.FlushEvents()
 	return errs
 }
 

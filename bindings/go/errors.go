@@ -95,8 +95,8 @@ var (
 	// [MaxNameBytes] bytes or contained a NUL byte.
 	ErrInvalidName = sentinel(C.SK_STATUS_INVALID_NAME)
 	// ErrInvalidQuantity (invalid_quantity): a quantity to hold was below 1,
-	// an update's delta zero, a starting count negative, or an order had no
-	// lines.
+	// an update's delta zero, a starting count negative, an order had no
+	// lines, or an event channel's buffer was below 1.
 	ErrInvalidQuantity = sentinel(C.SK_STATUS_INVALID_QUANTITY)
 	// ErrOverflow (overflow): a count would pass [MaxCount], or a time its
 	// bound.

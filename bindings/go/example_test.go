@@ -3,6 +3,7 @@ package stockkeeper_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	stockkeeper "github.com/stockkeeper/stockkeeper/bindings/go"
@@ -136,4 +137,97 @@ func ExampleEngine_Close() {
 	// Output:
 	// <nil> <nil>
 	// true
+}
+
+// Metrics counts holds by outcome and refusals by reason; ProductOutcomes
+// tells how the holds on one product ended.
+func ExampleEngine_Metrics() {
+	engine, _ := stockkeeper.New(stockkeeper.Options{ManualClock: true})
+	defer engine.Close()
+	_ = engine.AddProduct("kettle", "Kettle", 5)
+
+	_, _ = engine.BlockFor("kettle", 2, "order-1", time.Minute)
+	_, _ = engine.BlockFor("kettle", 1, "order-2", time.Minute)
+	_ = engine.Confirm("order-1")
+	_, _ = engine.Advance(time.Minute + time.Nanosecond) // order-2 expires
+	_, _ = engine.Block("kettle", 9, "order-3")          // too many
+	_, _ = engine.Block("kettle", -1, "order-4")         // bad input
+
+	m, _ := engine.Metrics()
+	fmt.Printf("held %d, confirmed %d, expired %d, live %d\n",
+		m.Held, m.Confirmed, m.Expired, m.LiveHolds)
+	fmt.Printf("refused: stock %d, invalid %d\n", m.RefusedStock, m.RefusedInvalid)
+
+	outcomes, _ := engine.ProductOutcomes("kettle")
+	share, _ := outcomes.ConfirmedShare()
+	fmt.Printf("kettle holds confirmed: %.0f%%\n", share*100)
+	// Output:
+	// held 2, confirmed 1, expired 1, live 0
+	// refused: stock 1, invalid 1
+	// kettle holds confirmed: 50%
+}
+
+// MetricsText serves the counters to Prometheus, with the products named.
+func ExampleEngine_MetricsText() {
+	engine, _ := stockkeeper.New(stockkeeper.Options{ManualClock: true})
+	defer engine.Close()
+	_ = engine.AddProduct("kettle", "Kettle", 5)
+	_, _ = engine.Block("kettle", 2, "order-1")
+	_ = engine.Confirm("order-1")
+
+	text, _ := engine.MetricsText("kettle")
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, "confirmed") && !strings.HasPrefix(line, "#") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// stockkeeper_holds_total{outcome="confirmed"} 1
+	// stockkeeper_product_holds_ended_total{product="kettle",outcome="confirmed"} 1
+}
+
+// Subscribe calls a func with every event, on the engine's notifier thread;
+// FlushEvents waits until the events so far were delivered.
+func ExampleEngine_Subscribe() {
+	engine, _ := stockkeeper.New(stockkeeper.Options{ManualClock: true})
+	defer engine.Close()
+	_ = engine.AddProduct("kettle", "Kettle", 2)
+
+	subscription, _ := engine.Subscribe(func(event stockkeeper.Event) {
+		switch event.Kind {
+		case stockkeeper.HoldEnded:
+			fmt.Println(event.Order, event.State, event.Lines)
+		case stockkeeper.SoldOut:
+			fmt.Println(event.Product, "sold out")
+		}
+	})
+	defer subscription.Close()
+
+	_, _ = engine.Block("kettle", 2, "order-1")
+	_ = engine.Cancel("order-1")
+	_ = engine.FlushEvents()
+	// Output:
+	// kettle sold out
+	// order-1 cancelled [{kettle 2}]
+}
+
+// Events hands events over a channel, which the engine never waits for: a
+// full channel drops events and counts them.
+func ExampleEngine_Events() {
+	engine, _ := stockkeeper.New(stockkeeper.Options{ManualClock: true})
+	_ = engine.AddProduct("kettle", "Kettle", 5)
+
+	events, subscription, _ := engine.Events(16)
+	_, _ = engine.BlockFor("kettle", 1, "order-1", time.Minute)
+	_, _ = engine.Advance(time.Minute + time.Nanosecond)
+
+	// Close delivers what was queued, then closes the channel.
+	_ = engine.Close()
+	for event := range events {
+		fmt.Println(event.Kind, event.Order, event.State)
+	}
+	fmt.Println("dropped:", subscription.Dropped())
+	// Output:
+	// hold_ended order-1 expired
+	// dropped: 0
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Deadline is when a hold runs out. The hold may be confirmed up to and
@@ -146,7 +147,9 @@ func (e *Engine) BlockOrder(order string, lines []Line, holdTime time.Duration) 
 	cLines := make([]C.sk_line, max(len(lines), 1))
 	for i, line := range lines {
 		product := cBytes(line.Product)
-		pinner.Pin(product)
+		if product != nil {
+			pinner.Pin(product)
+		}
 		cLines[i] = C.sk_line{
 			product:     product,
 			product_len: cLen(line.Product),
@@ -216,9 +219,9 @@ func (e *Engine) Cancel(order string) error {
 // ErrAlreadyCancelled for an ended order, ErrOverflow when the deadline
 // would pass the clock's range, ErrUnknownOrder, an id error or ErrClosed.
 func (e *Engine) Extend(order string, by time.Duration) (Deadline, error) {
-	if by < 0 {
-		return Deadline{}, ErrInvalidDuration
-	}
+	// A negative extension goes to the library as zero, which it refuses
+	// with ErrInvalidDuration and counts in the metrics.
+	by = max(by, 0)
 	handle, err := e.enter()
 	if err != nil {
 		return Deadline{}, err
@@ -257,22 +260,40 @@ func (e *Engine) Status(order string) (OrderStatus, error) {
 	}
 
 	lines := make([]Line, int(info.line_count))
-	// Every product id fits: no id is longer than MaxIDBytes.
-	var product [MaxIDBytes]byte
+	buf := make([]byte, orderLineFirstSize)
 	for i := range lines {
-		var length C.size_t
-		var quantity C.int64_t
-		status := C.sk_order_line(handle, cBytes(order), cLen(order), C.size_t(i),
-			(*C.uint8_t)(&product[0]), C.size_t(len(product)), &length, &quantity)
-		runtime.KeepAlive(e)
-		if err := check(status); err != nil {
+		if lines[i], err = e.orderLine(handle, order, i, &buf); err != nil {
 			return OrderStatus{}, err
 		}
-		lines[i] = Line{Product: string(product[:length]), Quantity: int64(quantity)}
 	}
 	return OrderStatus{
 		State:    OrderState(info.state),
 		Lines:    lines,
 		Deadline: deadlineOf(info.deadline),
 	}, nil
+}
+
+// orderLineFirstSize is the product id buffer Status tries first; most ids
+// are shorter, and a longer one costs one more call.
+const orderLineFirstSize = 64
+
+// orderLine reads line index of an order through buf, which it replaces
+// with a buffer of the length the library asks for when an id does not fit.
+func (e *Engine) orderLine(handle *C.sk_engine, order string, index int,
+	buf *[]byte) (Line, error) {
+	for {
+		var length C.size_t
+		var quantity C.int64_t
+		status := C.sk_order_line(handle, cBytes(order), cLen(order), C.size_t(index),
+			(*C.uint8_t)(unsafe.Pointer(&(*buf)[0])), C.size_t(len(*buf)), &length, &quantity)
+		runtime.KeepAlive(e)
+		if status == C.SK_STATUS_BUFFER_TOO_SMALL && int(length) > len(*buf) {
+			*buf = make([]byte, length)
+			continue
+		}
+		if err := check(status); err != nil {
+			return Line{}, err
+		}
+		return Line{Product: string((*buf)[:length]), Quantity: int64(quantity)}, nil
+	}
 }

@@ -106,6 +106,21 @@ pub(super) unsafe fn line_args<'a>(
         .collect()
 }
 
+/// The engine behind a handle and a string argument, the string's refusal
+/// counted in the engine's metrics like any other bad input.
+///
+/// # Safety
+/// As [`engine_of`] and [`text`].
+pub(super) unsafe fn engine_and_text<'a>(
+    engine: *const SkEngine,
+    ptr: *const u8,
+    len: usize,
+) -> Result<(&'a Engine, &'a str), SkStatus> {
+    let engine = engine_of(engine)?;
+    let text = text(ptr, len).map_err(|status| refused_input(engine, status))?;
+    Ok((engine, text))
+}
+
 /// Counts a refusal of input that the C boundary turned away before the
 /// engine saw it, when it is one of the contract's errors.
 pub(super) fn refused_input(engine: &Engine, status: SkStatus) -> SkStatus {

@@ -26,7 +26,9 @@ mod status;
 use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 
-use self::args::{call, engine_of, line_args, optional, refused_input, required, text};
+use self::args::{
+    call, engine_and_text, engine_of, line_args, optional, refused_input, required, text,
+};
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
 use crate::clock::ClockKind;
@@ -333,7 +335,8 @@ pub unsafe extern "C" fn sk_product_available(
 ) -> SkStatus {
     call(|| {
         let out = required(out)?;
-        let available = engine_of(engine)?.available(text(id, id_len)?)?;
+        let (engine, id) = engine_and_text(engine, id, id_len)?;
+        let available = engine.available(id)?;
         *out = available as i64;
         Ok(())
     })
@@ -352,7 +355,8 @@ pub unsafe extern "C" fn sk_product_stock(
 ) -> SkStatus {
     call(|| {
         let out = required(out)?;
-        *out = engine_of(engine)?.stock(text(id, id_len)?)?.into();
+        let (engine, id) = engine_and_text(engine, id, id_len)?;
+        *out = engine.stock(id)?.into();
         Ok(())
     })
 }
@@ -372,7 +376,8 @@ pub unsafe extern "C" fn sk_product_update(
     out: *mut SkStock,
 ) -> SkStatus {
     call(|| {
-        let stock = engine_of(engine)?.update_inventory(text(id, id_len)?, delta)?;
+        let (engine, id) = engine_and_text(engine, id, id_len)?;
+        let stock = engine.update_inventory(id, delta)?;
         if let Some(out) = optional(out) {
             *out = stock.into();
         }
@@ -470,7 +475,10 @@ pub unsafe extern "C" fn sk_order_confirm(
     order: *const u8,
     order_len: usize,
 ) -> SkStatus {
-    call(|| Ok(engine_of(engine)?.confirm(text(order, order_len)?)?))
+    call(|| {
+        let (engine, order) = engine_and_text(engine, order, order_len)?;
+        Ok(engine.confirm(order)?)
+    })
 }
 
 /// Cancels a held order: its units go back to available.
@@ -483,7 +491,10 @@ pub unsafe extern "C" fn sk_order_cancel(
     order: *const u8,
     order_len: usize,
 ) -> SkStatus {
-    call(|| Ok(engine_of(engine)?.cancel(text(order, order_len)?)?))
+    call(|| {
+        let (engine, order) = engine_and_text(engine, order, order_len)?;
+        Ok(engine.cancel(order)?)
+    })
 }
 
 /// Moves a live hold's deadline `by_ns` later; writes the new deadline into
@@ -500,8 +511,8 @@ pub unsafe extern "C" fn sk_order_extend(
     out: *mut SkDeadline,
 ) -> SkStatus {
     call(|| {
-        let deadline =
-            engine_of(engine)?.extend(text(order, order_len)?, Duration::from_nanos(by_ns))?;
+        let (engine, order) = engine_and_text(engine, order, order_len)?;
+        let deadline = engine.extend(order, Duration::from_nanos(by_ns))?;
         if let Some(out) = optional(out) {
             *out = deadline.into();
         }
@@ -522,7 +533,8 @@ pub unsafe extern "C" fn sk_order_status(
 ) -> SkStatus {
     call(|| {
         let out = required(out)?;
-        let status = engine_of(engine)?.status(text(order, order_len)?)?;
+        let (engine, order) = engine_and_text(engine, order, order_len)?;
+        let status = engine.status(order)?;
         *out = SkOrderInfo {
             state: status.state.into(),
             line_count: status.lines.len(),
@@ -559,7 +571,8 @@ pub unsafe extern "C" fn sk_order_line(
         if product_buf.is_null() {
             return Err(SkStatus::NullArgument);
         }
-        let status = engine_of(engine)?.status(text(order, order_len)?)?;
+        let (engine, order) = engine_and_text(engine, order, order_len)?;
+        let status = engine.status(order)?;
         let (product, units) = status.lines.get(index).ok_or(SkStatus::OutOfRange)?;
         if product.len() > product_cap {
             *len_out = product.len();

@@ -2,7 +2,7 @@
 
 use std::ffi::c_void;
 
-use super::args::{call, engine_of, optional, required, text};
+use super::args::{call, engine_and_text, engine_of, optional, refused_input, required, text};
 use super::{SkEngine, SkOrderState, SkStatus};
 use crate::metrics::{Metrics, ProductOutcomes};
 use crate::notify::SubscriptionId;
@@ -66,10 +66,7 @@ pub type SkEventCallback =
 /// # Safety
 /// `engine` must be NULL or a live handle; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn sk_engine_metrics(
-    engine: *const SkEngine,
-    out: *mut Metrics,
-) -> SkStatus {
+pub unsafe extern "C" fn sk_engine_metrics(engine: *const SkEngine, out: *mut Metrics) -> SkStatus {
     call(|| {
         let out = required(out)?;
         *out = engine_of(engine)?.metrics()?;
@@ -91,7 +88,8 @@ pub unsafe extern "C" fn sk_product_outcomes(
 ) -> SkStatus {
     call(|| {
         let out = required(out)?;
-        *out = engine_of(engine)?.product_outcomes(text(id, id_len)?)?;
+        let (engine, id) = engine_and_text(engine, id, id_len)?;
+        *out = engine.product_outcomes(id)?;
         Ok(())
     })
 }
@@ -100,11 +98,12 @@ pub unsafe extern "C" fn sk_product_outcomes(
 /// `product_count` products in `products` (may be NULL when 0), into `buf`
 /// (no NUL added) and its length into `*len`. When `cap` is too small it
 /// returns `SK_STATUS_BUFFER_TOO_SMALL` and writes only the length needed
-/// into `*len`, so the caller can retry.
+/// into `*len`, so the caller can retry; `buf` may be NULL when `cap` is 0,
+/// to ask for the length.
 ///
 /// # Safety
 /// `engine` must be NULL or a live handle; `products` NULL or readable for
-/// `product_count` texts; `buf` NULL or writable for `cap` bytes; `len` NULL
+/// `product_count` texts; `buf` writable for `cap` bytes (NULL if 0); `len` NULL
 /// or writable.
 #[no_mangle]
 pub unsafe extern "C" fn sk_engine_metrics_text(
@@ -117,7 +116,7 @@ pub unsafe extern "C" fn sk_engine_metrics_text(
 ) -> SkStatus {
     call(|| {
         let len = required(len)?;
-        if buf.is_null() {
+        if buf.is_null() && cap > 0 {
             return Err(SkStatus::NullArgument);
         }
         let engine = engine_of(engine)?;
@@ -131,7 +130,8 @@ pub unsafe extern "C" fn sk_engine_metrics_text(
             .iter()
             // SAFETY: each text is readable for its length, as the caller vouches.
             .map(|product| unsafe { text(product.data, product.len) })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|status| refused_input(engine, status))?;
         let rendered = engine.metrics_text(&ids)?;
         *len = rendered.len();
         if rendered.len() > cap {
