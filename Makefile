@@ -18,7 +18,8 @@ STATIC_LIB := $(RELEASE_DIR)/libstockkeeper.a
 BUILD := $(ROOT)/build
 
 .PHONY: all demo test test-rust test-c test-cpp test-python test-go header check-header \
-        lib python-package toolchains clean
+        lib python-package toolchains bench clean verify verify-linearizability \
+        verify-valgrind verify-miri verify-tsan verify-fuzz verify-python-properties nightly
 
 all: lib python-package
 
@@ -62,6 +63,85 @@ test-python: python-package
 
 test-go: toolchains lib
 	cd bindings/go && CGO_ENABLED=1 $(GO) vet ./... && CGO_ENABLED=1 $(GO) test -count=1 ./...
+
+# The long checks (tests/VERIFICATION.md says what each proves). Each runs
+# even when an earlier one failed; the target fails if any did. Miri,
+# ThreadSanitizer and cargo-fuzz need a nightly toolchain, installed here and
+# never by `make test`; where it cannot be had they say so and are skipped.
+LIN_HISTORIES ?= 5000
+FUZZ_SECONDS ?= 120
+HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+VERIFY_STEPS := verify-linearizability verify-valgrind verify-miri verify-tsan verify-fuzz \
+                verify-python-properties
+
+verify:
+	@failed=""; for step in $(VERIFY_STEPS); do \
+	  echo "== $$step"; start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+	  echo "== $$step: $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "failed:$$failed"; exit 1; fi
+
+verify-linearizability:
+	STOCKKEEPER_LIN_HISTORIES=$(LIN_HISTORIES) $(CARGO) test --release --test linearizability
+
+verify-valgrind: toolchains lib
+	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	$(MAKE) -C tests/c run-valgrind ROOT=$(ROOT) CC=$(CC)
+
+# Succeeds with a note when no nightly toolchain can be installed; the steps
+# that need it check again and skip.
+nightly:
+	@rustup toolchain install nightly --profile minimal --component miri,rust-src \
+	  || echo "note: no nightly toolchain here; Miri, ThreadSanitizer and fuzzing are skipped"
+
+HAVE_NIGHTLY = rustup run nightly cargo miri --version >/dev/null 2>&1
+
+# The core's unit tests, then the C ABI driver of the fuzz target on its kept
+# and generated inputs: every unsafe block of the boundary under Miri. An
+# engine reads the wall clock once, so that run needs isolation off.
+verify-miri: nightly
+	@if ! $(HAVE_NIGHTLY); then echo "skipped: no nightly with Miri"; exit 0; fi; \
+	CARGO_TARGET_DIR=$(ROOT)/target/miri $(CARGO) +nightly miri test --lib && \
+	MIRIFLAGS=-Zmiri-disable-isolation CARGO_TARGET_DIR=$(ROOT)/target/miri \
+	  $(CARGO) +nightly miri test --test fuzz_regressions
+
+# The stress and lifecycle tests with every crate, std included, built for
+# ThreadSanitizer.
+verify-tsan: nightly
+	@if ! $(HAVE_NIGHTLY); then echo "skipped: no nightly"; exit 0; fi; \
+	RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
+	  TSAN_OPTIONS="halt_on_error=1" CARGO_TARGET_DIR=$(ROOT)/target/tsan \
+	  $(CARGO) +nightly test -Zbuild-std --target $(HOST) --test stress --test lifecycle
+
+# Crashing inputs land in tests/fuzz/artifacts; copy them to
+# tests/fuzz/regressions, where the normal test suite replays them.
+verify-fuzz: nightly
+	@if ! $(HAVE_NIGHTLY); then echo "skipped: no nightly"; exit 0; fi; \
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked; \
+	$(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz c_abi -- \
+	  -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -print_final_stats=1
+
+# Hypothesis is installed for this check only, never by `make test`.
+verify-python-properties: python-package
+	$(VPY) -m pip install --quiet "hypothesis>=6"
+	cd python && STOCKKEEPER_HYPOTHESIS_EXAMPLES=2000 $(VPY) -m pytest -q -W error \
+	  tests/test_properties.py
+
+# The benchmark suite, a few minutes on two cores: the Rust core against a
+# minimal reference, the C and Go front doors against Rust, InventoryService
+# against the original pure-Python service. Each language's figures go to
+# build/bench; the report sets each against its baseline from the same run.
+BENCH_OUT := $(BUILD)/bench
+
+bench: toolchains lib python-package
+	mkdir -p $(BENCH_OUT)
+	$(CARGO) bench --bench engine > $(BENCH_OUT)/rust.jsonl
+	$(MAKE) -s --no-print-directory -C tests/c bench ROOT=$(ROOT) CC=$(CC) > $(BENCH_OUT)/c.jsonl
+	cd bindings/go && CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchtime 1000000x \
+	  -count 1 > $(BENCH_OUT)/go.txt
+	$(VPY) python/benchmarks/bench_service.py > $(BENCH_OUT)/python.jsonl
+	$(PYTHON) tests/bench/report.py $(BENCH_OUT) tests/bench/RESULTS.md
 
 clean:
 	$(CARGO) clean

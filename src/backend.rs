@@ -10,7 +10,8 @@
 use crate::clock::Nanos;
 use crate::error::Result;
 use crate::metrics::{HoldCounts, ProductOutcomes};
-use crate::order::{Event, Line, OrderState, Stock};
+use crate::notify::Events;
+use crate::order::{Line, OrderState, Stock};
 
 /// An order as a backend reports it; the engine adds the wall-clock time.
 pub(crate) struct OrderView {
@@ -30,7 +31,7 @@ pub(crate) trait Backend: Send + Sync {
     fn stock(&self, id: &str) -> Result<Stock>;
 
     /// Restocks (`delta > 0`) or corrects (`delta < 0`) on_hand.
-    fn update(&self, id: &str, delta: i64, events: &mut Vec<Event>) -> Result<Stock>;
+    fn update(&self, id: &str, delta: i64, events: &mut Events) -> Result<Stock>;
 
     /// Holds every line until `deadline`, or nothing.
     fn hold(
@@ -38,24 +39,32 @@ pub(crate) trait Backend: Send + Sync {
         order: &str,
         lines: &[Line<'_>],
         deadline: Nanos,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) -> Result<()>;
 
     /// Confirms a held order whose deadline has not passed at `now`.
-    fn confirm(&self, order: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()>;
+    fn confirm(&self, order: &str, now: Nanos, events: &mut Events) -> Result<()>;
 
     /// Cancels a held order whose deadline has not passed at `now`.
-    fn cancel(&self, order: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()>;
+    fn cancel(&self, order: &str, now: Nanos, events: &mut Events) -> Result<()>;
 
     /// Moves a live hold's deadline `by` later; returns the new deadline.
-    fn extend(&self, order: &str, by: Nanos, now: Nanos, events: &mut Vec<Event>) -> Result<Nanos>;
+    fn extend(&self, order: &str, by: Nanos, now: Nanos, events: &mut Events) -> Result<Nanos>;
 
     /// The order's state, lines and deadline as of `now`.
-    fn status(&self, order: &str, now: Nanos, events: &mut Vec<Event>) -> Result<OrderView>;
+    fn status(&self, order: &str, now: Nanos, events: &mut Events) -> Result<OrderView>;
 
     /// Expires every hold whose deadline passed before `now` and forgets ended
-    /// orders past their retention; returns how many holds it expired.
-    fn release_due(&self, now: Nanos, events: &mut Vec<Event>) -> usize;
+    /// orders past their retention; returns how many holds it expired. Works
+    /// in batches, each with a fresh buffer from `events` handed to `publish`
+    /// when done, so that a mass expiry holds no lock for long and its events
+    /// start flowing before it ends.
+    fn release_due(
+        &self,
+        now: Nanos,
+        events: &dyn Fn() -> Events,
+        publish: &dyn Fn(Events),
+    ) -> usize;
 
     /// The earliest moment at which [`Backend::release_due`] has work, if any.
     fn next_due(&self) -> Option<Nanos>;

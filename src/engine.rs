@@ -13,7 +13,7 @@ use crate::clock::{nanos, Clock, ClockKind, Nanos};
 use crate::error::{Error, ErrorCode, Result};
 use crate::local::LocalBackend;
 use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
-use crate::notify::{Callback, Notifier, SubscriptionId};
+use crate::notify::{Callback, Events, Notifier, SubscriptionId};
 use crate::order::{Deadline, Event, Line, OrderStatus, Stock};
 use crate::releaser::{self, Alarm};
 use crate::validate::{check_count, check_id, check_name, check_quantity};
@@ -80,10 +80,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn release_due(&self) -> usize {
-        let mut events = Vec::new();
-        let released = self.backend.release_due(self.clock.now(), &mut events);
-        self.notifier.publish(events);
-        released
+        self.backend.release_due(self.clock.now(), &|| self.notifier.events(), &|events| {
+            self.notifier.publish(events)
+        })
     }
 
     pub(crate) fn next_due(&self) -> Option<Nanos> {
@@ -167,9 +166,9 @@ impl Engine {
     /// publishes what it collected, whether the call succeeded or not (a
     /// confirm that finds the deadline passed expires the hold and fails),
     /// and counts a refusal.
-    fn run<T>(&self, call: impl FnOnce(&Shared, &mut Vec<Event>) -> Result<T>) -> Result<T> {
+    fn run<T>(&self, call: impl FnOnce(&Shared, &mut Events) -> Result<T>) -> Result<T> {
         let shared = self.open()?;
-        let mut events = Vec::new();
+        let mut events = shared.notifier.events();
         let result = call(shared, &mut events);
         shared.notifier.publish(events);
         if let Err(error) = &result {

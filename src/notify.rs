@@ -36,6 +36,22 @@ enum Message {
     Stop,
 }
 
+/// The events one call gives rise to, collected while it holds locks and
+/// published after it released them.
+pub(crate) struct Events {
+    listened: bool,
+    list: Vec<Event>,
+}
+
+impl Events {
+    /// Adds the event `make` builds, if anyone can receive it.
+    pub(crate) fn add(&mut self, make: impl FnOnce() -> Event) {
+        if self.listened {
+            self.list.push(make());
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Notifier {
     /// Set when the first subscriber arrives; until then publishing is free.
@@ -51,11 +67,19 @@ impl Notifier {
         self.sender.get().is_some_and(|sender| sender.send(message).is_ok())
     }
 
+    /// An empty buffer for the events of one call. Until the first
+    /// subscriber arrives it builds none: a confirm then spends nothing on an
+    /// event nobody can receive. A call that starts after `subscribe`
+    /// returned sees the sender and collects its events.
+    pub(crate) fn events(&self) -> Events {
+        Events { listened: self.sender.get().is_some(), list: Vec::new() }
+    }
+
     /// Hands events to the notifier thread; does nothing when nobody ever
     /// subscribed.
-    pub(crate) fn publish(&self, events: Vec<Event>) {
-        if !events.is_empty() {
-            self.send(Message::Events(events));
+    pub(crate) fn publish(&self, events: Events) {
+        if !events.list.is_empty() {
+            self.send(Message::Events(events.list));
         }
     }
 

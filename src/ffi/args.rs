@@ -19,13 +19,27 @@ pub(super) fn call(body: impl FnOnce() -> Result<(), SkStatus>) -> SkStatus {
     }
 }
 
-/// The engine behind a handle.
+/// The engine behind a handle, open or closed.
 ///
 /// # Safety
 /// `ptr` must be NULL or a live handle from `sk_engine_new`.
-pub(super) unsafe fn engine_of<'a>(ptr: *const SkEngine) -> Result<&'a Engine, SkStatus> {
+pub(super) unsafe fn handle_of<'a>(ptr: *const SkEngine) -> Result<&'a Engine, SkStatus> {
     // SAFETY: non-null handles point to a live SkEngine, as the caller vouches.
     unsafe { ptr.as_ref() }.map(|handle| &handle.engine).ok_or(SkStatus::NullArgument)
+}
+
+/// The engine behind a handle, refused as closed before any other argument
+/// is looked at, so that a closed engine answers `SK_STATUS_CLOSED` to every
+/// call whatever else is wrong with it.
+///
+/// # Safety
+/// As [`handle_of`].
+pub(super) unsafe fn engine_of<'a>(ptr: *const SkEngine) -> Result<&'a Engine, SkStatus> {
+    let engine = handle_of(ptr)?;
+    match engine.is_closed() {
+        true => Err(SkStatus::Closed),
+        false => Ok(engine),
+    }
 }
 
 /// An output the caller must give.
@@ -37,14 +51,13 @@ pub(super) unsafe fn required<'a, T>(ptr: *mut T) -> Result<&'a mut T, SkStatus>
     unsafe { ptr.as_mut() }.ok_or(SkStatus::NullArgument)
 }
 
-/// An output or input the caller may leave NULL.
+/// An output the caller may leave NULL.
 ///
 /// # Safety
-/// `ptr` must be NULL or valid for reads and writes of a `T`.
-pub(super) unsafe fn optional<'a, T>(ptr: *const T) -> Option<&'a mut T> {
-    // SAFETY: as the caller vouches; the pointer comes from C, where the
-    // const-ness of an output is the caller's choice.
-    unsafe { (ptr as *mut T).as_mut() }
+/// `ptr` must be NULL or valid for writes of a `T`.
+pub(super) unsafe fn optional<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
+    // SAFETY: non-null outputs are writable, as the caller vouches.
+    unsafe { ptr.as_mut() }
 }
 
 /// Ids and names longer than this are refused unread: no id or name may be

@@ -27,7 +27,7 @@ use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 
 use self::args::{
-    call, engine_and_text, engine_of, line_args, optional, refused_input, required, text,
+    call, engine_and_text, engine_of, handle_of, line_args, optional, refused_input, required, text,
 };
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
@@ -183,7 +183,9 @@ pub unsafe extern "C" fn sk_engine_new(
 ) -> SkStatus {
     call(|| {
         let out = required(out)?;
-        let given = match optional(options) {
+        // SAFETY: options is NULL or readable, as the caller vouches; it is
+        // only read, so it may live in read-only memory.
+        let given = match unsafe { options.as_ref() } {
             Some(options) => *options,
             None => default_options(),
         };
@@ -209,7 +211,7 @@ pub unsafe extern "C" fn sk_engine_new(
 #[no_mangle]
 pub unsafe extern "C" fn sk_engine_close(engine: *mut SkEngine) -> SkStatus {
     call(|| {
-        engine_of(engine)?.close();
+        handle_of(engine)?.close();
         Ok(())
     })
 }
@@ -290,11 +292,7 @@ pub unsafe extern "C" fn sk_engine_advance(
 pub unsafe extern "C" fn sk_engine_now(engine: *const SkEngine, out: *mut u64) -> SkStatus {
     call(|| {
         let out = required(out)?;
-        let engine = engine_of(engine)?;
-        if engine.is_closed() {
-            return Err(SkStatus::Closed);
-        }
-        *out = engine.now().as_nanos() as u64;
+        *out = engine_of(engine)?.now().as_nanos() as u64;
         Ok(())
     })
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
+use foldhash::fast::RandomState;
 use parking_lot::{Mutex, MutexGuard};
 
 use self::schedule::{shard_of, Schedule};
@@ -26,6 +27,7 @@ use crate::backend::{Backend, OrderView};
 use crate::clock::Nanos;
 use crate::error::{Error, Result};
 use crate::metrics::{HoldCounts, ProductOutcomes};
+use crate::notify::Events;
 use crate::order::{Event, Line, OrderState, Stock};
 use crate::validate::{add_counts, MAX_COUNT};
 
@@ -95,17 +97,20 @@ impl OrderCell {
     }
 }
 
+/// A map from id to cell, hashed with foldhash (see Cargo.toml for why).
+type Cells<T> = DashMap<Arc<str>, Arc<T>, RandomState>;
+
 pub(crate) struct LocalBackend {
-    products: DashMap<Arc<str>, Arc<ProductCell>>,
-    orders: DashMap<Arc<str>, Arc<OrderCell>>,
+    products: Cells<ProductCell>,
+    orders: Cells<OrderCell>,
     schedule: Schedule,
 }
 
 impl LocalBackend {
     pub(crate) fn new(retention: Nanos, max_remembered: usize) -> LocalBackend {
         LocalBackend {
-            products: DashMap::with_shard_amount(256),
-            orders: DashMap::with_shard_amount(256),
+            products: DashMap::with_hasher_and_shard_amount(RandomState::default(), 256),
+            orders: DashMap::with_hasher_and_shard_amount(RandomState::default(), 256),
             schedule: Schedule::new(retention, max_remembered),
         }
     }
@@ -142,7 +147,7 @@ impl LocalBackend {
         phase: &mut Phase,
         state: OrderState,
         now: Nanos,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) {
         let Phase::Held { deadline } = *phase else {
             unreachable!("only a held order can end");
@@ -157,7 +162,7 @@ impl LocalBackend {
             product.note_outcome(state);
         }
         *phase = Phase::Ended { state, deadline };
-        events.push(order.ended_event(state));
+        events.add(|| order.ended_event(state));
         if let Some(pushed_out) = self.schedule.remember(order, state, order.units(), now) {
             self.forget(&pushed_out);
         }
@@ -173,8 +178,8 @@ impl LocalBackend {
         &self,
         order_id: &str,
         now: Nanos,
-        events: &mut Vec<Event>,
-        finish: impl FnOnce(&Self, &Arc<OrderCell>, &mut Phase, Nanos, &mut Vec<Event>) -> Finished,
+        events: &mut Events,
+        finish: impl FnOnce(&Self, &Arc<OrderCell>, &mut Phase, Nanos, &mut Events) -> Finished,
     ) -> Result<Nanos> {
         let order = self.order(order_id)?;
         let mut phase = order.phase.lock();
@@ -226,7 +231,7 @@ impl Backend for LocalBackend {
         Ok(Stock::new(counts.on_hand, counts.reserved))
     }
 
-    fn update(&self, id: &str, delta: i64, events: &mut Vec<Event>) -> Result<Stock> {
+    fn update(&self, id: &str, delta: i64, events: &mut Events) -> Result<Stock> {
         let product = self.product(id)?;
         let mut counts = product.counts.lock();
         let magnitude = delta.unsigned_abs();
@@ -246,7 +251,7 @@ impl Backend for LocalBackend {
             }
             counts.on_hand -= magnitude;
             if magnitude == available {
-                events.push(Event::SoldOut { product: Arc::clone(&product.id) });
+                events.add(|| Event::SoldOut { product: Arc::clone(&product.id) });
             }
         }
         Ok(Stock::new(counts.on_hand, counts.reserved))
@@ -257,7 +262,7 @@ impl Backend for LocalBackend {
         order_id: &str,
         lines: &[Line<'_>],
         deadline: Nanos,
-        events: &mut Vec<Event>,
+        events: &mut Events,
     ) -> Result<()> {
         let wanted = self.merge_lines(lines)?;
         let Entry::Vacant(slot) = self.orders.entry(Arc::from(order_id)) else {
@@ -278,7 +283,7 @@ impl Backend for LocalBackend {
         for ((product, quantity), counts) in wanted.iter().zip(counts.iter_mut()) {
             counts.reserved += quantity;
             if counts.available() == 0 {
-                events.push(Event::SoldOut { product: Arc::clone(&product.id) });
+                events.add(|| Event::SoldOut { product: Arc::clone(&product.id) });
             }
         }
         drop(counts);
@@ -295,7 +300,7 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
-    fn confirm(&self, order_id: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()> {
+    fn confirm(&self, order_id: &str, now: Nanos, events: &mut Events) -> Result<()> {
         self.finish(order_id, now, events, |this, order, phase, deadline, events| {
             this.end(order, phase, OrderState::Confirmed, now, events);
             Ok(deadline)
@@ -303,7 +308,7 @@ impl Backend for LocalBackend {
         .map(drop)
     }
 
-    fn cancel(&self, order_id: &str, now: Nanos, events: &mut Vec<Event>) -> Result<()> {
+    fn cancel(&self, order_id: &str, now: Nanos, events: &mut Events) -> Result<()> {
         self.finish(order_id, now, events, |this, order, phase, deadline, events| {
             this.end(order, phase, OrderState::Cancelled, now, events);
             Ok(deadline)
@@ -311,13 +316,7 @@ impl Backend for LocalBackend {
         .map(drop)
     }
 
-    fn extend(
-        &self,
-        order_id: &str,
-        by: Nanos,
-        now: Nanos,
-        events: &mut Vec<Event>,
-    ) -> Result<Nanos> {
+    fn extend(&self, order_id: &str, by: Nanos, now: Nanos, events: &mut Events) -> Result<Nanos> {
         self.finish(order_id, now, events, |this, order, phase, deadline, _| {
             let later = deadline.checked_add(by).ok_or(Error::Overflow)?;
             *phase = Phase::Held { deadline: later };
@@ -326,7 +325,7 @@ impl Backend for LocalBackend {
         })
     }
 
-    fn status(&self, order_id: &str, now: Nanos, events: &mut Vec<Event>) -> Result<OrderView> {
+    fn status(&self, order_id: &str, now: Nanos, events: &mut Events) -> Result<OrderView> {
         let order = self.order(order_id)?;
         let mut phase = order.phase.lock();
         if let Phase::Held { deadline } = *phase {
@@ -340,21 +339,32 @@ impl Backend for LocalBackend {
         })
     }
 
-    fn release_due(&self, now: Nanos, events: &mut Vec<Event>) -> usize {
-        let work = self.schedule.take_due(now);
+    fn release_due(
+        &self,
+        now: Nanos,
+        events: &dyn Fn() -> Events,
+        publish: &dyn Fn(Events),
+    ) -> usize {
         let mut expired = 0;
-        for order in &work.expiries {
-            let mut phase = order.phase.lock();
-            // An extended hold left its old entry behind; its new one comes later.
-            if matches!(*phase, Phase::Held { deadline } if deadline < now) {
-                self.end(order, &mut phase, OrderState::Expired, now, events);
-                expired += 1;
+        loop {
+            let work = self.schedule.take_due(now);
+            let mut batch = events();
+            for order in &work.expiries {
+                let mut phase = order.phase.lock();
+                // An extended hold left its old entry behind; its new one comes later.
+                if matches!(*phase, Phase::Held { deadline } if deadline < now) {
+                    self.end(order, &mut phase, OrderState::Expired, now, &mut batch);
+                    expired += 1;
+                }
+            }
+            publish(batch);
+            for order in &work.forgotten {
+                self.forget(order);
+            }
+            if !work.more {
+                return expired;
             }
         }
-        for order in &work.forgotten {
-            self.forget(order);
-        }
-        expired
     }
 
     fn next_due(&self) -> Option<Nanos> {

@@ -27,6 +27,12 @@ use crate::order::OrderState;
 
 const SHARDS: usize = 64;
 
+/// The most entries one pass takes before it lets go of the schedule. A
+/// shard's lock is then held for at most this many heap pops (tens of
+/// microseconds), so a block that schedules into the same shard during a
+/// mass expiry waits no longer than that.
+const BATCH: usize = 512;
+
 struct Due {
     at: Nanos,
     order: Arc<OrderCell>,
@@ -66,6 +72,8 @@ pub(super) struct DueWork {
     pub expiries: Vec<Arc<OrderCell>>,
     /// Ended orders past their retention, or pushed out by the memory bound.
     pub forgotten: Vec<Arc<OrderCell>>,
+    /// Whether entries due at `now` were left for another pass.
+    pub more: bool,
 }
 
 pub(super) struct Schedule {
@@ -138,12 +146,17 @@ impl Schedule {
         None
     }
 
-    /// Takes every entry due at or before `now`.
+    /// Takes entries due at or before `now`, at most [`BATCH`] expiries and
+    /// [`BATCH`] forgotten orders; `more` says whether due entries remain.
     pub(super) fn take_due(&self, now: Nanos) -> DueWork {
         let mut work = DueWork::default();
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             while shard.expiries.peek().is_some_and(|due| due.at <= now) {
+                if work.expiries.len() == BATCH {
+                    work.more = true;
+                    break;
+                }
                 work.expiries.extend(shard.expiries.pop().map(|due| due.order));
             }
         }
@@ -151,6 +164,10 @@ impl Schedule {
         // nanoseconds out of order is forgotten a little late.
         let mut remembered = self.remembered.lock();
         while remembered.front().is_some_and(|due| due.at <= now) {
+            if work.forgotten.len() == BATCH {
+                work.more = true;
+                break;
+            }
             work.forgotten.extend(remembered.pop_front().map(|due| due.order));
         }
         work

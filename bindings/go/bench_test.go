@@ -1,0 +1,79 @@
+package stockkeeper
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+)
+
+// The benchmarks run the Rust benchmark's "ffi-pairs" workload: block then
+// confirm on a catalogue of 100,000 products, every id prepared before the
+// timer starts, so that ns/op minus the Rust figure per pair is what the Go
+// front door (cgo and the wrapper) adds to two calls.
+//
+//	go test -run '^$' -bench . -benchtime 1000000x
+
+const benchProducts = 100_000
+
+func benchEngine(b *testing.B) *Engine {
+	b.Helper()
+	engine, err := New(Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = engine.Close() })
+	for i := range benchProducts {
+		if err := engine.AddProduct(fmt.Sprintf("sku-%010d", i), "Product", 1_000_000_000); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return engine
+}
+
+// benchIds prepares n product ids (a stride through the catalogue) and n
+// order ids, unique across the whole benchmark run under prefix.
+func benchIds(n int, prefix string) (products, orders []string) {
+	products = make([]string, n)
+	orders = make([]string, n)
+	for i := range n {
+		products[i] = fmt.Sprintf("sku-%010d", (i*7919)%benchProducts)
+		orders[i] = fmt.Sprintf("ord-%s%011d", prefix, i)
+	}
+	return products, orders
+}
+
+var benchRun atomic.Int64
+
+func BenchmarkBlockConfirm(b *testing.B) {
+	engine := benchEngine(b)
+	products, orders := benchIds(b.N, fmt.Sprint(benchRun.Add(1)%10))
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := engine.Block(products[i], 1, orders[i]); err != nil {
+			b.Fatal(err)
+		}
+		if err := engine.Confirm(orders[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBlockConfirmParallel(b *testing.B) {
+	engine := benchEngine(b)
+	products, orders := benchIds(b.N, fmt.Sprint(benchRun.Add(1)%10))
+	var next atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			if _, err := engine.Block(products[i], 1, orders[i]); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := engine.Confirm(orders[i]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,418 @@
+//! The Rust benchmarks: the engine and the minimal reference on the same
+//! workloads, each workload in a fresh process of its own so that resident
+//! memory and allocator state do not carry over from one to the next.
+//!
+//! `cargo bench --bench engine` runs the full suite and prints one JSON line
+//! per figure on stdout (progress goes to stderr); `tests/bench/report.py`
+//! turns the lines of every language into `tests/bench/RESULTS.md`. Under
+//! `cargo test` (no `--bench` argument) every workload runs once, in this
+//! process, on a catalogue small enough to take a moment: a check that the
+//! suite still works, not a measurement.
+
+mod measure;
+mod reference;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use stockkeeper::{Engine, Options};
+
+use crate::measure::{
+    order_id, percentiles, product_id, product_name, resident_bytes, Record, Rng, Sampler, Zipf,
+};
+use crate::reference::{Reference, Store};
+
+/// How big each workload is.
+#[derive(Clone, Copy)]
+struct Scale {
+    products: u64,
+    reads: u64,
+    pairs: u64,
+    flash: u64,
+    expiring: u64,
+    expiry_margin: Duration,
+    prompt_rounds: u64,
+    prompt_live: u64,
+    ffi_products: u64,
+    ffi_pairs: u64,
+}
+
+const FULL: Scale = Scale {
+    products: 5_000_000,
+    reads: 2_000_000,
+    pairs: 1_000_000,
+    flash: 1_000_000,
+    expiring: 1_000_000,
+    expiry_margin: Duration::from_secs(8),
+    prompt_rounds: 100,
+    prompt_live: 100_000,
+    ffi_products: 100_000,
+    ffi_pairs: 1_000_000,
+};
+
+const SMOKE: Scale = Scale {
+    products: 20_000,
+    reads: 10_000,
+    pairs: 5_000,
+    flash: 5_000,
+    expiring: 2_000,
+    expiry_margin: Duration::from_millis(300),
+    prompt_rounds: 2,
+    prompt_live: 100,
+    ffi_products: 1_000,
+    ffi_pairs: 5_000,
+};
+
+/// Every workload, run in its own process: (workload, subject).
+const SUITE: [(&str, &str); 7] = [
+    ("catalogue", "engine"),
+    ("catalogue", "reference"),
+    ("flash", "engine"),
+    ("flash", "reference"),
+    ("expiry", "engine"),
+    ("prompt", "engine"),
+    ("ffi-pairs", "engine"),
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map(String::as_str)
+    };
+    if !args.iter().any(|a| a == "--bench") {
+        for (workload, subject) in SUITE {
+            run(workload, subject, SMOKE);
+        }
+        return;
+    }
+    match (value("--workload"), value("--subject")) {
+        (Some(workload), Some(subject)) => run(workload, subject, FULL),
+        _ => {
+            let only = value("--only");
+            for (workload, subject) in SUITE {
+                if only.map_or(true, |only| only == workload) {
+                    spawn(workload, subject);
+                }
+            }
+        }
+    }
+}
+
+fn spawn(workload: &str, subject: &str) {
+    eprintln!("bench: {workload} ({subject})");
+    let exe = std::env::current_exe().expect("own path");
+    let status = Command::new(exe)
+        .args(["--bench", "--workload", workload, "--subject", subject])
+        .stdout(Stdio::inherit())
+        .status()
+        .expect("spawn a workload");
+    assert!(status.success(), "{workload} ({subject}) failed");
+}
+
+fn run(workload: &str, subject: &str, scale: Scale) {
+    match (workload, subject) {
+        ("catalogue", "engine") => catalogue(&new_engine(), subject, scale),
+        ("catalogue", "reference") => catalogue(&Reference::default(), subject, scale),
+        ("flash", "engine") => flash(&new_engine(), subject, scale),
+        ("flash", "reference") => flash(&Reference::default(), subject, scale),
+        ("expiry", "engine") => expiry(scale),
+        ("prompt", "engine") => prompt(scale),
+        ("ffi-pairs", "engine") => ffi_pairs(scale),
+        _ => panic!("no workload {workload} for {subject}"),
+    }
+}
+
+/// The engine as production runs it: system clock, background releaser.
+fn new_engine() -> Engine {
+    Engine::new(Options::default()).expect("engine")
+}
+
+/// Runs `body(thread)` on `threads` threads started together; returns the
+/// wall time from the start to the last one's end and what each returned.
+fn together<T: Send>(threads: usize, body: impl Fn(usize) -> T + Sync) -> (Duration, Vec<T>) {
+    let barrier = Barrier::new(threads + 1);
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (barrier, body) = (&barrier, &body);
+                scope.spawn(move || {
+                    barrier.wait();
+                    body(t)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        let results = handles.into_iter().map(|h| h.join().expect("worker")).collect();
+        (start.elapsed(), results)
+    })
+}
+
+/// Load, reads and block+confirm pairs over one catalogue.
+fn catalogue<S: Store>(store: &S, subject: &str, scale: Scale) {
+    load(store, subject, scale);
+    for threads in [1, 2] {
+        reads(store, subject, scale, threads, false);
+        reads(store, subject, scale, threads, true);
+    }
+    for threads in [1, 2] {
+        pairs(store, subject, scale, threads);
+    }
+}
+
+/// Every id and name of the catalogue, written out before the clock starts
+/// so that the load times only the store: one buffer, and where each id and
+/// name ends in it.
+struct Texts {
+    text: String,
+    ends: Vec<(usize, usize)>,
+}
+
+impl Texts {
+    fn new(products: u64) -> Texts {
+        let (mut text, mut ends) = (String::new(), Vec::with_capacity(products as usize));
+        let mut buf = String::new();
+        for i in 0..products {
+            text.push_str(product_id(i, &mut buf));
+            let id_end = text.len();
+            text.push_str(product_name(i, &mut buf));
+            ends.push((id_end, text.len()));
+        }
+        Texts { text, ends }
+    }
+
+    fn get(&self, i: usize) -> (&str, &str) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
+        let (id_end, name_end) = self.ends[i];
+        (&self.text[start..id_end], &self.text[id_end..name_end])
+    }
+}
+
+fn load<S: Store>(store: &S, subject: &str, scale: Scale) {
+    let texts = Texts::new(scale.products);
+    let text_bytes = texts.text.len() as u64;
+    let mut sampler = Sampler::new(16);
+    let before = resident_bytes();
+    let start = Instant::now();
+    for i in 0..scale.products {
+        let (id, name) = texts.get(i as usize);
+        assert!(sampler.run(|| store.add(id, name, 100 + i % 900)));
+    }
+    let elapsed = start.elapsed();
+    let grown = resident_bytes().saturating_sub(before);
+    drop(texts);
+    let beyond = grown.saturating_sub(text_bytes) as f64 / scale.products as f64;
+    Record::new("load", subject)
+        .rate(scale.products, elapsed, sampler.nanos)
+        .num("products", scale.products as f64)
+        .num("resident_bytes", grown as f64)
+        .num("id_name_bytes", text_bytes as f64)
+        .num("bytes_per_product_beyond_text", beyond)
+        .print();
+}
+
+fn reads<S: Store>(store: &S, subject: &str, scale: Scale, threads: usize, skewed: bool) {
+    let zipf = Zipf::new(scale.products, 0.99);
+    let (elapsed, samplers) = together(threads, |t| {
+        let mut rng = Rng::new(7 + t as u64);
+        let mut id = String::new();
+        let mut sampler = Sampler::new(16);
+        for _ in 0..scale.reads {
+            let index = match skewed {
+                true => zipf.sample(&mut rng),
+                false => rng.below(scale.products),
+            };
+            let id = product_id(index, &mut id);
+            assert!(sampler.run(|| store.available(id)).is_some());
+        }
+        sampler
+    });
+    let name = if skewed { "reads-zipf" } else { "reads-uniform" };
+    Record::new(name, subject)
+        .rate(scale.reads * threads as u64, elapsed, Sampler::merge(samplers))
+        .num("threads", threads as f64)
+        .print();
+}
+
+fn pairs<S: Store>(store: &S, subject: &str, scale: Scale, threads: usize) {
+    let (elapsed, samplers) = together(threads, |t| {
+        let mut rng = Rng::new(100 + t as u64);
+        let (mut product, mut order) = (String::new(), String::new());
+        let tag = format!("p{threads}t{t}");
+        let mut sampler = Sampler::new(8);
+        for i in 0..scale.pairs {
+            let product = product_id(rng.below(scale.products), &mut product);
+            let order = order_id(&tag, i, &mut order);
+            sampler.run(|| {
+                assert!(store.block(product, 1, order));
+                assert!(store.confirm(order));
+            });
+        }
+        sampler
+    });
+    Record::new("pairs", subject)
+        .rate(scale.pairs * threads as u64, elapsed, Sampler::merge(samplers))
+        .num("threads", threads as f64)
+        .print();
+}
+
+/// Two buyers' threads on four hot products with 20 units each: block one
+/// or two units, then confirm (70%) or cancel (30%); a refused block restocks
+/// the product instead. One operation is one such round.
+fn flash<S: Store>(store: &S, subject: &str, scale: Scale) {
+    const HOT: u64 = 4;
+    for p in 0..HOT {
+        assert!(store.add(&format!("hot-{p}"), "Limited Edition Sneaker", 20));
+    }
+    let threads = 2;
+    let (elapsed, results) = together(threads, |t| {
+        let mut rng = Rng::new(300 + t as u64);
+        let hot: Vec<String> = (0..HOT).map(|p| format!("hot-{p}")).collect();
+        let mut order = String::new();
+        let tag = format!("f{t}");
+        let mut sampler = Sampler::new(8);
+        let mut refused = 0u64;
+        for i in 0..scale.flash {
+            let product = &hot[rng.below(HOT) as usize];
+            let (quantity, pay) = (1 + rng.below(2), rng.below(10) < 7);
+            let order = order_id(&tag, i, &mut order);
+            let held = sampler.run(|| {
+                if !store.block(product, quantity, order) {
+                    return !store.restock(product, 20);
+                }
+                assert!(if pay { store.confirm(order) } else { store.cancel(order) });
+                true
+            });
+            refused += u64::from(!held);
+        }
+        (sampler, refused)
+    });
+    let refused: u64 = results.iter().map(|(_, r)| r).sum();
+    let samplers = results.into_iter().map(|(s, _)| s).collect();
+    Record::new("flash", subject)
+        .rate(scale.flash * threads as u64, elapsed, Sampler::merge(samplers))
+        .num("threads", threads as f64)
+        .num("refused", refused as f64)
+        .print();
+}
+
+/// A million holds fall due at one moment while another thread keeps
+/// blocking and confirming: how long until every one is released, and what
+/// the blocking thread's blocks cost before and during the release.
+fn expiry(scale: Scale) {
+    const PRODUCTS: u64 = 100_000;
+    let engine = new_engine();
+    let mut id = String::new();
+    for i in 0..PRODUCTS {
+        engine.add_product(product_id(i, &mut id), "Bulk Item", 1 << 40).unwrap();
+    }
+
+    let deadline = engine.now() + scale.expiry_margin;
+    let (mut rng, mut order) = (Rng::new(500), String::new());
+    for i in 0..scale.expiring {
+        let product = product_id(rng.below(PRODUCTS), &mut id);
+        let hold = deadline.checked_sub(engine.now()).expect("holds placed before the deadline");
+        engine.block(product, 1, order_id("exp", i, &mut order), Some(hold)).unwrap();
+    }
+    let placed = engine.now();
+
+    let stop = AtomicBool::new(false);
+    let (released_at, blocks) = thread::scope(|scope| {
+        let blocker = scope.spawn(|| {
+            let (mut rng, mut id, mut order) = (Rng::new(501), String::new(), String::new());
+            let mut blocks: Vec<(Duration, u64)> = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let product = product_id(rng.below(PRODUCTS), &mut id);
+                let order = order_id("live", i, &mut order);
+                let start = engine.now();
+                engine.block(product, 1, order, None).unwrap();
+                blocks.push((start, (engine.now() - start).as_nanos() as u64));
+                engine.confirm(order).unwrap();
+                i += 1;
+            }
+            blocks
+        });
+        thread::sleep(deadline.saturating_sub(engine.now()));
+        while engine.metrics().unwrap().expired < scale.expiring {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let released_at = engine.now();
+        thread::sleep(Duration::from_millis(100));
+        stop.store(true, Ordering::Relaxed);
+        (released_at, blocker.join().unwrap())
+    });
+
+    let window = |from: Duration, to: Duration| -> Vec<u64> {
+        blocks.iter().filter(|(at, _)| (from..to).contains(at)).map(|(_, ns)| *ns).collect()
+    };
+    let quiet = window(placed, deadline);
+    let during = window(deadline, released_at);
+    let release = released_at.saturating_sub(deadline);
+    Record::new("expiry-quiet", "engine").latency(percentiles(quiet.clone())).print();
+    Record::new("expiry", "engine")
+        .num("holds", scale.expiring as f64)
+        .num("release_secs", release.as_secs_f64())
+        .num("blocks_during", during.len() as f64)
+        .latency(percentiles(during))
+        .print();
+}
+
+/// How long after its deadline a hold's stock is back, with the background
+/// releaser and many live holds that are not due; against how late a plain
+/// thread sleeping for the same time wakes, the floor any releaser has.
+fn prompt(scale: Scale) {
+    let engine = new_engine();
+    let (mut id, mut order) = (String::new(), String::new());
+    for i in 0..scale.prompt_live {
+        let product = product_id(i, &mut id);
+        engine.add_product(product, "Filler", 10).unwrap();
+        engine.block(product, 1, order_id("long", i, &mut order), None).unwrap();
+    }
+    engine.add_product("watched", "Watched Item", 1).unwrap();
+
+    let mut rng = Rng::new(600);
+    let (mut late, mut sleep_late) = (Vec::new(), Vec::new());
+    for round in 0..scale.prompt_rounds {
+        let hold = Duration::from_millis(20 + rng.below(10));
+        let order = order_id("short", round, &mut order);
+        let deadline = engine.block("watched", 1, order, Some(hold)).unwrap().since_start;
+        while engine.available("watched").unwrap() == 0 {
+            thread::sleep(Duration::from_micros(20));
+        }
+        late.push(engine.now().saturating_sub(deadline).as_nanos() as u64);
+
+        let start = Instant::now();
+        thread::sleep(hold);
+        sleep_late.push(start.elapsed().saturating_sub(hold).as_nanos() as u64);
+    }
+    Record::new("prompt-sleep", "baseline").latency(percentiles(sleep_late)).print();
+    Record::new("prompt", "engine")
+        .num("rounds", scale.prompt_rounds as f64)
+        .num("live_holds", scale.prompt_live as f64)
+        .latency(percentiles(late))
+        .print();
+}
+
+/// Block+confirm pairs on one thread with every id prepared beforehand,
+/// exactly as the C and Go benchmarks run them, so that the difference is
+/// what crossing each boundary costs.
+fn ffi_pairs(scale: Scale) {
+    let engine = new_engine();
+    for i in 0..scale.ffi_products {
+        engine.add_product(&format!("sku-{i:010}"), "Product", 1_000_000_000).unwrap();
+    }
+    let products: Vec<String> = (0..scale.ffi_pairs)
+        .map(|i| format!("sku-{:010}", (i * 7919) % scale.ffi_products))
+        .collect();
+    let orders: Vec<String> = (0..scale.ffi_pairs).map(|i| format!("ord-{i:012}")).collect();
+    let start = Instant::now();
+    for (product, order) in products.iter().zip(&orders) {
+        engine.block(product, 1, order, None).unwrap();
+        engine.confirm(order).unwrap();
+    }
+    Record::new("ffi-pairs", "rust").rate(scale.ffi_pairs, start.elapsed(), Vec::new()).print();
+}

@@ -1,0 +1,282 @@
+"""Turns the figures of one `make bench` run into tests/bench/RESULTS.md.
+
+    python3 report.py DIR OUT
+
+DIR holds what each language's benchmark printed: rust.jsonl, c.jsonl and
+python.jsonl (one JSON object a line) and go.txt (`go test -bench` output).
+Every figure is set against a baseline measured in the same run, since
+absolute numbers drift on a shared machine. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def read_jsonl(path: Path) -> list[Record]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def read_go(path: Path) -> list[Record]:
+    """`BenchmarkBlockConfirm-2  1000000  1234 ns/op` as records."""
+    records = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            match = re.match(r"Benchmark(\w+?)(?:-\d+)?\s+(\d+)\s+([\d.]+) ns/op", line)
+            if match:
+                name, ops, ns = match.groups()
+                records.append({"workload": "go-" + name, "subject": "go", "ops": int(ops),
+                                "ns_per_op": float(ns)})
+    return records
+
+
+class Figures:
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+
+    def get(self, workload: str, subject: str, **match: float) -> Record | None:
+        for record in self.records:
+            if record["workload"] == workload and record["subject"] == subject and all(
+                record.get(k) == v for k, v in match.items()
+            ):
+                return record
+        return None
+
+
+def us(ns: float | None) -> str:
+    if ns is None:
+        return "-"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.1f} ms"
+    return f"{ns / 1e3:.2f} µs"
+
+
+def rate(record: Record | None) -> str:
+    if record is None:
+        return "-"
+    per_sec = record["ops_per_sec"]
+    return f"{per_sec / 1e6:.2f} M/s" if per_sec >= 1e6 else f"{per_sec / 1e3:.0f} k/s"
+
+
+def latency(record: Record | None) -> str:
+    if record is None or "p50_ns" not in record:
+        return "- / - / -"
+    return " / ".join(us(record[k]) for k in ("p50_ns", "p99_ns", "p999_ns"))
+
+
+def ratio(value: float | None, base: float | None) -> str:
+    if value is None or base is None or base == 0:
+        return "-"
+    return f"{value / base:.2f}x"
+
+
+def verdict(ok: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "not measured"}[ok]
+
+
+def build(data: Path) -> str:
+    figures = Figures(
+        read_jsonl(data / "rust.jsonl") + read_jsonl(data / "c.jsonl")
+        + read_jsonl(data / "python.jsonl") + read_go(data / "go.txt")
+    )
+    get = figures.get
+    lines: list[str] = []
+    add = lines.append
+    targets: list[tuple[str, str, str]] = []
+
+    add("# Benchmark results")
+    add("")
+    add(f"Produced by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.machine()}, {_cpus()} CPUs. Every ratio sets a figure against a "
+        "baseline measured in the same run; absolute figures drift on a shared "
+        "machine, ratios much less. Latencies are p50 / p99 / p99.9 of a systematic "
+        "sample of the operations (one in 8 or 16, timed one by one).")
+    add("")
+
+    add("## Rust core against the minimal reference")
+    add("")
+    add("The reference is the same concurrent map (dashmap) holding bare atomic "
+        "counters: a block is a checked decrement and an insert of the order, a "
+        "confirm marks the order. It has no deadlines, release schedule, metrics or "
+        "validation, and stores no product names. Ratio: engine throughput over "
+        "reference throughput.")
+    add("")
+    add("| workload | threads | engine | engine p50 / p99 / p99.9 | reference | "
+        "reference p50 / p99 / p99.9 | ratio |")
+    add("|---|---|---|---|---|---|---|")
+    rows = [("load 5M products", "load", {}), ]
+    for name in ("reads-uniform", "reads-zipf"):
+        for threads in (1, 2):
+            rows.append((name.replace("-", " "), name, {"threads": threads}))
+    for threads in (1, 2):
+        rows.append(("block+confirm pairs", "pairs", {"threads": threads}))
+    rows.append(("flash sale (4 hot products)", "flash", {"threads": 2}))
+    for label, workload, match in rows:
+        engine, reference = get(workload, "engine", **match), get(workload, "reference", **match)
+        value = engine and engine["ops_per_sec"]
+        base = reference and reference["ops_per_sec"]
+        add(f"| {label} | {match.get('threads', 1)} | {rate(engine)} | {latency(engine)} | "
+            f"{rate(reference)} | {latency(reference)} | {ratio(value, base)} |")
+    add("")
+
+    load, ref_load = get("load", "engine"), get("load", "reference")
+    if load:
+        add(f"Catalogue load: {load['products']:,.0f} products in {load['secs']:.2f} s; "
+            f"resident memory grew by {load['resident_bytes'] / 2**20:,.0f} MiB, of which "
+            f"{load['id_name_bytes'] / 2**20:,.0f} MiB are the id and name bytes, leaving "
+            f"**{load['bytes_per_product_beyond_text']:.0f} bytes per product** beyond them "
+            "(RSS from /proc/self/statm before and after the load, in a fresh process; it "
+            "counts the map, every allocation and the allocator's own overhead and free "
+            "space).")
+        if ref_load:
+            add(f"The reference, which keeps ids but no names, took "
+                f"{ref_load['secs']:.2f} s and {ref_load['bytes_per_product_beyond_text']:.0f} "
+                "bytes per product beyond the same id and name bytes.")
+        add("")
+        targets.append(("5M products load in under 3 s", f"{load['secs']:.2f} s",
+                        verdict(load["secs"] < 3)))
+        targets.append(("under 120 bytes per product beyond id and name",
+                        f"{load['bytes_per_product_beyond_text']:.0f} B",
+                        verdict(load["bytes_per_product_beyond_text"] < 120)))
+    for threads in (1, 2):
+        engine, reference = get("pairs", "engine", threads=threads), get(
+            "pairs", "reference", threads=threads)
+        if engine and reference:
+            share = engine["ops_per_sec"] / reference["ops_per_sec"]
+            targets.append((f"pairs at >= 0.5x the reference, {threads} thread(s)",
+                            f"{share:.2f}x", verdict(share >= 0.5)))
+
+    add("## Mass expiry and promptness")
+    add("")
+    expiry, quiet = get("expiry", "engine"), get("expiry-quiet", "engine")
+    if expiry and quiet:
+        add(f"{expiry['holds']:,.0f} holds share one deadline while another thread blocks "
+            "and confirms without pause. Release time runs from the deadline until the "
+            "metrics count every hold expired. Baseline: the same thread's blocks in the "
+            "quiet seconds before the deadline.")
+        add("")
+        add("| figure | during the release | quiet baseline | ratio |")
+        add("|---|---|---|---|")
+        add(f"| release done after the deadline | {expiry['release_secs']:.2f} s | - | - |")
+        add(f"| concurrent block p50 / p99 / p99.9 | {latency(expiry)} | {latency(quiet)} | "
+            f"{ratio(expiry['p99_ns'], quiet['p99_ns'])} (p99) |")
+        add(f"| worst concurrent block | {us(expiry['max_ns'])} | {us(quiet['max_ns'])} | "
+            f"{ratio(expiry['max_ns'], quiet['max_ns'])} |")
+        add(f"| blocks measured during the release | {expiry['blocks_during']:,.0f} | - | - |")
+        add("")
+        targets.append(("1M holds released within 2 s of the deadline",
+                        f"{expiry['release_secs']:.2f} s", verdict(expiry["release_secs"] <= 2)))
+        targets.append(("no concurrent block waits over 1 ms meanwhile",
+                        us(expiry["max_ns"]), verdict(expiry["max_ns"] <= 1e6)))
+    prompt, sleep = get("prompt", "engine"), get("prompt-sleep", "baseline")
+    if prompt and sleep:
+        add(f"Promptness: {prompt['rounds']:,.0f} holds of 20-30 ms on one product, with "
+            f"{prompt['live_holds']:,.0f} other holds live and not due, and the background "
+            "releaser; how long after its deadline the stock is available again. Baseline: "
+            "how late a plain thread sleeping for the same time wakes.")
+        add("")
+        add("| figure | p50 / p99 / p99.9 | worst |")
+        add("|---|---|---|")
+        add(f"| stock back after the deadline | {latency(prompt)} | {us(prompt['max_ns'])} |")
+        add(f"| plain sleep overshoot (baseline) | {latency(sleep)} | {us(sleep['max_ns'])} |")
+        add("")
+        targets.append(("stock back within 100 ms of the deadline", us(prompt["max_ns"]),
+                        verdict(prompt["max_ns"] < 100e6)))
+
+    add("## C and Go front doors against Rust")
+    add("")
+    add("Block+confirm pairs on one thread, 100,000 products, every id prepared before "
+        "the clock starts, the engine on its defaults. Overhead per call is half the "
+        "difference per pair, since a pair is two calls.")
+    add("")
+    add("| front door | ns per pair | ratio to Rust | overhead per call |")
+    add("|---|---|---|---|")
+    rust = get("ffi-pairs", "rust")
+    rust_ns = rust and 1e9 / rust["ops_per_sec"]
+    doors = [("Rust (baseline)", rust_ns), ]
+    c = get("ffi-pairs", "c")
+    doors.append(("C (`include/stockkeeper.h`)", c and 1e9 / c["ops_per_sec"]))
+    go = get("go-BlockConfirm", "go")
+    doors.append(("Go (`go test -bench`)", go and go["ns_per_op"]))
+    for label, ns in doors:
+        over = None if ns is None or rust_ns is None else (ns - rust_ns) / 2
+        add(f"| {label} | {'-' if ns is None else f'{ns:.0f}'} | {ratio(ns, rust_ns)} | "
+            f"{'-' if over is None or label.startswith('Rust') else f'{over:.0f} ns'} |")
+        if over is not None and not label.startswith("Rust"):
+            targets.append((f"{label.split()[0]} adds under 100 ns per call", f"{over:.0f} ns",
+                            verdict(over < 100)))
+    parallel = get("go-BlockConfirmParallel", "go")
+    if parallel:
+        add("")
+        add(f"Go with `RunParallel` on every CPU: {parallel['ns_per_op']:.0f} ns per pair.")
+    add("")
+
+    add("## Python: `InventoryService` against the original pure-Python service")
+    add("")
+    add("The same Python workload through both, ids prepared beforehand. Ratio: "
+        "InventoryService throughput over the original's.")
+    add("")
+    add("| workload | threads | InventoryService | p50 / p99 / p99.9 | original | "
+        "p50 / p99 / p99.9 | ratio |")
+    add("|---|---|---|---|---|---|---|")
+    py_rows = [("load", "py-load", {})]
+    for threads in (1, 4):
+        py_rows.append(("block+confirm pairs", "py-pairs", {"threads": threads}))
+        py_rows.append(("reads", "py-reads", {"threads": threads}))
+    for label, workload, match in py_rows:
+        service, original = get(workload, "service", **match), get(workload, "original", **match)
+        add(f"| {label} | {match.get('threads', 1)} | {rate(service)} | {latency(service)} | "
+            f"{rate(original)} | {latency(original)} | "
+            f"{ratio(service and service['ops_per_sec'], original and original['ops_per_sec'])} |")
+        if workload == "py-pairs" and service and original:
+            speedup = service["ops_per_sec"] / original["ops_per_sec"]
+            targets.append((f"Python pairs >= 5x the original, {match['threads']} thread(s)",
+                            f"{speedup:.2f}x", verdict(speedup >= 5)))
+    batch, original = get("py-pairs-batch", "service"), get("py-pairs", "original", threads=1)
+    if batch and original:
+        speedup = batch["ops_per_sec"] / original["ops_per_sec"]
+        add(f"| block+confirm pairs, batch of {batch['batch']:.0f} | 1 | {rate(batch)} | "
+            f"- | {rate(original)} | {latency(original)} | {speedup:.2f}x |")
+        targets.append(("Python batch pairs >= 20x the original", f"{speedup:.2f}x",
+                        verdict(speedup >= 20)))
+    else:
+        add("")
+        add("The Python package has no batch block+confirm entry point yet, so the batch "
+            "figure is not measured.")
+        targets.append(("Python batch pairs >= 20x the original", "-", verdict(None)))
+    add("")
+
+    add("## Targets")
+    add("")
+    add("| target | measured | verdict |")
+    add("|---|---|---|")
+    for target, measured, result in targets:
+        add(f"| {target} | {measured} | {result} |")
+    add("")
+    return "\n".join(lines)
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def main() -> None:
+    data, out = Path(sys.argv[1]), Path(sys.argv[2])
+    out.write_text(build(data))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
