@@ -185,7 +185,9 @@ typedef struct {
   uint64_t refused_invalid;
   // Holds live now.
   uint64_t live_holds;
-  // Units reserved by live holds now.
+  // Units reserved by live holds now, summed over every product; it
+  // saturates at `u64::MAX`, which only holds of many products each near
+  // the count bound can reach.
   uint64_t held_units;
 } sk_metrics;
 
@@ -254,9 +256,14 @@ sk_status sk_options_default(sk_options *out);
 // point to writable memory for a pointer.
 sk_status sk_engine_new(const sk_options *options, sk_engine **out);
 
-// Closes an engine: stops and joins its releaser thread; every later call on
-// the handle returns `SK_STATUS_CLOSED`. Closing twice is fine. The handle
-// stays valid until `sk_engine_free`.
+// Closes an engine: stops and joins its releaser thread, delivers the
+// events already queued and stops its notifier thread; every later call on
+// the handle returns `SK_STATUS_CLOSED`. It returns once all that is done,
+// also when another thread is closing the same engine. Called from inside an
+// event callback it cannot wait for the thread it runs on: it stops the
+// engine and returns at once, and queued events are still delivered until a
+// close from another thread, or `sk_engine_free`, waits for them. Closing
+// twice is fine. The handle stays valid until `sk_engine_free`.
 //
 // # Safety
 // `engine` must be NULL or a handle from `sk_engine_new` not yet freed.
@@ -482,7 +489,9 @@ sk_status sk_engine_metrics_text(const sk_engine *engine,
 // # Safety
 // `engine` must be NULL or a live handle; `callback` must be safe to call
 // from another thread with `user_data` until `sk_engine_unsubscribe`
-// followed by `sk_engine_flush_events` returns, or the engine is closed.
+// followed by `sk_engine_flush_events` returns, or until `sk_engine_close`
+// returns on a thread other than the notifier's, or `sk_engine_free`
+// returns.
 sk_status sk_engine_subscribe(sk_engine *engine,
                               sk_event_callback callback,
                               void *user_data,

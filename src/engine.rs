@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use crate::backend::{Backend, OrderView};
 use crate::clock::{nanos, Clock, ClockKind, Nanos};
 use crate::error::{Error, ErrorCode, Result};
+use crate::fork;
 use crate::local::LocalBackend;
 use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
 use crate::notify::{Callback, Events, Notifier, SubscriptionId};
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     clock: Clock,
     hold_time: Nanos,
     closed: AtomicBool,
+    /// The fork generation the engine was made in (see [`crate::fork`]).
+    born: u64,
     pub(crate) alarm: Alarm,
     notifier: Notifier,
     refusals: Refusals,
@@ -107,6 +110,8 @@ impl Shared {
 pub struct Engine {
     shared: Arc<Shared>,
     releaser: Mutex<Option<JoinHandle<()>>>,
+    /// Held for the whole of a close, so that a second close waits for it.
+    closing: Mutex<()>,
 }
 
 impl Engine {
@@ -124,11 +129,12 @@ impl Engine {
             clock: Clock::new(options.clock),
             hold_time,
             closed: AtomicBool::new(false),
+            born: fork::generation(),
             alarm: Alarm::new(),
             notifier: Notifier::default(),
             refusals: Refusals::default(),
         });
-        let engine = Engine { shared, releaser: Mutex::new(None) };
+        let engine = Engine { shared, releaser: Mutex::new(None), closing: Mutex::new(()) };
         if options.background_release {
             engine.start_releaser()?;
         }
@@ -156,7 +162,7 @@ impl Engine {
     }
 
     fn open(&self) -> Result<&Shared> {
-        match self.shared.closed.load(Ordering::Acquire) {
+        match self.is_closed() {
             true => Err(Error::Closed),
             false => Ok(&self.shared),
         }
@@ -421,13 +427,28 @@ impl Engine {
 
     /// Stops the engine: later calls fail with [`Error::Closed`], the
     /// releaser thread is stopped and joined, and queued events are delivered
-    /// before the notifier thread stops. Calling it again does nothing.
+    /// before the notifier thread stops. Returns once all that is done, also
+    /// when another thread is closing the engine at the same time; calling it
+    /// again does nothing.
+    ///
+    /// Called from an event callback, it cannot wait for the notifier thread
+    /// it runs on: it stops the engine and returns, and events already queued
+    /// are still delivered; a later close (or drop) from another thread waits
+    /// for them.
     pub fn close(&self) {
-        if self.shared.closed.swap(true, Ordering::AcqRel) {
+        self.shared.closed.store(true, Ordering::Release);
+        if fork::forked_since(self.shared.born) {
+            // The threads are the parent's and the locks may be held forever.
             return;
         }
         self.shared.alarm.stop();
-        if let Some(thread) = self.releaser.lock().take() {
+        if self.shared.notifier.on_notifier_thread() {
+            self.shared.notifier.stop_from_callback();
+            return;
+        }
+        let _closing = self.closing.lock();
+        let releaser = self.releaser.lock().take();
+        if let Some(thread) = releaser {
             // The releaser has no panicking path; a join error would mean a
             // bug, and there is nothing left to undo.
             let _ = thread.join();
@@ -435,14 +456,21 @@ impl Engine {
         self.shared.notifier.stop();
     }
 
-    /// Whether [`Engine::close`] was called.
+    /// Whether [`Engine::close`] was called, or the engine was made before
+    /// the process forked into this child (it then acts as closed).
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
+        self.shared.closed.load(Ordering::Acquire) || fork::forked_since(self.shared.born)
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        if fork::forked_since(self.shared.born) {
+            // The parent's threads do not exist here: forget their handles
+            // rather than detach threads this process never had.
+            std::mem::forget(self.releaser.get_mut().take());
+            return;
+        }
         self.close();
     }
 }

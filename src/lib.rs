@@ -26,6 +26,7 @@ mod clock;
 mod engine;
 mod error;
 pub mod ffi;
+mod fork;
 mod local;
 mod metrics;
 mod notify;

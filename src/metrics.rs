@@ -13,7 +13,8 @@ pub(crate) struct HoldCounts {
     pub confirmed: u64,
     pub cancelled: u64,
     pub expired: u64,
-    pub held_units: u64,
+    /// Wider than a count: many products may each hold up to MAX_COUNT.
+    pub held_units: u128,
 }
 
 impl AddAssign for HoldCounts {
@@ -82,7 +83,9 @@ pub struct Metrics {
     pub refused_invalid: u64,
     /// Holds live now.
     pub live_holds: u64,
-    /// Units reserved by live holds now.
+    /// Units reserved by live holds now, summed over every product; it
+    /// saturates at `u64::MAX`, which only holds of many products each near
+    /// the count bound can reach.
     pub held_units: u64,
 }
 
@@ -139,7 +142,7 @@ impl Refusals {
             refused_ended: read(Refusal::Ended),
             refused_invalid: read(Refusal::Invalid),
             live_holds: holds.held - holds.confirmed - holds.cancelled - holds.expired,
-            held_units: holds.held_units,
+            held_units: u64::try_from(holds.held_units).unwrap_or(u64::MAX),
         }
     }
 }

@@ -117,7 +117,7 @@ impl Notifier {
         self.send(Message::Unsubscribe(id));
     }
 
-    fn on_notifier_thread(&self) -> bool {
+    pub(crate) fn on_notifier_thread(&self) -> bool {
         self.thread_id.get() == Some(&thread::current().id())
     }
 
@@ -134,15 +134,23 @@ impl Notifier {
     }
 
     /// Delivers what is queued, then stops and joins the notifier thread.
+    /// The thread's lock is not held while joining, so a callback still
+    /// running may call into the notifier (and be refused as stopped).
     pub(crate) fn stop(&self) {
-        let mut thread = self.thread.lock();
         self.stopped.store(true, Ordering::Release);
         self.send(Message::Stop);
-        if let Some(thread) = thread.take() {
-            if !self.on_notifier_thread() {
-                let _ = thread.join();
-            }
+        let thread = self.thread.lock().take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
         }
+    }
+
+    /// Stops the notifier from one of its own callbacks: queued events are
+    /// still delivered, and the thread is left for [`Notifier::stop`] on
+    /// another thread to join.
+    pub(crate) fn stop_from_callback(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.send(Message::Stop);
     }
 }
 

@@ -202,9 +202,14 @@ pub unsafe extern "C" fn sk_engine_new(
     })
 }
 
-/// Closes an engine: stops and joins its releaser thread; every later call on
-/// the handle returns `SK_STATUS_CLOSED`. Closing twice is fine. The handle
-/// stays valid until `sk_engine_free`.
+/// Closes an engine: stops and joins its releaser thread, delivers the
+/// events already queued and stops its notifier thread; every later call on
+/// the handle returns `SK_STATUS_CLOSED`. It returns once all that is done,
+/// also when another thread is closing the same engine. Called from inside an
+/// event callback it cannot wait for the thread it runs on: it stops the
+/// engine and returns at once, and queued events are still delivered until a
+/// close from another thread, or `sk_engine_free`, waits for them. Closing
+/// twice is fine. The handle stays valid until `sk_engine_free`.
 ///
 /// # Safety
 /// `engine` must be NULL or a handle from `sk_engine_new` not yet freed.

@@ -193,7 +193,9 @@ fn deliver(
 /// # Safety
 /// `engine` must be NULL or a live handle; `callback` must be safe to call
 /// from another thread with `user_data` until `sk_engine_unsubscribe`
-/// followed by `sk_engine_flush_events` returns, or the engine is closed.
+/// followed by `sk_engine_flush_events` returns, or until `sk_engine_close`
+/// returns on a thread other than the notifier's, or `sk_engine_free`
+/// returns.
 #[no_mangle]
 pub unsafe extern "C" fn sk_engine_subscribe(
     engine: *mut SkEngine,

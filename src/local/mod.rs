@@ -85,10 +85,10 @@ impl OrderCell {
         OrderView { state, lines, deadline }
     }
 
-    fn units(&self) -> u64 {
-        // Every line was held at once out of stock that fits MAX_COUNT per
-        // product; saturating keeps the sum defined across many products.
-        self.lines.iter().fold(0, |sum, (_, quantity)| sum.saturating_add(*quantity))
+    /// All units the order holds. Wider than a count: lines on many products
+    /// may each hold up to MAX_COUNT.
+    fn units(&self) -> u128 {
+        self.lines.iter().map(|(_, quantity)| u128::from(*quantity)).sum()
     }
 
     fn ended_event(&self, state: OrderState) -> Event {

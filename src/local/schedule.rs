@@ -99,7 +99,7 @@ impl Schedule {
     }
 
     /// Counts a new hold of `units` and schedules its expiry.
-    pub(super) fn start(&self, order: &Arc<OrderCell>, deadline: Nanos, units: u64) {
+    pub(super) fn start(&self, order: &Arc<OrderCell>, deadline: Nanos, units: u128) {
         let mut shard = self.shard(order).lock();
         shard.counts.held += 1;
         shard.counts.held_units += units;
@@ -124,7 +124,7 @@ impl Schedule {
         &self,
         order: &Arc<OrderCell>,
         state: OrderState,
-        units: u64,
+        units: u128,
         now: Nanos,
     ) -> Option<Arc<OrderCell>> {
         {

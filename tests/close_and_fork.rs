@@ -1,0 +1,125 @@
+//! Closing while a subscriber runs, closing from inside a subscriber, an
+//! engine inherited across fork, and metrics at the count bound.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use stockkeeper::{Engine, Error, Options, MAX_COUNT};
+
+fn engine_with_kettles() -> Arc<Engine> {
+    let engine = Engine::new(Options::manual()).unwrap();
+    engine.add_product("kettle", "Kettle", 10).unwrap();
+    Arc::new(engine)
+}
+
+#[test]
+fn a_second_close_returns_only_after_the_first_one_finished() {
+    let engine = engine_with_kettles();
+    let (running, callback_running) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let finished = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&finished);
+    let released = std::sync::Mutex::new(released);
+    engine
+        .on_event(move |_| {
+            let _ = running.send(());
+            let _ = released.lock().unwrap().recv();
+            done.store(true, Ordering::SeqCst);
+        })
+        .unwrap();
+    engine.block("kettle", 1, "o1", None).unwrap();
+    engine.confirm("o1").unwrap();
+    callback_running.recv().unwrap();
+
+    let closers: Vec<_> = (0..2)
+        .map(|_| {
+            let engine = Arc::clone(&engine);
+            let finished = Arc::clone(&finished);
+            thread::spawn(move || {
+                engine.close();
+                finished.load(Ordering::SeqCst)
+            })
+        })
+        .collect();
+    release.send(()).unwrap();
+    for closer in closers {
+        assert!(closer.join().unwrap(), "a close returned while a callback still ran");
+    }
+}
+
+#[test]
+fn a_callback_may_close_its_own_engine_and_queued_events_still_arrive() {
+    let engine = engine_with_kettles();
+    let weak = Arc::downgrade(&engine);
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    let (closed, closed_from_callback) = mpsc::channel();
+    engine
+        .on_event(move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                if let Some(engine) = weak.upgrade() {
+                    engine.close();
+                    let _ = closed.send(engine.block("kettle", 1, "late", None));
+                }
+            }
+        })
+        .unwrap();
+    for order in ["a", "b", "c"] {
+        engine.block("kettle", 1, order, None).unwrap();
+        engine.cancel(order).unwrap();
+    }
+    assert_eq!(closed_from_callback.recv().unwrap(), Err(Error::Closed));
+    engine.close();
+    assert_eq!(seen.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn held_units_add_up_past_a_single_count_without_wrapping() {
+    let engine = Engine::new(Options::manual()).unwrap();
+    for product in ["a", "b", "c"] {
+        engine.add_product(product, "Bulk", MAX_COUNT).unwrap();
+        engine.block(product, MAX_COUNT, &format!("o-{product}"), None).unwrap();
+    }
+    assert_eq!(engine.metrics().unwrap().held_units, u64::MAX, "saturates, never wraps");
+    engine.confirm("o-a").unwrap();
+    assert_eq!(engine.metrics().unwrap().held_units, 2 * MAX_COUNT);
+}
+
+#[cfg(unix)]
+#[test]
+fn an_engine_made_before_a_fork_acts_as_closed_in_the_child() {
+    let inherited = Engine::new(Options::default()).unwrap();
+    inherited.add_product("kettle", "Kettle", 5).unwrap();
+    let feed = inherited.subscribe().unwrap();
+
+    // SAFETY: the child calls only the engine and _exit; it never returns
+    // into the test harness.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        let mut failures = 0;
+        failures += i32::from(!inherited.is_closed());
+        failures += i32::from(inherited.block("kettle", 1, "o1", None) != Err(Error::Closed));
+        failures += i32::from(inherited.flush_events() != Err(Error::Closed));
+        inherited.close();
+        let fresh = Engine::new(Options::default()).unwrap();
+        failures += i32::from(fresh.add_product("mug", "Mug", 1).is_err());
+        failures += i32::from(fresh.block("mug", 1, "o1", None).is_err());
+        fresh.close();
+        drop(inherited);
+        // SAFETY: ends the child at once, running nothing of the parent's.
+        unsafe { libc::_exit(failures) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child made above.
+    assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    assert!(libc::WIFEXITED(status), "the child did not exit normally");
+    assert_eq!(libc::WEXITSTATUS(status), 0, "checks failed in the child");
+
+    // The parent's engine is untouched.
+    inherited.block("kettle", 1, "o1", None).unwrap();
+    inherited.confirm("o1").unwrap();
+    inherited.flush_events().unwrap();
+    assert_eq!(feed.try_iter().count(), 1);
+}
