@@ -353,9 +353,10 @@ impl Engine {
     /// returns how many holds it released. Fails with
     /// [`Error::ClockNotManual`] on the system clock.
     pub fn advance(&self, by: Duration) -> Result<usize> {
-        let shared = self.open()?;
-        shared.clock.advance(by)?;
-        Ok(shared.release_due())
+        self.run(|shared, _| {
+            shared.clock.advance(by)?;
+            Ok(shared.release_due())
+        })
     }
 
     /// The time since the engine started, on its clock.

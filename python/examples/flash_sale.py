@@ -5,8 +5,10 @@ Buyers hold stock, then pay at once, fail to pay (the order is cancelled),
 walk away (the hold expires), or pay late (before or after their hold ran
 out). The engine runs on its manual clock, which a clock thread moves
 forward in step with the buyers' progress, so half an hour of sale takes a
-few seconds. At the end the script checks the contract's invariants and
-exits with status 1 if any of them failed.
+few seconds. A subscriber hears how every hold ended. At the end the script
+checks the contract's invariants, and that the engine's metrics and the
+events heard agree with what the buyers saw, and exits with status 1 if any
+of that failed.
 
     python examples/flash_sale.py [--products N] [--buyers N] [--attempts N] ...
 """
@@ -65,6 +67,25 @@ class Tally:
     too_late: set[str] = field(default_factory=set)
     released_by_clock: int = 0
     restocked: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Feed:
+    """What a subscriber heard: how each hold ended and what it held, and
+    the products that sold out. Filled on the engine's notifier thread, one
+    event at a time; read once the events were flushed."""
+
+    ended: dict[str, tuple[str, list[tuple[str, int]]]] = field(default_factory=dict)
+    ended_again: list[str] = field(default_factory=list)
+    sold_out: Counter[str] = field(default_factory=Counter)
+
+    def __call__(self, event: stockkeeper.Event) -> None:
+        if isinstance(event, stockkeeper.HoldEnded):
+            if event.order_id in self.ended:
+                self.ended_again.append(event.order_id)
+            self.ended[event.order_id] = (event.state, event.lines)
+        else:
+            self.sold_out[event.product_id] += 1
 
 
 def cold_id(index: int) -> str:
@@ -299,6 +320,11 @@ class Totals:
     restocked: Counter[str] = field(default_factory=Counter)
     states: Counter[str] = field(default_factory=Counter)
     sold: Counter[str] = field(default_factory=Counter)
+    # How each order ended, and each product's holds, as the engine says;
+    # and the products left with nothing.
+    ends: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[str, Counter[str]] = field(default_factory=dict)
+    emptied: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for tally in self.tallies:
@@ -329,6 +355,8 @@ def check_holds(engine: stockkeeper.Engine, totals: Totals, check: Check) -> Non
             else "expired"
         )
         check(state == told, f"order {order} is {state}, its buyer was told {told}")
+        totals.ends[order] = state
+        totals.outcomes.setdefault(product, Counter())[state] += 1
         if state == "confirmed":
             totals.sold[product] += quantity
     check(not totals.confirmed & totals.cancelled, "an order was confirmed and cancelled")
@@ -362,7 +390,67 @@ def check_stock(sale: Sale, totals: Totals, check: Check) -> int:
             f"{product}: on_hand {stock.on_hand} != "
             f"{initial} + {totals.restocked[product]} - {sold}",
         )
+        if stock.on_hand == 0:
+            totals.emptied.add(product)
     return len(touched)
+
+
+def check_metrics(engine: stockkeeper.Engine, totals: Totals, check: Check) -> stockkeeper.Metrics:
+    """The engine's own counters agree with what the buyers saw; returns
+    them for the report."""
+    metrics = engine.metrics()
+    expected = {
+        "held": len(totals.held),
+        "confirmed": totals.states["confirmed"],
+        "cancelled": totals.states["cancelled"],
+        "expired": totals.states["expired"],
+        "refused_stock": totals.total(lambda tally: tally.refused_for_stock),
+        # Every late confirm or cancel, and nothing else, met an ended hold.
+        "refused_ended": len(totals.too_late),
+        "refused_duplicate": 0,
+        "refused_unknown": 0,
+        "refused_invalid": 0,
+        "live_holds": 0,
+        "held_units": 0,
+    }
+    for name, value in expected.items():
+        counted = getattr(metrics, name)
+        check(counted == value, f"metrics say {name} {counted}, the buyers' tallies {value}")
+    for product, ended in totals.outcomes.items():
+        outcomes = engine.product_outcomes(product)
+        counted = Counter(
+            confirmed=outcomes.confirmed, cancelled=outcomes.cancelled, expired=outcomes.expired
+        )
+        check(+counted == ended, f"{product}: outcomes {outcomes!r}, the holds say {dict(ended)}")
+    return metrics
+
+
+def check_events(totals: Totals, feed: Feed, check: Check) -> None:
+    """The subscriber heard every hold end once, as it ended and with what it
+    held; and of every product left empty, a sold-out event."""
+    check(not feed.ended_again, f"holds ended twice: {feed.ended_again[:5]}")
+    check(feed.ended.keys() == totals.held.keys(), "the holds heard of are not the holds made")
+    for order, (product, quantity) in totals.held.items():
+        state, lines = feed.ended.get(order, ("unheard", []))
+        ended = totals.ends[order]
+        check(state == ended, f"order {order} was heard to end {state}, but it is {ended}")
+        check(lines == [(product, quantity)], f"order {order} was heard to hold {lines}")
+    silent = totals.emptied - feed.sold_out.keys()
+    check(not silent, f"sold out without an event: {sorted(silent)[:5]}")
+    touched = {product for product, _ in totals.held.values()}
+    check(feed.sold_out.keys() <= touched, "a product never held was heard to sell out")
+
+
+def prometheus_lines(
+    engine: stockkeeper.Engine, metrics: stockkeeper.Metrics, hot: list[str], check: Check
+) -> list[str]:
+    """The Prometheus text for the hot products, checked against the
+    snapshot; returns its lines."""
+    lines = engine.metrics_text(hot).splitlines()
+    for outcome in ("held", "confirmed", "cancelled", "expired"):
+        line = f'stockkeeper_holds_total{{outcome="{outcome}"}} {getattr(metrics, outcome)}'
+        check(line in lines, f"the Prometheus text lacks {line!r}")
+    return lines
 
 
 @dataclass
@@ -373,10 +461,21 @@ class Timing:
     samples: int
 
 
-def report(sale: Sale, totals: Totals, timing: Timing, products: int, failures: int) -> None:
-    states, held = totals.states, len(totals.held)
+@dataclass
+class Observed:
+    """What the engine itself reported: its counters, the events a
+    subscriber heard, and the Prometheus text."""
+
+    metrics: stockkeeper.Metrics
+    feed: Feed
+    prometheus: list[str]
+
+
+def report(
+    sale: Sale, totals: Totals, timing: Timing, seen: Observed, products: int, failures: int
+) -> None:
+    metrics, held = seen.metrics, len(totals.held)
     tried = totals.total(lambda tally: tally.tried)
-    refused = totals.total(lambda tally: tally.refused_for_stock)
     calls = totals.total(lambda tally: tally.calls)
     late_in_time = totals.union(lambda tally: tally.paid_late) & totals.confirmed
     walked = totals.union(lambda tally: tally.walked_away)
@@ -390,22 +489,38 @@ def report(sale: Sale, totals: Totals, timing: Timing, products: int, failures: 
         f"hold time {sale.hold_time:g} s, {sale.seconds / 60:g} simulated minutes in "
         f"{timing.sale_seconds:.2f} s"
     )
-    print(f"  orders       tried {tried:,} | held {held:,} | refused for stock {refused:,}")
     print(
-        f"  holds ended  confirmed {states['confirmed']:,} "
+        f"  orders       tried {tried:,} | held {metrics.held:,} | "
+        f"refused for stock {metrics.refused_stock:,}"
+    )
+    print(
+        f"  holds ended  confirmed {metrics.confirmed:,} "
         f"({len(late_in_time):,} of them paid late, in time) | "
-        f"cancelled {states['cancelled']:,}"
+        f"cancelled {metrics.cancelled:,}"
     )
     print(
-        f"               expired {states['expired']:,} (walked away {len(walked):,}, "
-        f"too late to pay or cancel {len(totals.too_late):,})"
+        f"               expired {metrics.expired:,} (walked away {len(walked):,}, "
+        f"too late to pay or cancel {metrics.refused_ended:,})"
     )
-    print("  hot products sold / stock")
+    heard = Counter(state for state, _ in seen.feed.ended.values())
+    print(
+        f"  events       {len(seen.feed.ended):,} holds heard ending (confirmed "
+        f"{heard['confirmed']:,}, cancelled {heard['cancelled']:,}, expired "
+        f"{heard['expired']:,}) | {sum(seen.feed.sold_out.values()):,} sold-out events"
+    )
+    print("  hot products sold / stock, share of ended holds confirmed")
     for product in sorted(sale.hot):
         restocked = totals.restocked[product]
         extra = f" (incl. {restocked} restocked mid-sale)" if restocked else ""
         offered = sale.hot[product] + restocked
-        print(f"    {product:<10} {totals.sold[product]:>5} / {offered}{extra}")
+        share = sale.engine.product_outcomes(product).confirmed_share
+        shown = "-" if share is None else f"{share:.0%}"
+        print(f"    {product:<10} {totals.sold[product]:>5} / {offered:<5} {shown:>4}{extra}")
+    first = sorted(sale.hot)[0]
+    excerpt = [line for line in seen.prometheus if f'product="{first}"' in line]
+    print(f"  prometheus   {len(seen.prometheus)} lines for {len(sale.hot)} hot products, e.g.")
+    for line in excerpt:
+        print(f"               {line}")
     verdict = "all hold" if not failures else f"{failures} FAILED"
     print(f"  invariants   {verdict}")
     print(
@@ -417,6 +532,7 @@ def report(sale: Sale, totals: Totals, timing: Timing, products: int, failures: 
         f"{products:,} products"
     )
     print(f"               every hold ended exactly once: {held:,} holds")
+    print(f"               metrics and events agree with the buyers: {held:,} holds")
     print(
         f"  throughput   {calls:,} engine calls in {timing.sale_seconds:.2f} s: "
         f"{calls / timing.sale_seconds:,.0f} calls/s"
@@ -434,6 +550,9 @@ def main() -> int:
     started = time.perf_counter()
     loaded = engine.add_products(catalogue(cold_count, hot))
     load_seconds = time.perf_counter() - started
+
+    feed = Feed()
+    engine.subscribe(feed)
 
     restock = (sorted(hot)[0], 25)
     sale = Sale(
@@ -455,9 +574,12 @@ def main() -> int:
     totals = Totals(tallies)
     check_holds(engine, totals, check)
     products = check_stock(sale, totals, check)
-    report(
-        sale, totals, Timing(loaded, load_seconds, sale_seconds, samples), products, len(failures)
-    )
+    metrics = check_metrics(engine, totals, check)
+    engine.flush_events()
+    check_events(totals, feed, check)
+    seen = Observed(metrics, feed, prometheus_lines(engine, metrics, sorted(hot), check))
+    timing = Timing(loaded, load_seconds, sale_seconds, samples)
+    report(sale, totals, timing, seen, products, len(failures))
     engine.close()
     for failure in failures[:SHOWN_FAILURES]:
         print(f"INVARIANT FAILED: {failure}", file=sys.stderr)

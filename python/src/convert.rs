@@ -1,10 +1,16 @@
 //! Python arguments in, core values out.
 //!
 //! Python ints have no bound and Python strs may hold lone surrogates, so
-//! every argument is checked here before the engine sees it. A value the
-//! contract refuses becomes a core [`Error`] and leaves through
-//! [`crate::errors::to_py`] like any other; only a value of the wrong type
-//! raises a plain `TypeError`.
+//! every argument is checked here before the engine sees it. A value of the
+//! wrong type raises a plain `TypeError` at once, and the engine never hears
+//! of it, just as the Rust API cannot be called with one. A value of the
+//! right type that the contract refuses becomes a core [`Error`] and is held
+//! back for the method, which raises it through the engine
+//! ([`stockkeeper::Engine::refuse`]), so that the engine's metrics count the
+//! refusal as they would count the same refusal made by the core itself.
+//! Every argument is converted before the method runs, so a wrong type in
+//! any argument is raised before a refused value in another; among refused
+//! values, the first argument's is raised, and counted once.
 
 use std::ops::Deref;
 use std::time::Duration;
@@ -16,6 +22,60 @@ use pyo3::types::{PyInt, PyMapping, PySequence, PyString};
 use stockkeeper::{count_from_signed, quantity_from_signed, Error};
 
 use crate::errors::to_py;
+
+/// Why a Python value was not turned into a core one.
+pub enum Refused {
+    /// A value of the right type that the contract refuses: the engine
+    /// counts it, and it is raised as the matching `StockkeeperError`.
+    Value(Error),
+    /// A value of the wrong type, or an error Python raised while reading it
+    /// (an iterator that fails, say): raised as it is, and not counted.
+    Python(PyErr),
+}
+
+impl From<PyErr> for Refused {
+    fn from(err: PyErr) -> Refused {
+        Refused::Python(err)
+    }
+}
+
+impl From<Error> for Refused {
+    fn from(error: Error) -> Refused {
+        Refused::Value(error)
+    }
+}
+
+/// A Python value that becomes a core value, or is refused.
+pub trait Convert: Sized {
+    fn convert(obj: &Bound<'_, PyAny>) -> Result<Self, Refused>;
+}
+
+/// A method argument as pyo3 hands it over: its type is checked (a wrong
+/// one raises `TypeError`, naming the argument, before the method runs) and
+/// its value is either converted or refused, the refusal waiting for the
+/// method to raise it through the engine.
+pub struct Checked<T>(pub Result<T, Error>);
+
+impl<T: Convert> FromPyObject<'_, '_> for Checked<T> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Checked<T>> {
+        match T::convert(&obj) {
+            Ok(value) => Ok(Checked(Ok(value))),
+            Err(Refused::Value(error)) => Ok(Checked(Err(error))),
+            Err(Refused::Python(err)) => Err(err),
+        }
+    }
+}
+
+impl<T> Checked<T> {
+    /// The value, or its refusal raised uncounted: for the constructor,
+    /// which has no engine to count into yet, and for the clock controls,
+    /// whose refusals the engine does not count.
+    pub fn or_raise(self) -> PyResult<T> {
+        self.0.map_err(to_py)
+    }
+}
 
 /// A product id, an order id or a name: a `str` whose UTF-8 bytes are kept
 /// alive by the Python object, so it can be used with the GIL released.
@@ -29,21 +89,18 @@ impl Deref for Text {
     }
 }
 
-impl FromPyObject<'_, '_> for Text {
-    type Error = PyErr;
-
-    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Text> {
-        let py = obj.py();
-        let text = obj.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!("expected a str, got {}", type_name(&obj)))
-        })?;
+impl Convert for Text {
+    fn convert(obj: &Bound<'_, PyAny>) -> Result<Text, Refused> {
+        let text = obj
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("expected a str, got {}", type_name(obj))))?;
         PyBackedStr::try_from(text.to_owned()).map(Text).map_err(|err| {
             // A lone surrogate (say, from bytes decoded with
             // errors="surrogateescape") has no UTF-8 form.
-            if err.is_instance_of::<PyUnicodeEncodeError>(py) {
-                to_py(Error::InvalidUtf8)
+            if err.is_instance_of::<PyUnicodeEncodeError>(obj.py()) {
+                Refused::Value(Error::InvalidUtf8)
             } else {
-                err
+                Refused::Python(err)
             }
         })
     }
@@ -53,16 +110,14 @@ impl FromPyObject<'_, '_> for Text {
 #[derive(Clone, Copy)]
 pub struct Quantity(pub u64);
 
-impl FromPyObject<'_, '_> for Quantity {
-    type Error = PyErr;
-
-    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Quantity> {
-        let quantity = match wide_int(&obj)? {
+impl Convert for Quantity {
+    fn convert(obj: &Bound<'_, PyAny>) -> Result<Quantity, Refused> {
+        let quantity = match wide_int(obj)? {
             Wide::Fits(value) => quantity_from_signed(value),
             Wide::Above => Err(Error::Overflow),
             Wide::Below => Err(Error::InvalidQuantity),
         };
-        quantity.map(Quantity).map_err(to_py)
+        Ok(Quantity(quantity?))
     }
 }
 
@@ -70,11 +125,9 @@ impl FromPyObject<'_, '_> for Quantity {
 #[derive(Clone, Copy)]
 pub struct Count(pub u64);
 
-impl FromPyObject<'_, '_> for Count {
-    type Error = PyErr;
-
-    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Count> {
-        count(&obj).map(Count)
+impl Convert for Count {
+    fn convert(obj: &Bound<'_, PyAny>) -> Result<Count, Refused> {
+        count(obj).map(Count)
     }
 }
 
@@ -83,13 +136,11 @@ impl FromPyObject<'_, '_> for Count {
 #[derive(Clone, Copy)]
 pub struct Delta(pub i64);
 
-impl FromPyObject<'_, '_> for Delta {
-    type Error = PyErr;
-
-    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Delta> {
-        match wide_int(&obj)? {
+impl Convert for Delta {
+    fn convert(obj: &Bound<'_, PyAny>) -> Result<Delta, Refused> {
+        match wide_int(obj)? {
             Wide::Fits(value) => Ok(Delta(value)),
-            Wide::Above | Wide::Below => Err(to_py(Error::Overflow)),
+            Wide::Above | Wide::Below => Err(Error::Overflow.into()),
         }
     }
 }
@@ -98,12 +149,10 @@ impl FromPyObject<'_, '_> for Delta {
 #[derive(Clone, Copy)]
 pub struct Limit(pub usize);
 
-impl FromPyObject<'_, '_> for Limit {
-    type Error = PyErr;
-
-    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Limit> {
-        let limit = count(&obj)?;
-        usize::try_from(limit).map(Limit).map_err(|_| to_py(Error::Overflow))
+impl Convert for Limit {
+    fn convert(obj: &Bound<'_, PyAny>) -> Result<Limit, Refused> {
+        let limit = count(obj)?;
+        Ok(Limit(usize::try_from(limit).map_err(|_| Error::Overflow)?))
     }
 }
 
@@ -113,12 +162,10 @@ impl FromPyObject<'_, '_> for Limit {
 #[derive(Clone, Copy)]
 pub struct Seconds(pub Duration);
 
-impl FromPyObject<'_, '_> for Seconds {
-    type Error = PyErr;
-
-    fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Seconds> {
+impl Convert for Seconds {
+    fn convert(obj: &Bound<'_, PyAny>) -> Result<Seconds, Refused> {
         let span = if obj.is_instance_of::<PyInt>() {
-            match wide_int(&obj)? {
+            match wide_int(obj)? {
                 Wide::Fits(secs) => {
                     u64::try_from(secs).map(Duration::from_secs).map_err(|_| Error::InvalidDuration)
                 }
@@ -134,33 +181,35 @@ impl FromPyObject<'_, '_> for Seconds {
                 Duration::try_from_secs_f64(secs).map_err(|_| Error::Overflow)
             }
         };
-        span.map(Seconds).map_err(to_py)
+        Ok(Seconds(span?))
     }
 }
 
 /// The lines of an order: a mapping of product id to quantity, or an
-/// iterable of `(product_id, quantity)` pairs.
-pub fn order_lines(lines: &Bound<'_, PyAny>) -> PyResult<Vec<(Text, Quantity)>> {
+/// iterable of `(product_id, quantity)` pairs. Stops at the first line that
+/// is refused.
+pub fn order_lines(lines: &Bound<'_, PyAny>) -> Result<Vec<(Text, Quantity)>, Refused> {
+    let line = |item: &Bound<'_, PyAny>| -> Result<(Text, Quantity), Refused> {
+        let [product, quantity] = fields::<2>(item, "(product_id, quantity)")?;
+        Ok((Text::convert(&product)?, Quantity::convert(&quantity)?))
+    };
     if let Ok(mapping) = lines.cast::<PyMapping>() {
-        return mapping
-            .items()?
-            .iter()
-            .map(|item| {
-                let [product, quantity] = fields::<2>(&item, "(product_id, quantity)")?;
-                Ok((product.extract()?, quantity.extract()?))
-            })
-            .collect();
+        return mapping.items()?.iter().map(|item| line(&item)).collect();
     }
     if lines.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("lines must be (product_id, quantity) pairs, not a str"));
+        let message = "lines must be (product_id, quantity) pairs, not a str";
+        return Err(PyTypeError::new_err(message).into());
     }
-    lines
-        .try_iter()?
-        .map(|line| {
-            let [product, quantity] = fields::<2>(&line?, "(product_id, quantity)")?;
-            Ok((product.extract()?, quantity.extract()?))
-        })
-        .collect()
+    lines.try_iter()?.map(|item| line(&item?)).collect()
+}
+
+/// Product ids given as an iterable of strs (a lone str is refused: it
+/// would read as one id per letter).
+pub fn product_ids(ids: &Bound<'_, PyAny>) -> Result<Vec<Text>, Refused> {
+    if ids.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err("expected an iterable of product ids, not a str").into());
+    }
+    ids.try_iter()?.map(|id| Text::convert(&id?)).collect()
 }
 
 /// Splits a tuple, list or other sequence of exactly `N` items.
@@ -199,13 +248,13 @@ fn wide_int(obj: &Bound<'_, PyAny>) -> PyResult<Wide> {
     }
 }
 
-fn count(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+fn count(obj: &Bound<'_, PyAny>) -> Result<u64, Refused> {
     let count = match wide_int(obj)? {
         Wide::Fits(value) => count_from_signed(value),
         Wide::Above => Err(Error::Overflow),
         Wide::Below => Err(Error::InvalidQuantity),
     };
-    count.map_err(to_py)
+    Ok(count?)
 }
 
 /// The name of an object's type, for a TypeError's message.

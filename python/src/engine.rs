@@ -1,16 +1,32 @@
 //! The engine as Python sees it. Every method converts its arguments first,
 //! then releases the GIL for the engine's work, so Python threads calling in
 //! at once run in parallel on the engine's own fine-grained locks.
+//!
+//! The GIL is also released around every call that may wait for the
+//! engine's notifier thread (`flush_events`, `close`, `subscribe`), since
+//! that thread needs the GIL to run a Python callback; and an engine that is
+//! dropped unclosed never waits for that thread at all (see `Drop`).
 
+use std::process;
+use std::sync::Arc;
+
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyIterator, PyType};
+use pyo3::types::{PyInt, PyIterator, PyType};
+use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{
-    ClockKind, Engine, Line, Options, DEFAULT_HOLD_TIME, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
+    ClockKind, Engine, Error, Line, Options, SubscriptionId, DEFAULT_HOLD_TIME,
+    DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
 };
 
-use crate::convert::{fields, order_lines, Count, Delta, Limit, Quantity, Seconds, Text};
+use crate::convert::{
+    fields, order_lines, product_ids, Checked, Convert, Count, Delta, Limit, Quantity, Refused,
+    Seconds, Text,
+};
 use crate::errors::to_py;
-use crate::values::{PyDeadline, PyOrderStatus, PyStock};
+use crate::events::{Slot, Subscribers};
+use crate::exit;
+use crate::values::{PyDeadline, PyMetrics, PyOrderStatus, PyProductOutcomes, PyStock};
 
 /// How many products `add_products` converts before it releases the GIL to
 /// add them: large enough to amortise the release, small enough to bound the
@@ -34,11 +50,40 @@ const BULK_CHUNK: usize = 4096;
 ///
 /// Every method raises a `StockkeeperError` subclass when the engine refuses
 /// the call, and then nothing has changed; a value of the wrong type raises
-/// `TypeError`. The engine is a context manager that closes on exit.
+/// `TypeError`. Refusals are counted in `metrics()`, whether the engine or
+/// the conversion of an argument (a negative quantity, a str that is not
+/// UTF-8) refused. `subscribe` reports how holds end without polling. The
+/// engine is a context manager that closes on exit; an engine dropped
+/// without `close` is closed in the background.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen)]
 pub struct PyEngine {
-    engine: Engine,
+    /// Shared, so that an engine dropped unclosed can be closed on a thread
+    /// of its own (see `Drop`).
+    engine: Arc<Engine>,
     manual_clock: bool,
+    subscribers: Subscribers,
+    /// The process that created the engine, and the only one with its
+    /// threads: a child made by `fork` has copies of neither.
+    creator: u32,
+}
+
+impl PyEngine {
+    /// An argument's value, or its refusal raised through the engine, which
+    /// counts it.
+    fn admit<T>(&self, arg: Checked<T>) -> PyResult<T> {
+        arg.0.map_err(|error| self.refuse(error))
+    }
+
+    fn refuse(&self, error: Error) -> PyErr {
+        to_py(self.engine.refuse(error))
+    }
+
+    fn raise(&self, refused: Refused) -> PyErr {
+        match refused {
+            Refused::Value(error) => self.refuse(error),
+            Refused::Python(err) => err,
+        }
+    }
 }
 
 #[pymethods]
@@ -46,10 +91,10 @@ impl PyEngine {
     #[new]
     #[pyo3(
         signature = (
-            hold_time = Seconds(DEFAULT_HOLD_TIME),
+            hold_time = Checked(Ok(Seconds(DEFAULT_HOLD_TIME))),
             *,
-            retention = Seconds(DEFAULT_RETENTION),
-            max_remembered = Limit(DEFAULT_MAX_REMEMBERED),
+            retention = Checked(Ok(Seconds(DEFAULT_RETENTION))),
+            max_remembered = Checked(Ok(Limit(DEFAULT_MAX_REMEMBERED))),
             manual_clock = false,
             background_release = true,
         ),
@@ -58,21 +103,27 @@ impl PyEngine {
     )]
     fn new(
         py: Python<'_>,
-        hold_time: Seconds,
-        retention: Seconds,
-        max_remembered: Limit,
+        hold_time: Checked<Seconds>,
+        retention: Checked<Seconds>,
+        max_remembered: Checked<Limit>,
         manual_clock: bool,
         background_release: bool,
     ) -> PyResult<PyEngine> {
+        // No engine exists yet to count a refused option.
         let options = Options {
-            hold_time: hold_time.0,
-            retention: retention.0,
-            max_remembered: max_remembered.0,
+            hold_time: hold_time.or_raise()?.0,
+            retention: retention.or_raise()?.0,
+            max_remembered: max_remembered.or_raise()?.0,
             clock: if manual_clock { ClockKind::Manual } else { ClockKind::System },
             background_release,
         };
         let engine = py.detach(|| Engine::new(options)).map_err(to_py)?;
-        Ok(PyEngine { engine, manual_clock })
+        Ok(PyEngine {
+            engine: Arc::new(engine),
+            manual_clock,
+            subscribers: Subscribers::default(),
+            creator: process::id(),
+        })
     }
 
     /// Adds a product with `on_hand` units (an int from 0 to 2**63 - 1).
@@ -81,10 +132,12 @@ impl PyEngine {
     fn add_product(
         &self,
         py: Python<'_>,
-        product_id: Text,
-        name: Text,
-        on_hand: Count,
+        product_id: Checked<Text>,
+        name: Checked<Text>,
+        on_hand: Checked<Count>,
     ) -> PyResult<()> {
+        let (product_id, name, on_hand) =
+            (self.admit(product_id)?, self.admit(name)?, self.admit(on_hand)?);
         py.detach(|| self.engine.add_product(&product_id, &name, on_hand.0)).map_err(to_py)
     }
 
@@ -109,26 +162,29 @@ impl PyEngine {
             })
             .map_err(to_py)?;
             added += chunk.len();
-            if let Some(err) = unreadable {
-                return Err(err);
+            if let Some(refused) = unreadable {
+                return Err(self.raise(refused));
             }
         }
     }
 
     /// The product's name. Raises UnknownProduct.
-    fn product_name(&self, py: Python<'_>, product_id: Text) -> PyResult<String> {
+    fn product_name(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<String> {
+        let product_id = self.admit(product_id)?;
         py.detach(|| self.engine.product_name(&product_id)).map_err(to_py)
     }
 
     /// The units a new order can still hold: `on_hand - reserved`. Raises
     /// UnknownProduct.
-    fn available(&self, py: Python<'_>, product_id: Text) -> PyResult<u64> {
+    fn available(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<u64> {
+        let product_id = self.admit(product_id)?;
         py.detach(|| self.engine.available(&product_id)).map_err(to_py)
     }
 
     /// The product's on_hand, reserved and available, read together. Raises
     /// UnknownProduct.
-    fn stock(&self, py: Python<'_>, product_id: Text) -> PyResult<PyStock> {
+    fn stock(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<PyStock> {
+        let product_id = self.admit(product_id)?;
         py.detach(|| self.engine.stock(&product_id)).map(PyStock::from).map_err(to_py)
     }
 
@@ -139,9 +195,10 @@ impl PyEngine {
     fn update_inventory(
         &self,
         py: Python<'_>,
-        product_id: Text,
-        delta: Delta,
+        product_id: Checked<Text>,
+        delta: Checked<Delta>,
     ) -> PyResult<PyStock> {
+        let (product_id, delta) = (self.admit(product_id)?, self.admit(delta)?);
         py.detach(|| self.engine.update_inventory(&product_id, delta.0))
             .map(PyStock::from)
             .map_err(to_py)
@@ -157,11 +214,14 @@ impl PyEngine {
     fn block(
         &self,
         py: Python<'_>,
-        product_id: Text,
-        quantity: Quantity,
-        order_id: Text,
-        hold_time: Option<Seconds>,
+        product_id: Checked<Text>,
+        quantity: Checked<Quantity>,
+        order_id: Checked<Text>,
+        hold_time: Option<Checked<Seconds>>,
     ) -> PyResult<PyDeadline> {
+        let (product_id, quantity, order_id) =
+            (self.admit(product_id)?, self.admit(quantity)?, self.admit(order_id)?);
+        let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
         py.detach(|| self.engine.block(&product_id, quantity.0, &order_id, hold_time))
             .map(PyDeadline::from)
@@ -177,11 +237,13 @@ impl PyEngine {
     fn block_order(
         &self,
         py: Python<'_>,
-        order_id: Text,
+        order_id: Checked<Text>,
         lines: &Bound<'_, PyAny>,
-        hold_time: Option<Seconds>,
+        hold_time: Option<Checked<Seconds>>,
     ) -> PyResult<PyDeadline> {
-        let lines = order_lines(lines)?;
+        let order_id = self.admit(order_id)?;
+        let lines = order_lines(lines).map_err(|refused| self.raise(refused))?;
+        let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
         py.detach(|| {
             let lines: Vec<Line<'_>> =
@@ -195,20 +257,28 @@ impl PyEngine {
     /// Confirms a held order: its units leave on_hand. Succeeds up to and
     /// including the deadline; after it raises Expired (and the stock is
     /// back). Raises AlreadyConfirmed, AlreadyCancelled or UnknownOrder.
-    fn confirm(&self, py: Python<'_>, order_id: Text) -> PyResult<()> {
+    fn confirm(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<()> {
+        let order_id = self.admit(order_id)?;
         py.detach(|| self.engine.confirm(&order_id)).map_err(to_py)
     }
 
     /// Cancels a held order (payment failed): its units are available again.
     /// Raises as `confirm` does.
-    fn cancel(&self, py: Python<'_>, order_id: Text) -> PyResult<()> {
+    fn cancel(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<()> {
+        let order_id = self.admit(order_id)?;
         py.detach(|| self.engine.cancel(&order_id)).map_err(to_py)
     }
 
     /// Moves a live hold's deadline `by_seconds` later and returns the new
     /// deadline. Raises Expired when the deadline has passed, AlreadyConfirmed
     /// or AlreadyCancelled for an ended order, InvalidInput for zero.
-    fn extend(&self, py: Python<'_>, order_id: Text, by_seconds: Seconds) -> PyResult<PyDeadline> {
+    fn extend(
+        &self,
+        py: Python<'_>,
+        order_id: Checked<Text>,
+        by_seconds: Checked<Seconds>,
+    ) -> PyResult<PyDeadline> {
+        let (order_id, by_seconds) = (self.admit(order_id)?, self.admit(by_seconds)?);
         py.detach(|| self.engine.extend(&order_id, by_seconds.0))
             .map(PyDeadline::from)
             .map_err(to_py)
@@ -217,7 +287,8 @@ impl PyEngine {
     /// Where an order stands, what it holds and its deadline. A held order
     /// whose deadline has passed is expired by this call. Raises UnknownOrder
     /// for an order never held, or forgotten after the retention period.
-    fn status(&self, py: Python<'_>, order_id: Text) -> PyResult<PyOrderStatus> {
+    fn status(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<PyOrderStatus> {
+        let order_id = self.admit(order_id)?;
         py.detach(|| self.engine.status(&order_id))
             .map(|status| PyOrderStatus::new(&order_id, status))
             .map_err(to_py)
@@ -232,8 +303,10 @@ impl PyEngine {
 
     /// Moves the manual clock `seconds` forward (zero is allowed), releases
     /// what fell due and returns how many holds it released. Raises
-    /// ClockNotManual on the system clock.
-    fn advance(&self, py: Python<'_>, seconds: Seconds) -> PyResult<usize> {
+    /// ClockNotManual on the system clock. Like the engine's own refusals of
+    /// this clock control, a refused `seconds` is not counted in `metrics()`.
+    fn advance(&self, py: Python<'_>, seconds: Checked<Seconds>) -> PyResult<usize> {
+        let seconds = seconds.or_raise()?;
         py.detach(|| self.engine.advance(seconds.0)).map_err(to_py)
     }
 
@@ -249,9 +322,107 @@ impl PyEngine {
         py.detach(|| self.engine.start_releaser()).map_err(to_py)
     }
 
-    /// Closes the engine: later calls raise EngineClosed and the releaser
-    /// thread is stopped. Calling it again does nothing. Waits for the
-    /// releaser to finish its current pass, with the GIL released.
+    /// A snapshot of the engine's counters: holds by outcome, refusals by
+    /// reason, live holds and held units.
+    fn metrics(&self, py: Python<'_>) -> PyResult<PyMetrics> {
+        py.detach(|| self.engine.metrics()).map(PyMetrics::from).map_err(to_py)
+    }
+
+    /// How the holds on one product ended: confirmed, cancelled, expired,
+    /// and the confirmed and expired shares. Raises UnknownProduct.
+    fn product_outcomes(
+        &self,
+        py: Python<'_>,
+        product_id: Checked<Text>,
+    ) -> PyResult<PyProductOutcomes> {
+        let product_id = self.admit(product_id)?;
+        py.detach(|| self.engine.product_outcomes(&product_id))
+            .map(PyProductOutcomes::from)
+            .map_err(to_py)
+    }
+
+    /// `metrics()` in the Prometheus text exposition format (version
+    /// 0.0.4), with the outcomes of each product named in `products`, an
+    /// iterable of product ids (a catalogue is never listed whole). Raises
+    /// UnknownProduct if a named product is unknown.
+    #[pyo3(signature = (products = None), text_signature = "($self, products=())")]
+    fn metrics_text(
+        &self,
+        py: Python<'_>,
+        products: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let products = match products {
+            Some(products) => product_ids(products).map_err(|refused| self.raise(refused))?,
+            None => Vec::new(),
+        };
+        py.detach(|| {
+            let products: Vec<&str> = products.iter().map(|product| &**product).collect();
+            self.engine.metrics_text(&products)
+        })
+        .map_err(to_py)
+    }
+
+    /// Calls `callback` with every event from now on: a `HoldEnded` when a
+    /// hold is confirmed, cancelled or expires, a `SoldOut` when a product's
+    /// available stock reaches zero. Returns the subscription's id, for
+    /// `unsubscribe`.
+    ///
+    /// Callbacks run on the engine's notifier thread, not on the thread
+    /// whose call caused the event, one event at a time, in the order the
+    /// events happened, after the engine released its locks; that thread
+    /// keeps its `threading.local` data from one callback to the next. A slow
+    /// callback delays later events, never the engine's other calls. A
+    /// callback that raises is logged with its traceback on the
+    /// "stockkeeper" logger and stays subscribed; other subscribers get the
+    /// event all the same. A callback may call the engine, `flush_events`
+    /// (which then returns at once) and `close` (which then does not wait
+    /// for the notifier thread) included.
+    fn subscribe(&self, py: Python<'_>, callback: Bound<'_, PyAny>) -> PyResult<u64> {
+        if !callback.is_callable() {
+            let message = format!("callback must be callable, not {}", callback.get_type().name()?);
+            return Err(PyTypeError::new_err(message));
+        }
+        if self.subscribers.starting() {
+            exit::watch(&self.engine);
+        }
+        let slot = Slot::new(callback.unbind());
+        let delivered = Arc::clone(&slot);
+        // Subscribing waits on a lock that `close` holds while it waits for
+        // the notifier thread, which may need the GIL to finish a callback.
+        let id = py
+            .detach(|| self.engine.on_event(move |event| delivered.deliver(event)))
+            .map_err(to_py)?;
+        self.subscribers.insert(id.0, slot);
+        Ok(id.0)
+    }
+
+    /// Ends a subscription: once this returns the callback is not called
+    /// again (a call already running on the notifier thread finishes).
+    /// Unknown ids are ignored.
+    fn unsubscribe(&self, py: Python<'_>, subscription: &Bound<'_, PyInt>) -> PyResult<()> {
+        let Ok(id) = subscription.extract::<u64>() else {
+            // No subscription has a negative or huge id: there is nothing to
+            // end, but a closed engine still says that it is closed.
+            return if self.engine.is_closed() { Err(to_py(Error::Closed)) } else { Ok(()) };
+        };
+        let callable = self.subscribers.remove(id);
+        let ended = py.detach(|| self.engine.unsubscribe(SubscriptionId(id)));
+        drop(callable);
+        ended.map_err(to_py)
+    }
+
+    /// Waits until every event published before this call was delivered to
+    /// every subscriber, with the GIL released (the callbacks need it).
+    /// Called from a callback, it returns at once.
+    fn flush_events(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.engine.flush_events()).map_err(to_py)
+    }
+
+    /// Closes the engine: later calls raise EngineClosed, the releaser
+    /// thread is stopped, and events already published are delivered before
+    /// the notifier thread stops. Calling it again does nothing. Waits, with
+    /// the GIL released, for the releaser's current pass and for the
+    /// callbacks still to run, unless called from a callback.
     fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
     }
@@ -302,26 +473,56 @@ impl PyEngine {
             if this.engine.is_closed() { "True" } else { "False" },
         ))
     }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.subscribers.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        drop(self.subscribers.clear());
+    }
+}
+
+impl Drop for PyEngine {
+    /// Closes the engine as it goes. Closing waits for the notifier thread to
+    /// deliver what is queued, and that may need Python code to run; but a
+    /// drop runs wherever the last reference went, with the GIL held, maybe
+    /// inside a `with lock:` that a running callback waits for. So once a
+    /// callback was ever subscribed, the engine is closed on a thread of its
+    /// own and the drop returns at once; even a closed engine, since one
+    /// closed from a callback may still have events queued. Without a
+    /// callback only the releaser is waited for, which never runs Python
+    /// code. In a child made by `fork`, which has none of the engine's
+    /// threads, the engine is left to the core, which waits for none.
+    fn drop(&mut self) {
+        if !self.subscribers.ever() || self.creator != process::id() {
+            return;
+        }
+        if let Err(engine) = exit::close_in_background(Arc::clone(&self.engine)) {
+            // No thread to spare: wait here, with the GIL released at least.
+            Python::attach(|py| py.detach(|| engine.close()));
+        }
+    }
 }
 
 /// Converts the next triples of `products` into `chunk`, at most
-/// [`BULK_CHUNK`] of them. Returns the error of a triple that cannot be
+/// [`BULK_CHUNK`] of them. Returns the refusal of a triple that cannot be
 /// converted; the ones before it are in `chunk`.
 fn next_chunk(
     products: &mut Bound<'_, PyIterator>,
     chunk: &mut Vec<(Text, Text, Count)>,
-) -> Option<PyErr> {
+) -> Option<Refused> {
     chunk.clear();
     for item in products.by_ref().take(BULK_CHUNK) {
-        match item.and_then(|item| product_triple(&item)) {
+        match item.map_err(Refused::from).and_then(|item| product_triple(&item)) {
             Ok(product) => chunk.push(product),
-            Err(err) => return Some(err),
+            Err(refused) => return Some(refused),
         }
     }
     None
 }
 
-fn product_triple(item: &Bound<'_, PyAny>) -> PyResult<(Text, Text, Count)> {
+fn product_triple(item: &Bound<'_, PyAny>) -> Result<(Text, Text, Count), Refused> {
     let [id, name, on_hand] = fields::<3>(item, "(product_id, name, on_hand)")?;
-    Ok((id.extract()?, name.extract()?, on_hand.extract()?))
+    Ok((Text::convert(&id)?, Text::convert(&name)?, Count::convert(&on_hand)?))
 }

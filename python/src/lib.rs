@@ -1,10 +1,12 @@
 //! The native half of the `stockkeeper` Python package: the engine, the
-//! values it hands out and its exceptions. `stockkeeper/__init__.py`
+//! values and events it hands out and its exceptions. `stockkeeper/__init__.py`
 //! re-exports all of it; import the package, not this module.
 
 mod convert;
 mod engine;
 mod errors;
+mod events;
+mod exit;
 mod values;
 
 use pyo3::prelude::*;
@@ -17,11 +19,14 @@ mod _stockkeeper {
     #[pymodule_export]
     use crate::engine::PyEngine;
     #[pymodule_export]
-    use crate::values::{PyDeadline, PyOrderStatus, PyStock};
+    use crate::events::{PyHoldEnded, PySoldOut};
+    #[pymodule_export]
+    use crate::values::{PyDeadline, PyMetrics, PyOrderStatus, PyProductOutcomes, PyStock};
 
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         crate::errors::register(module)?;
+        crate::exit::register(module)?;
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
         module.add("MAX_COUNT", stockkeeper::MAX_COUNT)?;
         module.add("MAX_ID_BYTES", stockkeeper::MAX_ID_BYTES)?;

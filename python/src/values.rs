@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use stockkeeper::{Deadline, OrderStatus, Stock};
+use stockkeeper::{Deadline, Metrics, OrderStatus, ProductOutcomes, Stock};
 
 /// A product's three numbers, read together: `on_hand` (units in stock,
 /// held ones included), `reserved` (units held by live orders) and
@@ -123,5 +123,133 @@ impl PyOrderStatus {
             field("lines")?,
             field("deadline")?,
         ))
+    }
+}
+
+/// A snapshot of the engine's counters. Holds: `held` (started),
+/// `confirmed`, `cancelled`, `expired` (how they ended), `live_holds` and
+/// `held_units` (live now). Refusals by reason: `refused_stock` (too little
+/// available), `refused_duplicate` (order id in use or remembered),
+/// `refused_unknown` (no such product or order), `refused_ended` (the hold
+/// had ended), `refused_invalid` (bad input). The hold figures are read
+/// together: `live_holds == held - confirmed - cancelled - expired` always.
+#[pyclass(module = "stockkeeper", name = "Metrics", frozen, eq, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PyMetrics {
+    #[pyo3(get)]
+    held: u64,
+    #[pyo3(get)]
+    confirmed: u64,
+    #[pyo3(get)]
+    cancelled: u64,
+    #[pyo3(get)]
+    expired: u64,
+    #[pyo3(get)]
+    refused_stock: u64,
+    #[pyo3(get)]
+    refused_duplicate: u64,
+    #[pyo3(get)]
+    refused_unknown: u64,
+    #[pyo3(get)]
+    refused_ended: u64,
+    #[pyo3(get)]
+    refused_invalid: u64,
+    #[pyo3(get)]
+    live_holds: u64,
+    #[pyo3(get)]
+    held_units: u64,
+}
+
+impl From<Metrics> for PyMetrics {
+    fn from(metrics: Metrics) -> PyMetrics {
+        PyMetrics {
+            held: metrics.held,
+            confirmed: metrics.confirmed,
+            cancelled: metrics.cancelled,
+            expired: metrics.expired,
+            refused_stock: metrics.refused_stock,
+            refused_duplicate: metrics.refused_duplicate,
+            refused_unknown: metrics.refused_unknown,
+            refused_ended: metrics.refused_ended,
+            refused_invalid: metrics.refused_invalid,
+            live_holds: metrics.live_holds,
+            held_units: metrics.held_units,
+        }
+    }
+}
+
+#[pymethods]
+impl PyMetrics {
+    fn __repr__(&self) -> String {
+        let fields = [
+            ("held", self.held),
+            ("confirmed", self.confirmed),
+            ("cancelled", self.cancelled),
+            ("expired", self.expired),
+            ("refused_stock", self.refused_stock),
+            ("refused_duplicate", self.refused_duplicate),
+            ("refused_unknown", self.refused_unknown),
+            ("refused_ended", self.refused_ended),
+            ("refused_invalid", self.refused_invalid),
+            ("live_holds", self.live_holds),
+            ("held_units", self.held_units),
+        ];
+        let fields: Vec<String> =
+            fields.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        format!("Metrics({})", fields.join(", "))
+    }
+}
+
+/// How the holds on one product ended: `confirmed`, `cancelled`,
+/// `expired`. `confirmed_share` and `expired_share` are the shares of the
+/// ended holds, from 0.0 to 1.0, or None before any hold ended.
+#[pyclass(module = "stockkeeper", name = "ProductOutcomes", frozen, eq, hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PyProductOutcomes {
+    #[pyo3(get)]
+    confirmed: u64,
+    #[pyo3(get)]
+    cancelled: u64,
+    #[pyo3(get)]
+    expired: u64,
+}
+
+impl From<ProductOutcomes> for PyProductOutcomes {
+    fn from(outcomes: ProductOutcomes) -> PyProductOutcomes {
+        PyProductOutcomes {
+            confirmed: outcomes.confirmed,
+            cancelled: outcomes.cancelled,
+            expired: outcomes.expired,
+        }
+    }
+}
+
+impl PyProductOutcomes {
+    fn core(&self) -> ProductOutcomes {
+        ProductOutcomes {
+            confirmed: self.confirmed,
+            cancelled: self.cancelled,
+            expired: self.expired,
+        }
+    }
+}
+
+#[pymethods]
+impl PyProductOutcomes {
+    #[getter]
+    fn confirmed_share(&self) -> Option<f64> {
+        self.core().confirmed_share()
+    }
+
+    #[getter]
+    fn expired_share(&self) -> Option<f64> {
+        self.core().expired_share()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ProductOutcomes(confirmed={}, cancelled={}, expired={})",
+            self.confirmed, self.cancelled, self.expired
+        )
     }
 }

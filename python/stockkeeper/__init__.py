@@ -22,7 +22,24 @@ hold whose deadline has passed can never be confirmed.
 `StockkeeperError` subclass carrying a stable `.code`. `InventoryService`
 keeps the names and True/False conventions of the earlier pure-Python
 service, so code written against it runs unchanged.
+
+`Engine.metrics()` counts holds by outcome and refusals by reason, also as
+Prometheus text (`Engine.metrics_text`). `Engine.subscribe` tells a callback
+how each hold ended, without polling; an `Event` is a `HoldEnded` or a
+`SoldOut`, and callbacks run on the engine's notifier thread:
+
+    >>> ended = []
+    >>> subscription = engine.subscribe(ended.append)
+    >>> deadline = engine.block("sku-1", 1, "order-2")
+    >>> engine.confirm("order-2")
+    >>> engine.flush_events()
+    >>> ended
+    [HoldEnded(order_id='order-2', state='confirmed', lines=[('sku-1', 1)])]
+    >>> engine.metrics().confirmed
+    1
 """
+
+from typing import Union
 
 from stockkeeper._stockkeeper import (
     MAX_COUNT,
@@ -37,12 +54,16 @@ from stockkeeper._stockkeeper import (
     Engine,
     EngineClosed,
     Expired,
+    HoldEnded,
     InsufficientStock,
     InvalidInput,
+    Metrics,
     NotFound,
     OrderStatus,
     Overflow,
     ProductExists,
+    ProductOutcomes,
+    SoldOut,
     Stock,
     StockkeeperError,
     UnknownOrder,
@@ -50,6 +71,9 @@ from stockkeeper._stockkeeper import (
     __version__,
 )
 from stockkeeper.compat import InventoryService
+
+Event = Union[HoldEnded, SoldOut]
+"""What a callback given to `Engine.subscribe` receives."""
 
 __all__ = [
     "MAX_COUNT",
@@ -63,14 +87,19 @@ __all__ = [
     "DuplicateOrder",
     "Engine",
     "EngineClosed",
+    "Event",
     "Expired",
+    "HoldEnded",
     "InsufficientStock",
     "InvalidInput",
     "InventoryService",
+    "Metrics",
     "NotFound",
     "OrderStatus",
     "Overflow",
     "ProductExists",
+    "ProductOutcomes",
+    "SoldOut",
     "Stock",
     "StockkeeperError",
     "UnknownOrder",

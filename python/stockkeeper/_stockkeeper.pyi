@@ -1,9 +1,9 @@
 """Type stubs of the native module behind `stockkeeper`."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import SupportsFloat, SupportsIndex, final
+from typing import ClassVar, SupportsFloat, SupportsIndex, final
 
 from typing_extensions import TypeAlias
 
@@ -12,6 +12,10 @@ __all__ = [
     "Deadline",
     "OrderStatus",
     "Stock",
+    "Metrics",
+    "ProductOutcomes",
+    "HoldEnded",
+    "SoldOut",
     "StockkeeperError",
     "InvalidInput",
     "Overflow",
@@ -43,6 +47,7 @@ MAX_NAME_BYTES: int
 
 _Seconds: TypeAlias = SupportsIndex | SupportsFloat
 _Lines: TypeAlias = Mapping[str, SupportsIndex] | Iterable[tuple[str, SupportsIndex]]
+_Event: TypeAlias = HoldEnded | SoldOut
 
 class StockkeeperError(Exception):
     """Base of every error the engine raises."""
@@ -148,12 +153,105 @@ class OrderStatus:
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
+class Metrics:
+    """A snapshot of the engine's counters; the hold figures are read
+    together, so `live_holds == held - confirmed - cancelled - expired`."""
+
+    @property
+    def held(self) -> int:
+        """Holds started."""
+    @property
+    def confirmed(self) -> int:
+        """Holds that ended confirmed."""
+    @property
+    def cancelled(self) -> int:
+        """Holds that ended cancelled."""
+    @property
+    def expired(self) -> int:
+        """Holds that ended expired."""
+    @property
+    def refused_stock(self) -> int:
+        """Calls refused because a product had too little available."""
+    @property
+    def refused_duplicate(self) -> int:
+        """Blocks refused because the order id was in use or remembered."""
+    @property
+    def refused_unknown(self) -> int:
+        """Calls refused because no product or order had the id."""
+    @property
+    def refused_ended(self) -> int:
+        """Confirms, cancels and extensions refused because the hold had ended."""
+    @property
+    def refused_invalid(self) -> int:
+        """Calls refused for bad input (ids, names, quantities, durations, overflow)."""
+    @property
+    def live_holds(self) -> int:
+        """Holds live now."""
+    @property
+    def held_units(self) -> int:
+        """Units reserved by live holds now."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class ProductOutcomes:
+    """How the holds on one product ended."""
+
+    @property
+    def confirmed(self) -> int: ...
+    @property
+    def cancelled(self) -> int: ...
+    @property
+    def expired(self) -> int: ...
+    @property
+    def confirmed_share(self) -> float | None:
+        """The share of ended holds that ended confirmed; None before any ended."""
+    @property
+    def expired_share(self) -> float | None:
+        """The share of ended holds that expired; None before any ended."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class HoldEnded:
+    """An event: a hold ended. Built by hand too, to test code that handles
+    events."""
+
+    __match_args__: ClassVar[tuple[str, str, str]]
+    def __new__(
+        cls, order_id: str, state: str, lines: Sequence[tuple[str, SupportsIndex]]
+    ) -> HoldEnded: ...
+    @property
+    def order_id(self) -> str: ...
+    @property
+    def state(self) -> str:
+        """ "confirmed", "cancelled" or "expired"."""
+    @property
+    def lines(self) -> list[tuple[str, int]]:
+        """`(product_id, quantity)` pairs it held, one per product, sorted by id."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class SoldOut:
+    """An event: a product's available stock reached zero. Built by hand
+    too, to test code that handles events."""
+
+    __match_args__: ClassVar[tuple[str]]
+    def __new__(cls, product_id: str) -> SoldOut: ...
+    @property
+    def product_id(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
 class Engine:
     """An inventory reservation engine, safe to share between threads.
 
     Every method raises a `StockkeeperError` subclass when the engine refuses
     the call, and then nothing has changed; a value of the wrong type raises
-    `TypeError`. Times are seconds.
+    `TypeError`. Times are seconds. Refusals are counted in `metrics()`.
+    Callbacks given to `subscribe` run on the engine's notifier thread.
     """
 
     def __new__(
@@ -206,8 +304,25 @@ class Engine:
         """Seconds since the engine started, on its clock."""
     def start_releaser(self) -> None:
         """Starts the background releaser if it is not running."""
+    def metrics(self) -> Metrics:
+        """A snapshot of the engine's counters."""
+    def product_outcomes(self, product_id: str) -> ProductOutcomes:
+        """How the holds on one product ended."""
+    def metrics_text(self, products: Iterable[str] = ()) -> str:
+        """The counters as Prometheus text, with the named products' outcomes."""
+    def subscribe(self, callback: Callable[[_Event], object]) -> int:
+        """Calls `callback` with every event from now on, on the engine's
+        notifier thread (not the caller's), one at a time; returns the
+        subscription's id. A callback that raises is logged on the
+        "stockkeeper" logger and stays subscribed."""
+    def unsubscribe(self, subscription: int) -> None:
+        """Ends a subscription; its callback is not called again."""
+    def flush_events(self) -> None:
+        """Waits until every event published before the call was delivered;
+        returns at once when called from a callback."""
     def close(self) -> None:
-        """Closes the engine; later calls raise EngineClosed. Idempotent."""
+        """Closes the engine; later calls raise EngineClosed. Idempotent.
+        Waits for queued events to reach their callbacks."""
     @property
     def closed(self) -> bool: ...
     @property

@@ -73,7 +73,9 @@ class InventoryService:
 
     @property
     def engine(self) -> Engine:
-        """The engine behind the service, for the idiomatic API."""
+        """The engine behind the service, for the idiomatic API: its
+        `metrics()` count the service's refusals too, and `subscribe` tells
+        how the service's holds end."""
         return self._engine
 
     def addProduct(self, product_id: Id, name: str, inventory_count: int) -> None:

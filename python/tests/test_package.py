@@ -4,8 +4,10 @@ exception hierarchy that every front door shares codes with."""
 from __future__ import annotations
 
 import ast
+import doctest
 import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
@@ -90,11 +92,24 @@ def test_every_public_method_documents_its_contract() -> None:
         stockkeeper.Stock,
         stockkeeper.Deadline,
         stockkeeper.OrderStatus,
+        stockkeeper.Metrics,
+        stockkeeper.ProductOutcomes,
+        stockkeeper.HoldEnded,
+        stockkeeper.SoldOut,
     ):
         assert cls.__doc__, cls
     for name, member in vars(stockkeeper.Engine).items():
         if not name.startswith("_") and callable(member):
             assert inspect.getdoc(member), f"Engine.{name} has no docstring"
+
+
+def test_event_is_the_union_of_the_event_classes() -> None:
+    assert set(typing.get_args(stockkeeper.Event)) == {stockkeeper.HoldEnded, stockkeeper.SoldOut}
+
+
+def test_the_package_doctest_runs() -> None:
+    # The module docstring is the first example a reader meets.
+    assert doctest.testmod(stockkeeper).failed == 0
 
 
 def test_each_code_has_its_exception_class() -> None:

@@ -1,0 +1,170 @@
+"""The earlier pure-Python service against `stockkeeper.InventoryService`.
+
+Both run the same Python workload, with every id prepared before the clock
+starts: loading a catalogue, block+confirm pairs and stock reads, from one
+Python thread and from several. Each figure is printed as one JSON line for
+tests/bench/report.py; progress goes to stderr.
+
+    python bench_service.py [--original PATH] [--scale N]
+
+PATH is the earlier service's source (by default ../shared/reference/
+original_solution.py beside the repository); without it only stockkeeper's
+figures are printed. A batch entry point (`Engine.block_many` and
+`Engine.confirm_many`) is measured when the package has one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import stockkeeper
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_ORIGINAL = ROOT.parent / "shared" / "reference" / "original_solution.py"
+THREADS = 4
+SAMPLE_EVERY = 8
+
+
+def load_original(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location("original_solution", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.InventoryService
+
+
+def percentiles(nanos: list[int]) -> dict[str, float]:
+    if not nanos:
+        return {}
+    nanos.sort()
+
+    def at(q: float) -> float:
+        return float(nanos[round((len(nanos) - 1) * q)])
+
+    return {"p50_ns": at(0.5), "p99_ns": at(0.99), "p999_ns": at(0.999), "max_ns": at(1.0)}
+
+
+def emit(workload: str, subject: str, ops: int, secs: float, nanos: list[int], **extra: float) -> None:
+    record = {"workload": workload, "subject": subject, "ops": ops, "secs": secs,
+              "ops_per_sec": ops / secs, **percentiles(nanos), **extra}
+    print(json.dumps(record), flush=True)
+
+
+def timed(items: list[Any], op: Callable[[Any], object]) -> list[int]:
+    """Runs op over items, timing one call in SAMPLE_EVERY."""
+    nanos = []
+    clock = time.perf_counter_ns
+    for i, item in enumerate(items):
+        if i % SAMPLE_EVERY:
+            op(item)
+        else:
+            start = clock()
+            op(item)
+            nanos.append(clock() - start)
+    return nanos
+
+
+def together(chunks: list[list[Any]], op: Callable[[Any], object]) -> tuple[float, list[int]]:
+    """Runs op over each chunk on a thread of its own, all started at once;
+    returns the wall time and every sampled latency."""
+    barrier = threading.Barrier(len(chunks) + 1)
+    results: list[list[int]] = [[] for _ in chunks]
+
+    def work(index: int) -> None:
+        barrier.wait()
+        results[index] = timed(chunks[index], op)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(len(chunks))]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - start, [n for r in results for n in r]
+
+
+def split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts)]
+
+
+def run_service(subject: str, service: Any, products: list[str], pairs: int, reads: int) -> None:
+    print(f"bench: python {subject}", file=sys.stderr)
+    catalogue = [(pid, f"Product {pid}", 1_000_000) for pid in products]
+    start = time.perf_counter()
+    nanos = timed(catalogue, lambda p: service.addProduct(*p))
+    emit("py-load", subject, len(catalogue), time.perf_counter() - start, nanos)
+
+    rng = random.Random(1)
+    for threads in (1, THREADS):
+        requests = [(rng.choice(products), f"ord-{subject}-{threads}-{i}") for i in range(pairs)]
+
+        def pair(request: tuple[str, str]) -> None:
+            product, order = request
+            if not (service.blockInventory(product, 1, order) and service.confirmOrder(order)):
+                raise RuntimeError(f"pair {order} refused")
+
+        secs, nanos = together(split(requests, threads), pair)
+        emit("py-pairs", subject, pairs, secs, nanos, threads=threads)
+
+        queries = [rng.choice(products) for _ in range(reads)]
+        secs, nanos = together(split(queries, threads), service.getInventory)
+        emit("py-reads", subject, reads, secs, nanos, threads=threads)
+
+
+def run_batch(products: list[str], pairs: int) -> None:
+    engine = stockkeeper.Engine()
+    if not (hasattr(engine, "block_many") and hasattr(engine, "confirm_many")):
+        print("bench: no batch entry point (Engine.block_many, Engine.confirm_many)",
+              file=sys.stderr)
+        engine.close()
+        return
+    print("bench: python batch", file=sys.stderr)
+    engine.add_products((pid, f"Product {pid}", 1_000_000) for pid in products)
+    rng = random.Random(2)
+    batch = 1000
+    requests = [(rng.choice(products), 1, f"ord-batch-{i}") for i in range(pairs)]
+    start = time.perf_counter()
+    nanos = []
+    for i in range(0, pairs, batch):
+        chunk = requests[i:i + batch]
+        began = time.perf_counter_ns()
+        engine.block_many(chunk)
+        engine.confirm_many([order for _, _, order in chunk])
+        nanos.append((time.perf_counter_ns() - began) // len(chunk))
+    emit("py-pairs-batch", "service", pairs, time.perf_counter() - start, nanos, batch=batch)
+    engine.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--original", type=Path, default=DEFAULT_ORIGINAL)
+    parser.add_argument("--scale", type=int, default=200_000,
+                        help="products, pairs and reads per workload")
+    args = parser.parse_args()
+    products = [f"sku-{i:010d}" for i in range(args.scale)]
+
+    if args.original.is_file():
+        original = load_original(args.original)()
+        original.start_cleanup()
+        run_service("original", original, products, args.scale, args.scale)
+    else:
+        print(f"bench: {args.original} not found; the original is skipped", file=sys.stderr)
+
+    service = stockkeeper.InventoryService()
+    service.start_cleanup()
+    run_service("service", service, products, args.scale, args.scale)
+    service.close()
+    run_batch(products, args.scale)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,550 @@
+"""Notifications: callbacks learn how each hold ended, and when a product
+sold out, on the engine's notifier thread. A failing or slow callback never
+harms the engine or the other subscribers, and no wait for the notifier
+thread (flush, close, an engine dropped unclosed, the end of the program)
+can deadlock with a callback that needs the GIL.
+
+Every wait here is bounded, so a regression fails instead of hanging, and
+no test measures time."""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import weakref
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+import stockkeeper
+from stockkeeper import Engine, Event, HoldEnded, SoldOut
+
+WAIT = 30.0
+
+
+def finish(work: Callable[[], object]) -> None:
+    """Runs `work` on a thread of its own and fails unless it returns in
+    time: a deadlock shows up as a failure rather than a hung run."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            failures.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(WAIT)
+    assert not thread.is_alive(), f"{work} did not return: deadlocked"
+    if failures:
+        raise failures[0]
+
+
+def until(condition: Callable[[], bool]) -> bool:
+    """Whether `condition` came true within the bounded wait."""
+    pause = threading.Event()
+    for _ in range(int(WAIT * 1000)):
+        if condition():
+            return True
+        pause.wait(0.001)
+    return condition()
+
+
+def test_events_arrive_in_the_order_things_happened(kettle: Engine) -> None:
+    kettle.add_product("mug", "Mug", 5)
+    events: list[Event] = []
+    kettle.subscribe(events.append)
+
+    kettle.block("kettle", 4, "paid")
+    kettle.block("kettle", 6, "failed")
+    kettle.confirm("paid")
+    kettle.cancel("failed")
+    kettle.block_order("late", [("mug", 2), ("kettle", 1), ("mug", 3)], hold_time=10)
+    kettle.advance(11)
+    kettle.update_inventory("kettle", -6)
+    kettle.flush_events()
+
+    assert events == [
+        SoldOut("kettle"),
+        HoldEnded("paid", "confirmed", [("kettle", 4)]),
+        HoldEnded("failed", "cancelled", [("kettle", 6)]),
+        SoldOut("mug"),
+        HoldEnded("late", "expired", [("kettle", 1), ("mug", 5)]),
+        SoldOut("kettle"),
+    ]
+
+
+def test_a_late_confirm_reports_the_expiry_it_causes(kettle: Engine) -> None:
+    events: list[Event] = []
+    kettle.subscribe(events.append)
+    kettle.block("kettle", 1, "late", hold_time=1)
+    kettle.advance(1.5)
+    kettle.release_expired()
+    with pytest.raises(stockkeeper.Expired):
+        kettle.confirm("late")
+    kettle.flush_events()
+    assert events == [HoldEnded("late", "expired", [("kettle", 1)])]
+
+
+def test_events_are_frozen_values(kettle: Engine) -> None:
+    events: list[Event] = []
+    kettle.subscribe(events.append)
+    kettle.block("kettle", 10, "o1")
+    kettle.cancel("o1")
+    kettle.flush_events()
+    sold_out, ended = events
+    assert isinstance(sold_out, SoldOut) and isinstance(ended, HoldEnded)
+
+    assert sold_out.product_id == "kettle"
+    assert (ended.order_id, ended.state, ended.lines) == ("o1", "cancelled", [("kettle", 10)])
+    assert repr(sold_out) == "SoldOut(product_id='kettle')"
+    assert repr(ended) == "HoldEnded(order_id='o1', state='cancelled', lines=[('kettle', 10)])"
+    assert HoldEnded.__match_args__ == ("order_id", "state", "lines")
+    assert SoldOut.__match_args__ == ("product_id",)
+    assert hash(ended) == hash(HoldEnded("o1", "cancelled", [("kettle", 10)]))
+    assert ended != HoldEnded("o1", "confirmed", [("kettle", 10)])
+    ended.lines.append(("extra", 1))
+    assert ended.lines == [("kettle", 10)]
+    with pytest.raises(AttributeError):
+        ended.state = "confirmed"  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        HoldEnded("o1", "held", [])
+
+
+def test_callbacks_run_on_the_notifier_thread(kettle: Engine) -> None:
+    threads: list[int] = []
+    kettle.subscribe(lambda event: threads.append(threading.get_ident()))
+    kettle.block("kettle", 1, "o1")
+    kettle.confirm("o1")
+    kettle.block("kettle", 1, "o2")
+    kettle.confirm("o2")
+    kettle.flush_events()
+    assert len(threads) == 2
+    assert len(set(threads)) == 1
+    assert threads[0] != threading.get_ident()
+
+
+def test_callbacks_share_one_python_thread_state(kettle: Engine) -> None:
+    # The notifier thread keeps its thread state from one callback to the
+    # next, so thread-local data lasts as it does on a Python thread.
+    local = threading.local()
+    counts: list[int] = []
+
+    def count(event: Event) -> None:
+        local.count = getattr(local, "count", 0) + 1
+        counts.append(local.count)
+
+    kettle.subscribe(count)
+    for order in ("o1", "o2", "o3"):
+        kettle.block("kettle", 1, order)
+        kettle.cancel(order)
+    kettle.flush_events()
+    assert counts == [1, 2, 3]
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="reads CPython's thread list")
+def test_a_closed_engine_leaves_no_python_thread_state_behind() -> None:
+    api = ctypes.pythonapi
+    api.PyInterpreterState_Get.restype = ctypes.c_void_p
+    api.PyInterpreterState_ThreadHead.argtypes = [ctypes.c_void_p]
+    api.PyInterpreterState_ThreadHead.restype = ctypes.c_void_p
+    api.PyThreadState_Next.argtypes = [ctypes.c_void_p]
+    api.PyThreadState_Next.restype = ctypes.c_void_p
+
+    def thread_states() -> int:
+        count, state = 0, api.PyInterpreterState_ThreadHead(api.PyInterpreterState_Get())
+        while state:
+            count, state = count + 1, api.PyThreadState_Next(state)
+        return count
+
+    # Engines dropped by earlier tests may still be closing in the
+    # background, so the count can only be bounded, never pinned down.
+    before = thread_states()
+    for _ in range(10):
+        with Engine(manual_clock=True) as engine:
+            engine.add_product("p", "P", 1)
+            engine.subscribe(lambda event: None)
+            engine.block("p", 1, "o1")
+            engine.flush_events()
+            assert thread_states() <= before + 1
+    assert thread_states() <= before
+
+
+def test_subscribe_takes_only_a_callable(kettle: Engine) -> None:
+    with pytest.raises(TypeError):
+        kettle.subscribe("not callable")  # type: ignore[arg-type]
+    first = kettle.subscribe(print)
+    second = kettle.subscribe(print)
+    assert isinstance(first, int) and second != first
+    kettle.unsubscribe(first)
+    kettle.unsubscribe(second)
+
+
+# Callbacks that fail
+
+
+def test_a_raising_callback_is_logged_and_the_others_get_every_event(
+    kettle: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="stockkeeper")
+    calls: list[Event] = []
+
+    def broken(event: Event) -> None:
+        calls.append(event)
+        raise ValueError(f"cannot handle {event!r}")
+
+    before: list[Event] = []
+    after: list[Event] = []
+    kettle.subscribe(before.append)
+    kettle.subscribe(broken)
+    kettle.subscribe(after.append)
+    for order in ("o1", "o2", "o3"):
+        kettle.block("kettle", 1, order)
+        kettle.confirm(order)
+    kettle.flush_events()
+
+    assert len(calls) == 3
+    assert before == after == calls
+    records = [record for record in caplog.records if record.name == "stockkeeper"]
+    assert len(records) == 3
+    for record, event in zip(records, calls):
+        assert record.levelno == logging.ERROR
+        assert record.exc_info is not None
+        assert isinstance(record.exc_info[1], ValueError)
+        assert repr(event) in record.getMessage()
+        assert "broken" in record.getMessage()
+    assert "in broken" in caplog.text
+    assert "Traceback (most recent call last)" in caplog.text
+    assert kettle.metrics().confirmed == 3
+
+
+def test_a_callback_raising_a_base_exception_is_logged_too(
+    kettle: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="stockkeeper")
+    seen: list[Event] = []
+
+    def leave(event: Event) -> None:
+        raise SystemExit(3)
+
+    kettle.subscribe(leave)
+    kettle.subscribe(seen.append)
+    kettle.block("kettle", 1, "o1")
+    kettle.cancel("o1")
+    kettle.flush_events()
+    assert len(seen) == 1
+    assert [type(r.exc_info[1]) for r in caplog.records if r.exc_info] == [SystemExit]
+
+
+# Subscriptions
+
+
+def test_unsubscribe_stops_the_callback_at_once(kettle: Engine) -> None:
+    kept: list[Event] = []
+    dropped: list[Event] = []
+    kettle.subscribe(kept.append)
+    subscription = kettle.subscribe(dropped.append)
+    kettle.block("kettle", 1, "o1")
+    kettle.confirm("o1")
+    kettle.unsubscribe(subscription)
+    kettle.block("kettle", 1, "o2")
+    kettle.confirm("o2")
+    kettle.flush_events()
+    assert [event.order_id for event in kept] == ["o1", "o2"]  # type: ignore[union-attr]
+    assert len(dropped) <= 1
+    for unknown in (subscription, 10**6, -1, 2**80):
+        kettle.unsubscribe(unknown)
+
+
+def test_a_callback_can_unsubscribe_itself(kettle: Engine) -> None:
+    seen: list[Event] = []
+    subscription = 0
+
+    def once(event: Event) -> None:
+        seen.append(event)
+        kettle.unsubscribe(subscription)
+
+    subscription = kettle.subscribe(once)
+    for order in ("o1", "o2", "o3"):
+        kettle.block("kettle", 1, order)
+        kettle.cancel(order)
+    kettle.flush_events()
+    assert len(seen) == 1
+
+
+def test_a_callback_can_subscribe_another(kettle: Engine) -> None:
+    later: list[Event] = []
+    subscribed = threading.Event()
+
+    def first(event: Event) -> None:
+        if not subscribed.is_set():
+            kettle.subscribe(later.append)
+            subscribed.set()
+
+    kettle.subscribe(first)
+    kettle.block("kettle", 1, "o1")
+    kettle.cancel("o1")
+    kettle.flush_events()
+    assert subscribed.is_set()
+    kettle.block("kettle", 1, "o2")
+    kettle.cancel("o2")
+    kettle.flush_events()
+    assert [event.order_id for event in later] == ["o2"]  # type: ignore[union-attr]
+
+
+# Waiting for the notifier thread
+
+
+def test_flush_waits_for_every_event_published_before_it(kettle: Engine) -> None:
+    kettle.update_inventory("kettle", 1000)
+    delivered: list[Event] = []
+    kettle.subscribe(lambda event: delivered.append(event))
+    for index in range(500):
+        kettle.block("kettle", 1, f"o{index}")
+        kettle.confirm(f"o{index}")
+    kettle.flush_events()
+    assert len(delivered) == 500
+
+
+def test_flush_from_inside_a_callback_returns_at_once(kettle: Engine) -> None:
+    flushed: list[str] = []
+
+    def flush(event: Event) -> None:
+        kettle.flush_events()
+        flushed.append(event.order_id)  # type: ignore[union-attr]
+
+    kettle.subscribe(flush)
+
+    def work() -> None:
+        kettle.block("kettle", 1, "o1")
+        kettle.confirm("o1")
+        kettle.flush_events()
+
+    finish(work)
+    assert flushed == ["o1"]
+
+
+def test_a_slow_subscriber_does_not_stall_the_engine(kettle: Engine) -> None:
+    kettle.update_inventory("kettle", 10_000)
+    entered = threading.Event()
+    release = threading.Event()
+    delivered: list[Event] = []
+
+    def slow(event: Event) -> None:
+        entered.set()
+        assert release.wait(WAIT)
+        delivered.append(event)
+
+    kettle.subscribe(slow)
+    kettle.block("kettle", 1, "first")
+    kettle.confirm("first")
+    assert entered.wait(WAIT)
+
+    for index in range(2000):
+        kettle.block("kettle", 2, f"o{index}")
+        kettle.confirm(f"o{index}")
+    assert kettle.metrics().confirmed == 2001
+    assert delivered == []
+
+    release.set()
+    finish(kettle.flush_events)
+    assert len(delivered) == 2001
+
+
+def test_close_while_a_callback_is_blocked_does_not_deadlock(kettle: Engine) -> None:
+    entered = threading.Event()
+    release = threading.Event()
+    delivered: list[Event] = []
+
+    def blocked(event: Event) -> None:
+        entered.set()
+        assert release.wait(WAIT)
+        delivered.append(event)
+
+    kettle.subscribe(blocked)
+    kettle.block("kettle", 1, "o1")
+    kettle.cancel("o1")
+    kettle.block("kettle", 1, "o2")
+    kettle.cancel("o2")
+    assert entered.wait(WAIT)
+
+    closer = threading.Thread(target=kettle.close, daemon=True)
+    closer.start()
+    # close marks the engine closed, then waits for the queued events with
+    # the GIL released, so this thread can still run and let the callback go.
+    assert until(lambda: kettle.closed)
+    release.set()
+    closer.join(WAIT)
+    assert not closer.is_alive()
+    assert kettle.closed
+    assert [event.order_id for event in delivered] == ["o1", "o2"]  # type: ignore[union-attr]
+
+
+def test_close_from_inside_a_callback(kettle: Engine) -> None:
+    seen: list[Event] = []
+    closed = threading.Event()
+
+    def close_on_cancel(event: Event) -> None:
+        seen.append(event)
+        if isinstance(event, HoldEnded) and event.state == "cancelled":
+            kettle.close()
+            closed.set()
+
+    kettle.subscribe(close_on_cancel)
+    kettle.block("kettle", 1, "o1")
+    kettle.confirm("o1")
+    kettle.block("kettle", 1, "o2")
+    kettle.cancel("o2")
+    assert closed.wait(WAIT)
+    assert kettle.closed
+    assert [event.order_id for event in seen] == ["o1", "o2"]  # type: ignore[union-attr]
+    with pytest.raises(stockkeeper.EngineClosed):
+        kettle.flush_events()
+
+
+def test_close_delivers_what_is_queued(kettle: Engine) -> None:
+    delivered: list[Event] = []
+    kettle.subscribe(delivered.append)
+    for index in range(5):
+        kettle.block("kettle", 1, f"o{index}")
+        kettle.confirm(f"o{index}")
+    kettle.close()
+    assert len(delivered) == 5
+
+
+def test_dropping_an_engine_mid_callback_does_not_deadlock() -> None:
+    lock = threading.Lock()
+    entered = threading.Event()
+    both = threading.Event()
+    delivered: list[Event] = []
+
+    def needs_the_lock(event: Event) -> None:
+        entered.set()
+        with lock:
+            delivered.append(event)
+        if len(delivered) == 2:
+            both.set()
+
+    engine = Engine(manual_clock=True)
+    engine.add_product("p", "P", 5)
+    engine.subscribe(needs_the_lock)
+    with lock:
+        engine.block("p", 1, "o1")
+        engine.cancel("o1")
+        engine.block("p", 1, "o2")
+        engine.cancel("o2")
+        assert entered.wait(WAIT)
+        # The callback waits for `lock`, held here; dropping the engine must
+        # not wait for the callback.
+        del engine
+        gc.collect()
+    assert both.wait(WAIT)
+    assert [event.order_id for event in delivered] == ["o1", "o2"]  # type: ignore[union-attr]
+
+
+def test_dropping_an_engine_closed_by_its_callback_does_not_deadlock() -> None:
+    # Closed from a callback, the engine still has events queued for it, so
+    # closed is not the same as done with Python code.
+    lock = threading.Lock()
+    closed = threading.Event()
+    both = threading.Event()
+    delivered: list[Event] = []
+    # The only reference, so that emptying the list drops the engine.
+    engines = [Engine(manual_clock=True)]
+
+    def close_then_wait(event: Event) -> None:
+        if not closed.is_set():
+            engines[0].close()
+            closed.set()
+        with lock:
+            delivered.append(event)
+        if len(delivered) == 2:
+            both.set()
+
+    engine = engines[0]
+    engine.add_product("p", "P", 5)
+    engine.subscribe(close_then_wait)
+    with lock:
+        engine.block("p", 1, "o1")
+        engine.cancel("o1")
+        engine.block("p", 1, "o2")
+        engine.cancel("o2")
+        assert closed.wait(WAIT)
+        del engine
+        engines.clear()
+        gc.collect()
+    assert both.wait(WAIT)
+    assert [event.order_id for event in delivered] == ["o1", "o2"]  # type: ignore[union-attr]
+
+
+def test_an_engine_its_callback_refers_to_is_collected() -> None:
+    class Shop:
+        def __init__(self) -> None:
+            self.engine = Engine(manual_clock=True)
+            self.engine.add_product("p", "P", 1)
+            self.engine.subscribe(self.on_event)
+            self.seen: list[Event] = []
+
+        def on_event(self, event: Event) -> None:
+            self.seen.append(event)
+
+    shop = Shop()
+    shop.engine.block("p", 1, "o1")
+    shop.engine.flush_events()
+    assert len(shop.seen) == 1
+    collected = threading.Event()
+    weakref.finalize(shop, collected.set)
+    del shop
+    gc.collect()
+    assert collected.is_set()
+
+
+def test_calls_on_a_closed_engine_raise(kettle: Engine) -> None:
+    subscription = kettle.subscribe(print)
+    kettle.close()
+    for call in (
+        lambda: kettle.subscribe(print),
+        lambda: kettle.unsubscribe(subscription),
+        lambda: kettle.unsubscribe(-1),
+        kettle.flush_events,
+    ):
+        with pytest.raises(stockkeeper.EngineClosed):
+            call()
+
+
+def test_queued_events_reach_their_callbacks_when_the_program_ends(tmp_path: Path) -> None:
+    # The script never closes its engine; the events still queued when it
+    # ends must reach the callback before the interpreter shuts down.
+    script = textwrap.dedent(
+        """
+        import sys, threading, time
+        import stockkeeper
+
+        started = threading.Event()
+        def slow(event):
+            started.set()
+            time.sleep(0.001)
+            sys.stdout.write(event.state + "\\n")
+
+        engine = stockkeeper.Engine(manual_clock=True)
+        engine.add_product("p", "P", 1000)
+        engine.subscribe(slow)
+        for index in range(200):
+            engine.block("p", 1, f"o{index}")
+            engine.confirm(f"o{index}")
+        assert started.wait(30)
+        """
+    )
+    # Run away from the sources, which lack the compiled module.
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["confirmed"] * 200
