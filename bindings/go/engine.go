@@ -61,17 +61,24 @@ type Options struct {
 // for a few instructions. [Engine.Close] releases the engine's resources; an
 // engine that is dropped without Close is closed by the garbage collector.
 type Engine struct {
-	// mu is read-locked by every call into the library and write-locked by
-	// Close around sk_engine_free, so that the handle is freed only when no
-	// call is using it.
-	mu sync.RWMutex
-	// handle is nil once the engine is freed.
+	// calls counts the calls into the library in progress, plus closingBit
+	// once Close has started. A call costs one atomic add on the way in and
+	// one on the way out, and no lock: a read lock costs the same two adds
+	// and more code around them, while the counter answers both questions a
+	// call asks (may I start? am I the last one a shutdown waits for?) with
+	// the add it does anyway.
+	calls atomic.Int64
+	// handle stays valid while calls counts a call in progress; shutdown
+	// frees it and sets it to nil only once the count has drained to zero
+	// with closingBit set, after which no call reads it again.
 	handle   *C.sk_engine
 	holdTime time.Duration
 
-	// closing is set when Close starts; calls that begin after it fail
-	// with ErrClosed without reaching the library.
-	closing atomic.Bool
+	// drained wakes the shutdown waiting for calls in progress: the call
+	// that leaves the count at exactly closingBit sends to it. One slot, so
+	// that a call never blocks on its way out; a token left over from an
+	// earlier wake-up only makes the shutdown look at the count once more.
+	drained chan struct{}
 	// closeMu lets one Close at a time run the shutdown, so that a second
 	// Close returns only once the first has freed the engine.
 	closeMu sync.Mutex
@@ -83,6 +90,10 @@ type Engine struct {
 	// do not keep a forgotten engine from its finalizer.
 	hub *hub
 }
+
+// closingBit is set in Engine.calls when Close starts. It sits far above
+// any count of calls in progress, which the goroutines alive bound.
+const closingBit = 1 << 62
 
 // finalizedEngines counts engines closed by the garbage collector rather than
 // by their owner, so that the tests can see the backstop at work.
@@ -123,6 +134,7 @@ func New(options Options) (*Engine, error) {
 	engine := &Engine{
 		handle:   handle,
 		holdTime: duration(settings.hold_time_ns),
+		drained:  make(chan struct{}, 1),
 		freed:    make(chan struct{}),
 		hub:      newHub(options.Logger),
 	}
@@ -154,7 +166,7 @@ func (e *Engine) Close() error {
 	if e == nil {
 		return nil
 	}
-	e.closing.Store(true)
+	e.markClosing()
 	if e.hub.inCallback() {
 		go e.shutdown()
 		return nil
@@ -163,27 +175,37 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// markClosing sets closingBit, after which every call fails with ErrClosed
+// without reaching the library. The module's Go version predates
+// atomic.Int64.Or, hence the loop.
+func (e *Engine) markClosing() {
+	for {
+		calls := e.calls.Load()
+		if calls&closingBit != 0 || e.calls.CompareAndSwap(calls, calls|closingBit) {
+			return
+		}
+	}
+}
+
 // shutdown closes and frees the engine once. The library's close runs
-// without the write lock: it waits for a subscriber's func to return, and
-// that func may be waiting for the read lock in a call of its own.
+// while calls may still be in progress: it waits for a subscriber's func to
+// return, and that func may be in a call of its own.
 func (e *Engine) shutdown() {
 	e.closeMu.Lock()
 	defer e.closeMu.Unlock()
-	e.mu.RLock()
+	// Only shutdown writes handle, and closeMu keeps a second one out.
 	handle := e.handle
-	e.mu.RUnlock()
 	if handle == nil {
 		return
 	}
 
-	// Only shutdown frees the handle, and closeMu keeps a second shutdown
-	// out, so the handle stays valid without the lock.
 	C.sk_engine_close(handle)
 
-	e.mu.Lock()
+	for e.calls.Load() != closingBit {
+		<-e.drained
+	}
 	C.sk_engine_free(handle)
 	e.handle = nil
-	e.mu.Unlock()
 
 	// The library joined its notifier thread in sk_engine_close, so no
 	// subscriber can be called any more.
@@ -192,26 +214,38 @@ func (e *Engine) shutdown() {
 	runtime.SetFinalizer(e, nil)
 }
 
-// enter starts a call into the library: it returns the handle with the read
-// lock held, or ErrClosed. Every successful enter is paired with a leave.
+// enter starts a call into the library: it returns the handle, counted as
+// in use until the paired leave, or ErrClosed. Every successful enter is
+// paired with a leave.
 func (e *Engine) enter() (*C.sk_engine, error) {
 	if e == nil {
 		return nil, ErrNullArgument
 	}
-	if e.closing.Load() {
-		return nil, ErrClosed
-	}
-	e.mu.RLock()
-	if e.handle == nil {
-		e.mu.RUnlock()
+	if e.calls.Add(1)&closingBit != 0 {
+		e.leave()
 		return nil, ErrClosed
 	}
 	beforeCall()
 	return e.handle, nil
 }
 
+// leave ends a call begun by enter, and wakes the shutdown if this was the
+// last call it waits for.
 func (e *Engine) leave() {
-	e.mu.RUnlock()
+	if e.calls.Add(-1) == closingBit {
+		e.wakeShutdown()
+	}
+}
+
+// wakeShutdown is kept out of leave so that leave stays small enough to be
+// inlined into every call.
+//
+//go:noinline
+func (e *Engine) wakeShutdown() {
+	select {
+	case e.drained <- struct{}{}:
+	default:
+	}
 }
 
 // HoldTime is how long a hold lasts when a block gives no time of its own:

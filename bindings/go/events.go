@@ -165,8 +165,9 @@ func (e *Engine) subscribe(s *subscriber) (*Subscription, error) {
 		s.handle.Delete()
 		return nil, err
 	}
-	// Still under the read lock: a Close that frees the engine comes after,
-	// and finds the subscription to release.
+	// Still counted as a call in progress: a Close that frees the engine
+	// waits for this call to leave, and then finds the subscription to
+	// release.
 	e.hub.add(s)
 	return &Subscription{engine: e, subscriber: s, id: id, done: make(chan struct{})}, nil
 }

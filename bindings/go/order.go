@@ -1,6 +1,23 @@
 package stockkeeper
 
 // #include "stockkeeper.h"
+//
+// // sk_order_block's status and deadline in one value. Go gets it back by
+// // copy; the address of a Go variable passed for the deadline would make
+// // that variable escape to the heap, an allocation on every block.
+// typedef struct {
+// 	sk_status status;
+// 	sk_deadline deadline;
+// } sk_go_blocked;
+//
+// static sk_go_blocked sk_go_block(sk_engine *engine, const uint8_t *order,
+// 		size_t order_len, const uint8_t *product, size_t product_len,
+// 		int64_t quantity, uint64_t hold_time_ns) {
+// 	sk_go_blocked blocked = {0};
+// 	blocked.status = sk_order_block(engine, order, order_len, product, product_len,
+// 		quantity, hold_time_ns, &blocked.deadline);
+// 	return blocked;
+// }
 import "C"
 
 import (
@@ -114,14 +131,13 @@ func (e *Engine) block(product string, quantity int64, order string,
 	}
 	defer e.leave()
 
-	var deadline C.sk_deadline
-	status := C.sk_order_block(handle, cBytes(order), cLen(order), cBytes(product),
-		cLen(product), C.int64_t(quantity), C.uint64_t(holdTime), &deadline)
+	blocked := C.sk_go_block(handle, cBytes(order), cLen(order), cBytes(product),
+		cLen(product), C.int64_t(quantity), C.uint64_t(holdTime))
 	runtime.KeepAlive(e)
-	if err := check(status); err != nil {
+	if err := check(blocked.status); err != nil {
 		return Deadline{}, err
 	}
-	return deadlineOf(deadline), nil
+	return deadlineOf(blocked.deadline), nil
 }
 
 // BlockOrder holds every line of an order for holdTime, or nothing: lines

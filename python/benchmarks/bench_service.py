@@ -137,8 +137,10 @@ def run_batch(products: list[str], pairs: int) -> None:
     for i in range(0, pairs, batch):
         chunk = requests[i:i + batch]
         began = time.perf_counter_ns()
-        engine.block_many(chunk)
-        engine.confirm_many([order for _, _, order in chunk])
+        held = engine.block_many(chunk)
+        confirmed = engine.confirm_many([order for _, _, order in chunk])
+        if not (all(held) and all(confirmed)):
+            raise RuntimeError(f"batch at {i} refused")
         nanos.append((time.perf_counter_ns() - began) // len(chunk))
     emit("py-pairs-batch", "service", pairs, time.perf_counter() - start, nanos, batch=batch)
     engine.close()

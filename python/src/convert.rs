@@ -18,7 +18,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyInt, PyMapping, PySequence, PyString};
+use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString};
 use stockkeeper::{count_from_signed, quantity_from_signed, Error};
 
 use crate::errors::to_py;
@@ -60,11 +60,7 @@ impl<T: Convert> FromPyObject<'_, '_> for Checked<T> {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'_, '_, PyAny>) -> PyResult<Checked<T>> {
-        match T::convert(&obj) {
-            Ok(value) => Ok(Checked(Ok(value))),
-            Err(Refused::Value(error)) => Ok(Checked(Err(error))),
-            Err(Refused::Python(err)) => Err(err),
-        }
+        checked(&obj).map(Checked)
     }
 }
 
@@ -103,6 +99,32 @@ impl Convert for Text {
                 Refused::Python(err)
             }
         })
+    }
+}
+
+/// An id given to `InventoryService`: a str, or an int standing for its
+/// decimal str (so `1` and `"1"` name the same product or order), as the
+/// earlier service's callers used both. A bool is not taken for an int.
+pub struct Id(Text);
+
+impl Deref for Id {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Convert for Id {
+    fn convert(obj: &Bound<'_, PyAny>) -> Result<Id, Refused> {
+        if obj.is_instance_of::<PyString>() {
+            return Text::convert(obj).map(Id);
+        }
+        if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+            return Text::convert(obj.str()?.as_any()).map(Id);
+        }
+        let message = format!("an id must be a str or an int, not {}", type_name(obj));
+        Err(PyTypeError::new_err(message).into())
     }
 }
 
@@ -210,6 +232,46 @@ pub fn product_ids(ids: &Bound<'_, PyAny>) -> Result<Vec<Text>, Refused> {
         return Err(PyTypeError::new_err("expected an iterable of product ids, not a str").into());
     }
     ids.try_iter()?.map(|id| Text::convert(&id?)).collect()
+}
+
+/// One request of a batch of blocks, its values converted or its first
+/// refused value held back, as `block` would have refused it.
+pub type BlockRequest<I> = Result<(I, Quantity, I), Error>;
+
+/// The `(product_id, quantity, order_id)` triples of a batch of blocks, read
+/// whole before any runs. A triple of the wrong shape or type raises; a
+/// refused value only refuses its own request.
+pub fn block_requests<I: Convert>(requests: &Bound<'_, PyAny>) -> PyResult<Vec<BlockRequest<I>>> {
+    let request = |item: &Bound<'_, PyAny>| -> PyResult<BlockRequest<I>> {
+        let [product, quantity, order] = fields::<3>(item, "(product_id, quantity, order_id)")?;
+        let (product, quantity, order) =
+            (checked::<I>(&product)?, checked::<Quantity>(&quantity)?, checked::<I>(&order)?);
+        Ok(product.and_then(|product| Ok((product, quantity?, order?))))
+    };
+    if requests.is_instance_of::<PyString>() {
+        let message = "requests must be (product_id, quantity, order_id) triples, not a str";
+        return Err(PyTypeError::new_err(message));
+    }
+    requests.try_iter()?.map(|item| request(&item?)).collect()
+}
+
+/// The order ids of a batch, read whole before any runs (a lone str is
+/// refused: it would read as one id per letter). An id of the wrong type
+/// raises; a refused id only refuses its own request.
+pub fn order_ids<I: Convert>(ids: &Bound<'_, PyAny>) -> PyResult<Vec<Result<I, Error>>> {
+    if ids.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err("expected an iterable of order ids, not a str"));
+    }
+    ids.try_iter()?.map(|id| checked::<I>(&id?)).collect()
+}
+
+/// A value converted, or its refusal held back; a wrong type raises.
+fn checked<T: Convert>(obj: &Bound<'_, PyAny>) -> PyResult<Result<T, Error>> {
+    match T::convert(obj) {
+        Ok(value) => Ok(Ok(value)),
+        Err(Refused::Value(error)) => Ok(Err(error)),
+        Err(Refused::Python(err)) => Err(err),
+    }
 }
 
 /// Splits a tuple, list or other sequence of exactly `N` items.

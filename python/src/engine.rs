@@ -7,8 +7,10 @@
 //! that thread needs the GIL to run a Python callback; and an engine that is
 //! dropped unclosed never waits for that thread at all (see `Drop`).
 
+use std::ops::Deref;
 use std::process;
 use std::sync::Arc;
+use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -20,10 +22,10 @@ use stockkeeper::{
 };
 
 use crate::convert::{
-    fields, order_lines, product_ids, Checked, Convert, Count, Delta, Limit, Quantity, Refused,
-    Seconds, Text,
+    block_requests, fields, order_lines, product_ids, BlockRequest, Checked, Convert, Count, Delta,
+    Limit, Quantity, Refused, Seconds, Text,
 };
-use crate::errors::to_py;
+use crate::errors::{answer, to_py};
 use crate::events::{Slot, Subscribers};
 use crate::exit;
 use crate::values::{PyDeadline, PyMetrics, PyOrderStatus, PyProductOutcomes, PyStock};
@@ -68,6 +70,58 @@ pub struct PyEngine {
 }
 
 impl PyEngine {
+    /// The core engine, for the other front doors of this module.
+    pub(crate) fn core(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Runs every block of a batch in order with the GIL released once, and
+    /// answers each True or False as `block` succeeds or is refused. A
+    /// refused value (of the request or of `hold_time`) refuses its request
+    /// only, counted as `block` counts it. Raises EngineClosed, and then the
+    /// requests before the close have taken effect.
+    pub(crate) fn block_each<I: Deref<Target = str> + Sync>(
+        &self,
+        py: Python<'_>,
+        requests: &[BlockRequest<I>],
+        hold_time: Result<Option<Duration>, Error>,
+    ) -> PyResult<Vec<bool>> {
+        self.each(py, requests, |request| match (request, &hold_time) {
+            (Ok((product, quantity, order)), Ok(hold_time)) => {
+                answer(self.engine.block(product, quantity.0, order, *hold_time))
+            }
+            (Err(error), _) | (Ok(_), Err(error)) => {
+                answer::<()>(Err(self.engine.refuse(error.clone())))
+            }
+        })
+    }
+
+    /// Confirms every order of a batch as `block_each` blocks.
+    pub(crate) fn confirm_each<I: Deref<Target = str> + Sync>(
+        &self,
+        py: Python<'_>,
+        orders: &[Result<I, Error>],
+    ) -> PyResult<Vec<bool>> {
+        self.each(py, orders, |order| match order {
+            Ok(order) => answer(self.engine.confirm(order)),
+            Err(error) => answer::<()>(Err(self.engine.refuse(error.clone()))),
+        })
+    }
+
+    fn each<R: Sync>(
+        &self,
+        py: Python<'_>,
+        requests: &[R],
+        run: impl Fn(&R) -> Result<bool, Error> + Send,
+    ) -> PyResult<Vec<bool>> {
+        // A closed engine raises even for a batch whose every request would
+        // be refused before reaching it.
+        if self.engine.is_closed() {
+            return Err(to_py(Error::Closed));
+        }
+        py.detach(|| requests.iter().map(run).collect::<Result<_, _>>()).map_err(to_py)
+    }
+
     /// An argument's value, or its refusal raised through the engine, which
     /// counts it.
     fn admit<T>(&self, arg: Checked<T>) -> PyResult<T> {
@@ -101,7 +155,7 @@ impl PyEngine {
         text_signature = "(hold_time=300.0, *, retention=3600.0, max_remembered=1000000, \
                           manual_clock=False, background_release=True)"
     )]
-    fn new(
+    pub(crate) fn new(
         py: Python<'_>,
         hold_time: Checked<Seconds>,
         retention: Checked<Seconds>,
@@ -254,6 +308,38 @@ impl PyEngine {
         .map_err(to_py)
     }
 
+    /// Holds stock for every `(product_id, quantity, order_id)` triple of
+    /// `requests`, in order, each as `block` would with `hold_time`, and
+    /// answers a list of bools: True where the hold was made, False where
+    /// `block` would have raised a refusal (counted in `metrics()` as that
+    /// call counts it). Spares a batch one Python call per order: the
+    /// requests are read whole first, then run with the GIL released once.
+    /// A triple of the wrong shape or type raises TypeError before any
+    /// request runs; EngineClosed is raised, and then the requests run
+    /// before the close have taken effect.
+    #[pyo3(signature = (requests, hold_time = None))]
+    fn block_many(
+        &self,
+        py: Python<'_>,
+        requests: &Bound<'_, PyAny>,
+        hold_time: Option<Checked<Seconds>>,
+    ) -> PyResult<Vec<bool>> {
+        let requests = block_requests::<Text>(requests)?;
+        let hold_time = hold_time.map(|seconds| seconds.0.map(|seconds| seconds.0)).transpose();
+        self.block_each(py, &requests, hold_time)
+    }
+
+    /// Confirms every order of `order_ids`, an iterable of order ids, in
+    /// order, as `confirm` would, and answers a list of bools: True where
+    /// confirmed, False where `confirm` would have raised a refusal (counted
+    /// as that call counts it). Read whole first, then run with the GIL
+    /// released once; an id of the wrong type (or a lone str) raises
+    /// TypeError before any runs. Raises EngineClosed as `block_many` does.
+    fn confirm_many(&self, py: Python<'_>, order_ids: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
+        let orders = crate::convert::order_ids::<Text>(order_ids)?;
+        self.confirm_each(py, &orders)
+    }
+
     /// Confirms a held order: its units leave on_hand. Succeeds up to and
     /// including the deadline; after it raises Expired (and the stock is
     /// back). Raises AlreadyConfirmed, AlreadyCancelled or UnknownOrder.
@@ -318,7 +404,7 @@ impl PyEngine {
 
     /// Starts the background releaser if it is not running; does nothing on
     /// the manual clock, where `advance` releases what fell due.
-    fn start_releaser(&self, py: Python<'_>) -> PyResult<()> {
+    pub(crate) fn start_releaser(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| self.engine.start_releaser()).map_err(to_py)
     }
 
@@ -423,7 +509,7 @@ impl PyEngine {
     /// the notifier thread stops. Calling it again does nothing. Waits, with
     /// the GIL released, for the releaser's current pass and for the
     /// callbacks still to run, unless called from a callback.
-    fn close(&self, py: Python<'_>) {
+    pub(crate) fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
     }
 

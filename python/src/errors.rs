@@ -275,6 +275,32 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// Whether the engine refused the call itself (bad input, an unknown id, a
+/// state that does not fit) rather than being unable to serve any call. The
+/// True/False front door answers the first kind False and raises the other.
+pub fn is_refusal(error: &Error) -> bool {
+    !matches!(class_of(error.code()), Class::EngineClosed | Class::ClockNotManual)
+}
+
+/// Whether the error says no product or order has the id, or that no
+/// product or order could have it: the refusals a lookup answers None.
+pub fn is_missing(error: &Error) -> bool {
+    matches!(
+        class_of(error.code()),
+        Class::UnknownProduct | Class::UnknownOrder | Class::InvalidInput | Class::Overflow
+    )
+}
+
+/// The True/False answer to a call: True when done, False when the engine
+/// refused it, and the error back when the engine could serve no call.
+pub fn answer<T>(result: Result<T, Error>) -> Result<bool, Error> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if is_refusal(&error) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// Turns a core error into the Python exception that stands for it, with
 /// `code` and, where the error names them, `product`, `requested` and
 /// `available` set on the instance.

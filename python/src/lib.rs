@@ -1,5 +1,6 @@
 //! The native half of the `stockkeeper` Python package: the engine, the
-//! values and events it hands out and its exceptions. `stockkeeper/__init__.py`
+//! values and events it hands out, its exceptions and the `InventoryService`
+//! front door. `stockkeeper/__init__.py`
 //! re-exports all of it; import the package, not this module.
 
 mod convert;
@@ -7,6 +8,7 @@ mod engine;
 mod errors;
 mod events;
 mod exit;
+mod service;
 mod values;
 
 use pyo3::prelude::*;
@@ -20,6 +22,8 @@ mod _stockkeeper {
     use crate::engine::PyEngine;
     #[pymodule_export]
     use crate::events::{PyHoldEnded, PySoldOut};
+    #[pymodule_export]
+    use crate::service::PyInventoryService;
     #[pymodule_export]
     use crate::values::{PyDeadline, PyMetrics, PyOrderStatus, PyProductOutcomes, PyStock};
 

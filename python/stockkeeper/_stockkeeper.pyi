@@ -9,6 +9,7 @@ from typing_extensions import TypeAlias
 
 __all__ = [
     "Engine",
+    "InventoryService",
     "Deadline",
     "OrderStatus",
     "Stock",
@@ -46,6 +47,7 @@ MAX_NAME_BYTES: int
 """The longest product name accepted, in bytes of UTF-8."""
 
 _Seconds: TypeAlias = SupportsIndex | SupportsFloat
+_Id: TypeAlias = str | int
 _Lines: TypeAlias = Mapping[str, SupportsIndex] | Iterable[tuple[str, SupportsIndex]]
 _Event: TypeAlias = HoldEnded | SoldOut
 
@@ -288,6 +290,17 @@ class Engine:
         self, order_id: str, lines: _Lines, hold_time: _Seconds | None = None
     ) -> Deadline:
         """Holds every line of an order, or nothing."""
+    def block_many(
+        self,
+        requests: Iterable[tuple[str, SupportsIndex, str]],
+        hold_time: _Seconds | None = None,
+    ) -> list[bool]:
+        """Blocks each `(product_id, quantity, order_id)` in order, releasing
+        the GIL once; True where held, False where `block` would have raised
+        a refusal (counted as `block` counts it)."""
+    def confirm_many(self, order_ids: Iterable[str]) -> list[bool]:
+        """Confirms each order in order, releasing the GIL once; True where
+        confirmed, False where `confirm` would have raised a refusal."""
     def confirm(self, order_id: str) -> None:
         """Confirms a held order; raises Expired past its deadline."""
     def cancel(self, order_id: str) -> None:
@@ -336,3 +349,48 @@ class Engine:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool: ...
+
+class InventoryService:
+    """The earlier inventory service's API over a thread-safe `Engine`:
+    True/False answers, None for an unknown product or order, int ids
+    naming their decimal str."""
+
+    def __new__(
+        cls, *, hold_time: _Seconds = 300.0, manual_clock: bool = False
+    ) -> InventoryService: ...
+    @property
+    def engine(self) -> Engine:
+        """The engine behind the service, for the idiomatic API."""
+    def addProduct(self, product_id: _Id, name: str, inventory_count: SupportsIndex) -> None:
+        """Adds a product; an existing id is ignored. Raises InvalidInput."""
+    def getInventory(self, product_id: _Id) -> int | None:
+        """The units available, or None for an unknown product."""
+    def updateInventory(self, product_id: _Id, additional_quantity: SupportsIndex) -> bool:
+        """Restocks or corrects; True when done, False when refused."""
+    def blockInventory(
+        self, product_id: _Id, order_quantity: SupportsIndex, order_id: _Id
+    ) -> bool:
+        """Holds units for the order; True when held, False when refused."""
+    def confirmOrder(self, order_id: _Id) -> bool:
+        """Confirms a held order; True when confirmed, False when refused."""
+    def cancelOrder(self, order_id: _Id) -> bool:
+        """Cancels a held order; True when cancelled, False when refused."""
+    def getOrderStatus(self, order_id: _Id) -> str | None:
+        """ "held", "confirmed", "cancelled" or "expired"; None if unknown."""
+    def blockInventoryMany(
+        self, requests: Iterable[tuple[_Id, SupportsIndex, _Id]]
+    ) -> list[bool]:
+        """`blockInventory`'s answer to each triple, run in one call."""
+    def confirmOrderMany(self, order_ids: Iterable[_Id]) -> list[bool]:
+        """`confirmOrder`'s answer to each order id, run in one call."""
+    def start_cleanup(self) -> None:
+        """Starts releasing expired holds in the background."""
+    def close(self) -> None:
+        """Stops the engine and its releaser. Idempotent."""
+    def __enter__(self) -> InventoryService: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,167 @@
+"""The batch entry points answer each request as the one-at-a-time call
+would, and count its refusals the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import stockkeeper
+from stockkeeper import Engine, InventoryService
+
+# Holds that succeed and every kind of refusal a block can meet.
+REQUESTS: list[tuple[Any, Any, Any]] = [
+    ("kettle", 2, "o1"),
+    ("kettle", 1, "o1"),  # duplicate order
+    ("ghost", 1, "o2"),  # unknown product
+    ("kettle", 0, "o3"),  # bad quantity
+    ("kettle", 2**64, "o4"),  # overflow
+    ("", 1, "o5"),  # bad id
+    ("kettle", 99, "o6"),  # not enough stock
+    ("kettle", 3, "o7"),
+]
+ORDERS = ["o1", "o1", "ghost", "", "o7", "bad\udcff"]
+
+
+def one_at_a_time(engine: Engine) -> tuple[list[bool], list[bool]]:
+    def attempt(call: Any, *args: Any) -> bool:
+        try:
+            call(*args)
+        except (stockkeeper.InvalidInput, stockkeeper.NotFound, stockkeeper.Conflict):
+            return False
+        return True
+
+    held = [attempt(engine.block, *request) for request in REQUESTS]
+    confirmed = [attempt(engine.confirm, order) for order in ORDERS]
+    return held, confirmed
+
+
+def kettle_engine() -> Engine:
+    engine = Engine(manual_clock=True)
+    engine.add_product("kettle", "Kettle", 10)
+    return engine
+
+
+def test_engine_batches_answer_and_count_as_single_calls() -> None:
+    with kettle_engine() as single, kettle_engine() as batch:
+        held, confirmed = one_at_a_time(single)
+        assert batch.block_many(REQUESTS) == held
+        assert batch.confirm_many(ORDERS) == confirmed
+        assert held == [True, False, False, False, False, False, False, True]
+        assert confirmed == [True, False, False, False, True, False]
+        assert batch.metrics() == single.metrics()
+        assert batch.stock("kettle") == single.stock("kettle")
+
+
+def test_engine_batches_take_any_iterable() -> None:
+    with kettle_engine() as engine:
+        assert engine.block_many(iter([["kettle", 1, "o1"]]), hold_time=5) == [True]
+        assert engine.status("o1").deadline.since_start == 5.0
+        assert engine.confirm_many(order for order in ["o1"]) == [True]
+        assert engine.block_many([]) == []
+        assert engine.confirm_many(()) == []
+
+
+def test_a_refused_hold_time_refuses_each_request() -> None:
+    with kettle_engine() as engine:
+        assert engine.block_many([("kettle", 1, "o1"), ("kettle", 1, "o2")], -1) == [False, False]
+        assert engine.metrics().refused_invalid == 2
+        assert engine.available("kettle") == 10
+
+
+@pytest.mark.parametrize(
+    "requests",
+    [
+        "kettle",
+        [("kettle", 1)],
+        [("kettle", 1, "o1", 5)],
+        [("kettle", 1.0, "o1")],
+        [(1, 1, "o1")],
+        [("kettle", 1, None)],
+        [("kettle", 1, "o0"), "kettle1o1"],
+        5,
+    ],
+)
+def test_engine_block_many_raises_type_error_before_any_runs(requests: Any) -> None:
+    with kettle_engine() as engine:
+        with pytest.raises(TypeError):
+            engine.block_many(requests)
+        assert engine.available("kettle") == 10
+        assert engine.metrics() == Engine().metrics()
+
+
+@pytest.mark.parametrize("orders", ["o1", [1], ["o1", None], 5])
+def test_engine_confirm_many_raises_type_error_before_any_runs(orders: Any) -> None:
+    with kettle_engine() as engine:
+        engine.block("kettle", 1, "o1")
+        with pytest.raises(TypeError):
+            engine.confirm_many(orders)
+        assert engine.status("o1").state == "held"
+
+
+def test_closed_engine_batches_raise() -> None:
+    engine = kettle_engine()
+    engine.close()
+    with pytest.raises(stockkeeper.EngineClosed):
+        engine.block_many([("", 0, "")])
+    with pytest.raises(stockkeeper.EngineClosed):
+        engine.confirm_many([])
+
+
+def test_service_batches_answer_as_single_calls() -> None:
+    single, batch = InventoryService(manual_clock=True), InventoryService(manual_clock=True)
+    with single, batch:
+        requests = [*REQUESTS, (42, 1, 7), ("42", 1, "8")]
+        orders = [*ORDERS, 7, "8", 9]
+        for service in (single, batch):
+            service.addProduct("kettle", "Kettle", 10)
+            service.addProduct(42, "Answer", 1)
+        held = [single.blockInventory(*request) for request in requests]
+        confirmed = [single.confirmOrder(order) for order in orders]
+        assert batch.blockInventoryMany(requests) == held
+        assert batch.confirmOrderMany(orders) == confirmed
+        assert held[-2:] == [True, False]
+        assert confirmed[-3:] == [True, False, False]
+        assert batch.engine.metrics() == single.engine.metrics()
+
+
+def test_service_batches_refuse_bad_types() -> None:
+    with InventoryService(manual_clock=True) as service:
+        service.addProduct("kettle", "Kettle", 10)
+        for requests in ([("kettle", 1, 1.5)], [(True, 1, "o1")], "abc", [("kettle", 1)]):
+            with pytest.raises(TypeError):
+                service.blockInventoryMany(requests)
+        for orders in ([b"o1"], "o1", [None]):
+            with pytest.raises(TypeError):
+                service.confirmOrderMany(orders)
+        assert service.getInventory("kettle") == 10
+        service.close()
+        with pytest.raises(stockkeeper.EngineClosed):
+            service.blockInventoryMany([("kettle", 1, "o1")])
+        with pytest.raises(stockkeeper.EngineClosed):
+            service.confirmOrderMany(["o1"])
+
+
+def test_service_single_calls_count_refusals_as_the_engine_does() -> None:
+    with InventoryService(manual_clock=True) as service, kettle_engine() as engine:
+        service.addProduct("kettle", "Kettle", 10)
+        one_at_a_time(engine)
+        for request in REQUESTS:
+            service.blockInventory(*request)
+        for order in ORDERS:
+            service.confirmOrder(order)
+        assert service.engine.metrics() == engine.metrics()
+
+
+def test_the_service_is_native_and_subclassable() -> None:
+    class Shop(InventoryService):
+        pass
+
+    with Shop(manual_clock=True) as shop:
+        shop.addProduct("kettle", "Kettle", 1)
+        assert shop.blockInventory("kettle", 1, "o1") is True
+        assert repr(shop).endswith("Shop closed=False>")
+    assert isinstance(stockkeeper.InventoryService.blockInventory.__doc__, str)
+    for name in ("blockInventoryMany", "confirmOrderMany"):
+        assert getattr(InventoryService, name).__doc__, name
