@@ -6,7 +6,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
-use stockkeeper::{Engine, Error, OrderState, Options};
+use stockkeeper::{Engine, Error, Options, OrderState};
 
 const ROUNDS: usize = 2_000;
 const HOLD: Duration = Duration::from_millis(1);

@@ -28,9 +28,7 @@ fn a_feed_sees_every_ending_and_every_sell_out() {
     engine.add_product("mug", "Mug", 10).unwrap();
     let feed = engine.subscribe().unwrap();
 
-    engine
-        .block_order("o1", &[Line::new("kettle", 2), Line::new("mug", 1)], None)
-        .unwrap();
+    engine.block_order("o1", &[Line::new("kettle", 2), Line::new("mug", 1)], None).unwrap();
     engine.block("kettle", 1, "o2", None).unwrap();
     engine.block("mug", 1, "o3", None).unwrap();
     engine.confirm("o1").unwrap();
@@ -42,9 +40,7 @@ fn a_feed_sees_every_ending_and_every_sell_out() {
     assert_eq!(
         events,
         vec![
-            Event::SoldOut {
-                product: "kettle".into()
-            },
+            Event::SoldOut { product: "kettle".into() },
             ended("o1", OrderState::Confirmed, &[("kettle", 2), ("mug", 1)]),
             ended("o3", OrderState::Cancelled, &[("mug", 1)]),
             ended("o2", OrderState::Expired, &[("kettle", 1)]),
@@ -57,28 +53,19 @@ fn confirm_at_the_deadline_wins_and_expiry_one_nanosecond_later_is_announced() {
     let engine = engine();
     engine.add_product("kettle", "Kettle", 3).unwrap();
     let feed = engine.subscribe().unwrap();
-    engine
-        .block("kettle", 1, "o1", Some(Duration::from_secs(1)))
-        .unwrap();
+    engine.block("kettle", 1, "o1", Some(Duration::from_secs(1))).unwrap();
     engine.advance(Duration::from_secs(1)).unwrap();
     assert_eq!(engine.confirm("o1"), Ok(()));
-    engine
-        .block("kettle", 1, "o2", Some(Duration::from_secs(1)))
-        .unwrap();
+    engine.block("kettle", 1, "o2", Some(Duration::from_secs(1))).unwrap();
     let engine_time = engine.now();
     assert_eq!(engine_time, Duration::from_secs(1));
     engine.flush_events().unwrap();
     let _ = feed.try_iter().count();
     // One nanosecond past o2's deadline: the advance releases it.
-    engine
-        .advance(Duration::from_secs(1) + Duration::from_nanos(1))
-        .unwrap();
+    engine.advance(Duration::from_secs(1) + Duration::from_nanos(1)).unwrap();
     engine.flush_events().unwrap();
     let events: Vec<Event> = feed.try_iter().collect();
-    assert_eq!(
-        events,
-        vec![ended("o2", OrderState::Expired, &[("kettle", 1)])]
-    );
+    assert_eq!(events, vec![ended("o2", OrderState::Expired, &[("kettle", 1)])]);
 }
 
 #[test]
@@ -221,22 +208,13 @@ fn metrics_count_every_outcome_and_refusal() {
         }
     );
     let outcomes = engine.product_outcomes("kettle").unwrap();
-    assert_eq!(
-        (outcomes.confirmed, outcomes.cancelled, outcomes.expired),
-        (1, 1, 2)
-    );
+    assert_eq!((outcomes.confirmed, outcomes.cancelled, outcomes.expired), (1, 1, 2));
     assert_eq!(outcomes.confirmed_share(), Some(0.25));
     assert_eq!(outcomes.expired_share(), Some(0.5));
 
     let text = engine.metrics_text(&["kettle"]).unwrap();
-    assert!(
-        text.contains("stockkeeper_holds_total{outcome=\"expired\"} 2\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("stockkeeper_refusals_total{reason=\"stock\"} 1\n"),
-        "{text}"
-    );
+    assert!(text.contains("stockkeeper_holds_total{outcome=\"expired\"} 2\n"), "{text}");
+    assert!(text.contains("stockkeeper_refusals_total{reason=\"stock\"} 1\n"), "{text}");
     assert!(text.contains("stockkeeper_held_units 1\n"), "{text}");
     assert!(text.contains(
         "stockkeeper_product_holds_ended_total{product=\"kettle\",outcome=\"confirmed\"} 1\n"

@@ -7,14 +7,18 @@
 //! - ending an order: the order, then each product in turn (never two at
 //!   once), then, to forget another order pushed out by the memory bound, an
 //!   order-map shard with no product locked;
-//! - schedule shards are leaves: nothing else is locked while one is held.
+//! - schedule shards are leaves: nothing else is locked while one is held;
+//! - so are product-map shards: one is held only to find or add a product,
+//!   whose handle a lookup copies out before it lets the shard go.
 //!
-//! A product's lock is held only to read or change its counts.
+//! A product's lock is held only to read or change its counts (stock and
+//! outcome counters alike).
 
+mod catalogue;
+mod product;
 mod schedule;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
@@ -22,6 +26,8 @@ use dashmap::DashMap;
 use foldhash::fast::RandomState;
 use parking_lot::{Mutex, MutexGuard};
 
+use self::catalogue::Catalogue;
+use self::product::{Counts, Product};
 use self::schedule::{shard_of, Schedule};
 use crate::backend::{Backend, OrderView};
 use crate::clock::Nanos;
@@ -30,37 +36,6 @@ use crate::metrics::{HoldCounts, ProductOutcomes};
 use crate::notify::Events;
 use crate::order::{Event, Line, OrderState, Stock};
 use crate::validate::{add_counts, MAX_COUNT};
-
-struct Counts {
-    on_hand: u64,
-    reserved: u64,
-}
-
-impl Counts {
-    fn available(&self) -> u64 {
-        self.on_hand - self.reserved
-    }
-}
-
-pub(crate) struct ProductCell {
-    id: Arc<str>,
-    name: Box<str>,
-    counts: Mutex<Counts>,
-    /// How many holds on this product ended confirmed, cancelled, expired.
-    outcomes: [AtomicU64; 3],
-}
-
-impl ProductCell {
-    fn note_outcome(&self, state: OrderState) {
-        let slot = match state {
-            OrderState::Confirmed => 0,
-            OrderState::Cancelled => 1,
-            OrderState::Expired => 2,
-            OrderState::Held => return,
-        };
-        self.outcomes[slot].fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// What finishing a live hold gives: the deadline it had or now has.
 type Finished = Result<Nanos>;
@@ -74,14 +49,14 @@ pub(crate) struct OrderCell {
     id: Arc<str>,
     /// One line per product, sorted by product id: the order products are
     /// locked in.
-    lines: Box<[(Arc<ProductCell>, u64)]>,
+    lines: Box<[(Product, u64)]>,
     phase: Mutex<Phase>,
     shard: usize,
 }
 
 impl OrderCell {
     fn view(&self, state: OrderState, deadline: Nanos) -> OrderView {
-        let lines = self.lines.iter().map(|(p, q)| (p.id.to_string(), *q)).collect();
+        let lines = self.lines.iter().map(|(p, q)| (p.id().to_owned(), *q)).collect();
         OrderView { state, lines, deadline }
     }
 
@@ -92,32 +67,32 @@ impl OrderCell {
     }
 
     fn ended_event(&self, state: OrderState) -> Event {
-        let lines = self.lines.iter().map(|(p, q)| (Arc::clone(&p.id), *q)).collect();
+        let lines = self.lines.iter().map(|(p, q)| (Arc::from(p.id()), *q)).collect();
         Event::HoldEnded { order: Arc::clone(&self.id), state, lines }
     }
 }
 
-/// A map from id to cell, hashed with foldhash (see Cargo.toml for why).
-type Cells<T> = DashMap<Arc<str>, Arc<T>, RandomState>;
+/// Orders by id, hashed with foldhash (see Cargo.toml for why).
+type Orders = DashMap<Arc<str>, Arc<OrderCell>, RandomState>;
 
 pub(crate) struct LocalBackend {
-    products: Cells<ProductCell>,
-    orders: Cells<OrderCell>,
+    products: Catalogue,
+    orders: Orders,
     schedule: Schedule,
 }
 
 impl LocalBackend {
     pub(crate) fn new(retention: Nanos, max_remembered: usize) -> LocalBackend {
         LocalBackend {
-            products: DashMap::with_hasher_and_shard_amount(RandomState::default(), 256),
+            products: Catalogue::new(),
             orders: DashMap::with_hasher_and_shard_amount(RandomState::default(), 256),
             schedule: Schedule::new(retention, max_remembered),
         }
     }
 
-    fn product(&self, id: &str) -> Result<Arc<ProductCell>> {
+    fn product(&self, id: &str) -> Result<Product> {
         match self.products.get(id) {
-            Some(cell) => Ok(Arc::clone(cell.value())),
+            Some(product) => Ok(product),
             None => Err(Error::UnknownProduct { product: id.to_owned() }),
         }
     }
@@ -130,7 +105,7 @@ impl LocalBackend {
     }
 
     /// Sums lines per product, in ascending product id order.
-    fn merge_lines(&self, lines: &[Line<'_>]) -> Result<Vec<(Arc<ProductCell>, u64)>> {
+    fn merge_lines(&self, lines: &[Line<'_>]) -> Result<Vec<(Product, u64)>> {
         let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
         for line in lines {
             let sum = wanted.entry(line.product).or_insert(0);
@@ -153,13 +128,12 @@ impl LocalBackend {
             unreachable!("only a held order can end");
         };
         for (product, quantity) in order.lines.iter() {
-            let mut counts = product.counts.lock();
+            let mut counts = product.counts().lock();
             counts.reserved -= quantity;
             if state == OrderState::Confirmed {
                 counts.on_hand -= quantity;
             }
-            drop(counts);
-            product.note_outcome(state);
+            counts.note_outcome(state);
         }
         *phase = Phase::Ended { state, deadline };
         events.add(|| order.ended_event(state));
@@ -199,41 +173,32 @@ impl LocalBackend {
         }
     }
 
-    fn lock_all<'a>(wanted: &'a [(Arc<ProductCell>, u64)]) -> Vec<MutexGuard<'a, Counts>> {
-        wanted.iter().map(|(product, _)| product.counts.lock()).collect()
+    fn lock_all(wanted: &[(Product, u64)]) -> Vec<MutexGuard<'_, Counts>> {
+        wanted.iter().map(|(product, _)| product.counts().lock()).collect()
     }
 }
 
 impl Backend for LocalBackend {
     fn add_product(&self, id: &str, name: &str, on_hand: u64) -> Result<()> {
-        match self.products.entry(Arc::from(id)) {
-            Entry::Occupied(_) => Err(Error::ProductExists),
-            Entry::Vacant(slot) => {
-                let cell = ProductCell {
-                    id: Arc::clone(slot.key()),
-                    name: name.into(),
-                    counts: Mutex::new(Counts { on_hand, reserved: 0 }),
-                    outcomes: Default::default(),
-                };
-                slot.insert(Arc::new(cell));
-                Ok(())
-            }
+        match self.products.insert(Product::new(id, name, on_hand)) {
+            true => Ok(()),
+            false => Err(Error::ProductExists),
         }
     }
 
     fn product_name(&self, id: &str) -> Result<String> {
-        Ok(self.product(id)?.name.to_string())
+        Ok(self.product(id)?.name().to_owned())
     }
 
     fn stock(&self, id: &str) -> Result<Stock> {
         let product = self.product(id)?;
-        let counts = product.counts.lock();
+        let counts = product.counts().lock();
         Ok(Stock::new(counts.on_hand, counts.reserved))
     }
 
     fn update(&self, id: &str, delta: i64, events: &mut Events) -> Result<Stock> {
         let product = self.product(id)?;
-        let mut counts = product.counts.lock();
+        let mut counts = product.counts().lock();
         let magnitude = delta.unsigned_abs();
         if delta > 0 {
             counts.on_hand = add_counts(counts.on_hand, magnitude)?;
@@ -251,7 +216,7 @@ impl Backend for LocalBackend {
             }
             counts.on_hand -= magnitude;
             if magnitude == available {
-                events.add(|| Event::SoldOut { product: Arc::clone(&product.id) });
+                events.add(|| Event::SoldOut { product: Arc::from(product.id()) });
             }
         }
         Ok(Stock::new(counts.on_hand, counts.reserved))
@@ -274,7 +239,7 @@ impl Backend for LocalBackend {
             let available = counts.available();
             if *quantity > available {
                 return Err(Error::InsufficientStock {
-                    product: product.id.to_string(),
+                    product: product.id().to_owned(),
                     requested: *quantity,
                     available,
                 });
@@ -283,7 +248,7 @@ impl Backend for LocalBackend {
         for ((product, quantity), counts) in wanted.iter().zip(counts.iter_mut()) {
             counts.reserved += quantity;
             if counts.available() == 0 {
-                events.add(|| Event::SoldOut { product: Arc::clone(&product.id) });
+                events.add(|| Event::SoldOut { product: Arc::from(product.id()) });
             }
         }
         drop(counts);
@@ -377,8 +342,11 @@ impl Backend for LocalBackend {
 
     fn outcomes(&self, id: &str) -> Result<ProductOutcomes> {
         let product = self.product(id)?;
-        let [confirmed, cancelled, expired] =
-            std::array::from_fn(|i| product.outcomes[i].load(Ordering::Relaxed));
-        Ok(ProductOutcomes { confirmed, cancelled, expired })
+        let counts = product.counts().lock();
+        Ok(ProductOutcomes {
+            confirmed: counts.confirmed,
+            cancelled: counts.cancelled,
+            expired: counts.expired,
+        })
     }
 }
