@@ -361,7 +361,9 @@ func TestSubscriberCallsBackIntoTheEngine(t *testing.T) {
 
 // blockingSubscriber subscribes a func that, on the first HoldEnded event,
 // says so on entered and waits for release; then calls after(), if any.
-func blockingSubscriber(t *testing.T, engine *Engine, after func()) (entered, release chan struct{}) {
+func blockingSubscriber(
+	t *testing.T, engine *Engine, after func(),
+) (entered, release chan struct{}) {
 	t.Helper()
 	entered = make(chan struct{})
 	release = make(chan struct{})

@@ -52,7 +52,9 @@ def percentiles(nanos: list[int]) -> dict[str, float]:
     return {"p50_ns": at(0.5), "p99_ns": at(0.99), "p999_ns": at(0.999), "max_ns": at(1.0)}
 
 
-def emit(workload: str, subject: str, ops: int, secs: float, nanos: list[int], **extra: float) -> None:
+def emit(
+    workload: str, subject: str, ops: int, secs: float, nanos: list[int], **extra: float
+) -> None:
     record = {"workload": workload, "subject": subject, "ops": ops, "secs": secs,
               "ops_per_sec": ops / secs, **percentiles(nanos), **extra}
     print(json.dumps(record), flush=True)

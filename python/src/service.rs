@@ -61,11 +61,14 @@ impl PyInventoryService {
     }
 }
 
+/// The earlier service's hold time: five minutes.
+const DEFAULT_HOLD: Checked<Seconds> = Checked(Ok(Seconds(stockkeeper::DEFAULT_HOLD_TIME)));
+
 #[pymethods]
 impl PyInventoryService {
     #[new]
     #[pyo3(
-        signature = (*, hold_time = Checked(Ok(Seconds(stockkeeper::DEFAULT_HOLD_TIME))), manual_clock = false),
+        signature = (*, hold_time = DEFAULT_HOLD, manual_clock = false),
         text_signature = "(*, hold_time=300.0, manual_clock=False)"
     )]
     fn new(
