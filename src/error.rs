@@ -130,7 +130,7 @@ impl ErrorCode {
             ErrorCode::IdContainsNul => "id contains a NUL byte",
             ErrorCode::InvalidUtf8 => "string is not valid UTF-8",
             ErrorCode::InvalidName => "name is longer than 1024 bytes or contains a NUL byte",
-            ErrorCode::InvalidQuantity => "quantity must be at least 1",
+            ErrorCode::InvalidQuantity => "quantity must be positive, and a count not negative",
             ErrorCode::Overflow => "count or time would pass its bound",
             ErrorCode::InvalidDuration => "duration must be greater than zero",
             ErrorCode::UnknownProduct => "no product has this id",

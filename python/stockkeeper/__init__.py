@@ -39,6 +39,15 @@ how each hold ended, without polling; an `Event` is a `HoldEnded` or a
     1
 """
 
+# Imported here, on the thread that imports stockkeeper, and not first from
+# a callback on an engine's notifier thread (which reports a callback's
+# exception through logging): the thread that first imports `threading`
+# becomes its main thread, and interpreter shutdown waits for that thread
+# to end. A notifier thread never ends before shutdown, so the process would
+# hang at exit.
+import logging  # noqa: F401  (imported for the side effect above)
+import threading  # noqa: F401
+
 from typing import Union
 
 from stockkeeper._stockkeeper import (

@@ -548,3 +548,36 @@ def test_queued_events_reach_their_callbacks_when_the_program_ends(tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["confirmed"] * 200
+
+
+def test_a_script_whose_callback_raised_exits_without_closing_the_engine(
+    tmp_path: Path,
+) -> None:
+    # The callback's exception is logged from the notifier thread; that must
+    # not make the notifier thread the one interpreter shutdown waits for.
+    script = textwrap.dedent(
+        """
+        import stockkeeper
+        engine = stockkeeper.Engine()
+        engine.add_product("k", "K", 5)
+        def fail(event):
+            raise RuntimeError("subscriber bug")
+        engine.subscribe(fail)
+        engine.block("k", 1, "o")
+        engine.cancel("o")
+        engine.flush_events()
+        print("done")
+        """
+    )
+    # Run outside python/, where the source package would shadow the
+    # installed one; a hang fails the test at the timeout.
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "done"
+    assert "subscriber bug" in result.stderr
