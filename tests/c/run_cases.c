@@ -79,14 +79,12 @@ static int split(char *line, char ***tokens) {
 
 enum number { NUMBER_OK, NUMBER_TOO_BIG, NUMBER_MALFORMED };
 
-/* A decimal number, possibly negative, of any length; TOO_BIG past int64_t. */
-static enum number parse_i64(const char *text, int64_t *out) {
-  bool negative = *text == '-';
-  const char *digit = negative ? text + 1 : text;
+/* The digits of a decimal number of any length, up to `limit`; TOO_BIG past
+ * it, MALFORMED when there are none or one is not a digit. */
+static enum number parse_digits(const char *digit, uint64_t limit, uint64_t *out) {
   if (*digit == '\0') {
     return NUMBER_MALFORMED;
   }
-  uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
   uint64_t value = 0;
   bool too_big = false;
   for (; *digit != '\0'; digit++) {
@@ -103,35 +101,35 @@ static enum number parse_i64(const char *text, int64_t *out) {
   if (too_big) {
     return NUMBER_TOO_BIG;
   }
-  /* Negating in unsigned arithmetic reaches INT64_MIN without overflow. */
-  *out = negative ? (int64_t)(0 - value) : (int64_t)value;
+  *out = value;
   return NUMBER_OK;
+}
+
+/* A decimal number, possibly negative, of any length; TOO_BIG past int64_t. */
+static enum number parse_i64(const char *text, int64_t *out) {
+  bool negative = *text == '-';
+  uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+  uint64_t value = 0;
+  enum number parsed = parse_digits(negative ? text + 1 : text, limit, &value);
+  if (parsed == NUMBER_OK) {
+    /* Negating in unsigned arithmetic reaches INT64_MIN without overflow. */
+    *out = negative ? (int64_t)(0 - value) : (int64_t)value;
+  }
+  return parsed;
 }
 
 /* The same, for the unsigned nanoseconds of durations; negative is TOO_BIG. */
 static enum number parse_u64(const char *text, uint64_t *out) {
-  const char *digit = *text == '-' ? text + 1 : text;
-  if (*digit == '\0') {
-    return NUMBER_MALFORMED;
-  }
+  bool negative = *text == '-';
   uint64_t value = 0;
-  bool too_big = *text == '-';
-  for (; *digit != '\0'; digit++) {
-    if (*digit < '0' || *digit > '9') {
-      return NUMBER_MALFORMED;
-    }
-    unsigned next = (unsigned)(*digit - '0');
-    if (too_big || value > (UINT64_MAX - next) / 10) {
-      too_big = true;
-      continue;
-    }
-    value = value * 10 + next;
-  }
-  if (too_big) {
+  enum number parsed = parse_digits(negative ? text + 1 : text, UINT64_MAX, &value);
+  if (parsed == NUMBER_OK && negative) {
     return NUMBER_TOO_BIG;
   }
-  *out = value;
-  return NUMBER_OK;
+  if (parsed == NUMBER_OK) {
+    *out = value;
+  }
+  return parsed;
 }
 
 /* A duration such as 300s or 1ns, in nanoseconds. */
