@@ -9,7 +9,9 @@ tests/bench/report.py; progress goes to stderr.
 
 PATH is the earlier service's source (by default ../shared/reference/
 original_solution.py beside the repository); without it only stockkeeper's
-figures are printed. A batch entry point (`Engine.block_many` and
+figures are printed. The same harness also runs a service whose methods
+do nothing, the floor: what the workload's own Python costs, which no
+service can go below. A batch entry point (`Engine.block_many` and
 `Engine.confirm_many`) is measured when the package has one.
 """
 
@@ -98,6 +100,22 @@ def split(items: list[Any], parts: int) -> list[list[Any]]:
     return [items[i::parts] for i in range(parts)]
 
 
+class Floor:
+    """A service that does nothing, answering as a successful call would."""
+
+    def addProduct(self, product_id: str, name: str, inventory_count: int) -> None:
+        return None
+
+    def getInventory(self, product_id: str) -> int:
+        return 0
+
+    def blockInventory(self, product_id: str, order_quantity: int, order_id: str) -> bool:
+        return True
+
+    def confirmOrder(self, order_id: str) -> bool:
+        return True
+
+
 def run_service(subject: str, service: Any, products: list[str], pairs: int, reads: int) -> None:
     print(f"bench: python {subject}", file=sys.stderr)
     catalogue = [(pid, f"Product {pid}", 1_000_000) for pid in products]
@@ -163,6 +181,7 @@ def main() -> None:
     else:
         print(f"bench: {args.original} not found; the original is skipped", file=sys.stderr)
 
+    run_service("floor", Floor(), products, args.scale, args.scale)
     service = stockkeeper.InventoryService()
     service.start_cleanup()
     run_service("service", service, products, args.scale, args.scale)

@@ -14,19 +14,17 @@
 //! A product's lock is held only to read or change its counts (stock and
 //! outcome counters alike).
 
-mod catalogue;
+mod idmap;
 mod product;
 mod schedule;
 
-use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::slice;
 use std::sync::Arc;
 
-use dashmap::mapref::entry::Entry;
-use dashmap::DashMap;
-use foldhash::fast::RandomState;
 use parking_lot::{Mutex, MutexGuard};
 
-use self::catalogue::Catalogue;
+use self::idmap::{IdMap, Identified};
 use self::product::{Counts, Product};
 use self::schedule::{shard_of, Schedule};
 use crate::backend::{Backend, OrderView};
@@ -45,13 +43,36 @@ enum Phase {
     Ended { state: OrderState, deadline: Nanos },
 }
 
+/// An order's lines, one per product, sorted by product id: the order its
+/// products are locked in. Most orders have one line, kept without an
+/// allocation of its own.
+enum Lines {
+    One([(Product, u64); 1]),
+    Many(Box<[(Product, u64)]>),
+}
+
+impl Deref for Lines {
+    type Target = [(Product, u64)];
+
+    fn deref(&self) -> &[(Product, u64)] {
+        match self {
+            Lines::One(line) => line,
+            Lines::Many(lines) => lines,
+        }
+    }
+}
+
 pub(crate) struct OrderCell {
     id: Arc<str>,
-    /// One line per product, sorted by product id: the order products are
-    /// locked in.
-    lines: Box<[(Product, u64)]>,
+    lines: Lines,
     phase: Mutex<Phase>,
     shard: usize,
+}
+
+impl Identified for Arc<OrderCell> {
+    fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 impl OrderCell {
@@ -72,20 +93,17 @@ impl OrderCell {
     }
 }
 
-/// Orders by id, hashed with foldhash (see Cargo.toml for why).
-type Orders = DashMap<Arc<str>, Arc<OrderCell>, RandomState>;
-
 pub(crate) struct LocalBackend {
-    products: Catalogue,
-    orders: Orders,
+    products: IdMap<Product>,
+    orders: IdMap<Arc<OrderCell>>,
     schedule: Schedule,
 }
 
 impl LocalBackend {
     pub(crate) fn new(retention: Nanos, max_remembered: usize) -> LocalBackend {
         LocalBackend {
-            products: Catalogue::new(),
-            orders: DashMap::with_hasher_and_shard_amount(RandomState::default(), 256),
+            products: IdMap::new(),
+            orders: IdMap::new(),
             schedule: Schedule::new(retention, max_remembered),
         }
     }
@@ -98,20 +116,25 @@ impl LocalBackend {
     }
 
     fn order(&self, id: &str) -> Result<Arc<OrderCell>> {
-        match self.orders.get(id) {
-            Some(cell) => Ok(Arc::clone(cell.value())),
-            None => Err(Error::UnknownOrder),
-        }
+        self.orders.get(id).ok_or(Error::UnknownOrder)
     }
 
     /// Sums lines per product, in ascending product id order.
-    fn merge_lines(&self, lines: &[Line<'_>]) -> Result<Vec<(Product, u64)>> {
-        let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
-        for line in lines {
-            let sum = wanted.entry(line.product).or_insert(0);
-            *sum = add_counts(*sum, line.quantity)?;
+    fn merge_lines(&self, lines: &[Line<'_>]) -> Result<Lines> {
+        if let [line] = lines {
+            return Ok(Lines::One([(self.product(line.product)?, line.quantity)]));
         }
-        wanted.into_iter().map(|(id, quantity)| Ok((self.product(id)?, quantity))).collect()
+        let mut sorted: Vec<(&str, u64)> = lines.iter().map(|l| (l.product, l.quantity)).collect();
+        sorted.sort_unstable_by_key(|&(id, _)| id);
+        let mut merged: Vec<(&str, u64)> = Vec::with_capacity(sorted.len());
+        for (id, quantity) in sorted {
+            match merged.last_mut() {
+                Some((last, sum)) if *last == id => *sum = add_counts(*sum, quantity)?,
+                _ => merged.push((id, quantity)),
+            }
+        }
+        let products = merged.into_iter().map(|(id, quantity)| Ok((self.product(id)?, quantity)));
+        products.collect::<Result<_>>().map(Lines::Many)
     }
 
     /// Ends a held order: moves its units and records the outcome. The caller
@@ -143,7 +166,7 @@ impl LocalBackend {
     }
 
     fn forget(&self, order: &Arc<OrderCell>) {
-        self.orders.remove_if(&order.id, |_, cell| Arc::ptr_eq(cell, order));
+        self.orders.remove_if(&order.id, |cell| Arc::ptr_eq(cell, order));
     }
 
     /// Runs `finish` on a held order whose deadline has not passed, or expires
@@ -173,14 +196,36 @@ impl LocalBackend {
         }
     }
 
-    fn lock_all(wanted: &[(Product, u64)]) -> Vec<MutexGuard<'_, Counts>> {
-        wanted.iter().map(|(product, _)| product.counts().lock()).collect()
+    /// Takes every line's units, or none if a product has too few. The
+    /// caller holds each line's product lock, passed in as `counts`.
+    fn take(
+        lines: &[(Product, u64)],
+        counts: &mut [MutexGuard<'_, Counts>],
+        events: &mut Events,
+    ) -> Result<()> {
+        for ((product, quantity), counts) in lines.iter().zip(counts.iter()) {
+            let available = counts.available();
+            if *quantity > available {
+                return Err(Error::InsufficientStock {
+                    product: product.id().to_owned(),
+                    requested: *quantity,
+                    available,
+                });
+            }
+        }
+        for ((product, quantity), counts) in lines.iter().zip(counts.iter_mut()) {
+            counts.reserved += quantity;
+            if counts.available() == 0 {
+                events.add(|| Event::SoldOut { product: Arc::from(product.id()) });
+            }
+        }
+        Ok(())
     }
 }
 
 impl Backend for LocalBackend {
     fn add_product(&self, id: &str, name: &str, on_hand: u64) -> Result<()> {
-        match self.products.insert(Product::new(id, name, on_hand)) {
+        match self.products.insert(self.products.hash(id), Product::new(id, name, on_hand)) {
             true => Ok(()),
             false => Err(Error::ProductExists),
         }
@@ -229,39 +274,36 @@ impl Backend for LocalBackend {
         deadline: Nanos,
         events: &mut Events,
     ) -> Result<()> {
-        let wanted = self.merge_lines(lines)?;
-        let Entry::Vacant(slot) = self.orders.entry(Arc::from(order_id)) else {
+        let lines = self.merge_lines(lines)?;
+        let hash = self.orders.hash(order_id);
+        let order = Arc::new(OrderCell {
+            id: Arc::from(order_id),
+            lines,
+            phase: Mutex::new(Phase::Held { deadline }),
+            shard: shard_of(hash),
+        });
+        let Some(vacancy) = self.orders.vacancy(hash, order) else {
             return Err(Error::DuplicateOrder);
         };
-
-        let mut counts = Self::lock_all(&wanted);
-        for ((product, quantity), counts) in wanted.iter().zip(&counts) {
-            let available = counts.available();
-            if *quantity > available {
-                return Err(Error::InsufficientStock {
-                    product: product.id().to_owned(),
-                    requested: *quantity,
-                    available,
-                });
-            }
+        let order = vacancy.value();
+        {
+            let mut one;
+            let mut many: Vec<_>;
+            let counts = match &*order.lines {
+                [(product, _)] => {
+                    one = product.counts().lock();
+                    slice::from_mut(&mut one)
+                }
+                lines => {
+                    many = lines.iter().map(|(product, _)| product.counts().lock()).collect();
+                    &mut many[..]
+                }
+            };
+            Self::take(&order.lines, counts, events)?;
         }
-        for ((product, quantity), counts) in wanted.iter().zip(counts.iter_mut()) {
-            counts.reserved += quantity;
-            if counts.available() == 0 {
-                events.add(|| Event::SoldOut { product: Arc::from(product.id()) });
-            }
-        }
-        drop(counts);
-
-        let order = Arc::new(OrderCell {
-            id: Arc::clone(slot.key()),
-            lines: wanted.into_boxed_slice(),
-            phase: Mutex::new(Phase::Held { deadline }),
-            shard: shard_of(order_id),
-        });
         // Counted before it becomes visible: nothing can end it uncounted.
-        self.schedule.start(&order, deadline, order.units());
-        slot.insert(order);
+        self.schedule.start(order, deadline, order.units());
+        vacancy.fill();
         Ok(())
     }
 

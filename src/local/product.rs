@@ -14,6 +14,7 @@ use std::sync::atomic::{self, AtomicU32, Ordering};
 
 use parking_lot::Mutex;
 
+use super::idmap::Identified;
 use crate::order::OrderState;
 use crate::validate::{MAX_ID_BYTES, MAX_NAME_BYTES};
 
@@ -141,6 +142,12 @@ impl Product {
 
     pub(super) fn counts(&self) -> &Mutex<Counts> {
         &self.header().counts
+    }
+}
+
+impl Identified for Product {
+    fn id(&self) -> &str {
+        Product::id(self)
     }
 }
 

@@ -192,12 +192,8 @@ impl Schedule {
     }
 }
 
-/// Spreads order ids over the shards (FNV-1a).
-pub(super) fn shard_of(id: &str) -> usize {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in id.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash % SHARDS as u64) as usize
+/// The shard of an order whose id hashes to `hash` in the order map.
+pub(super) fn shard_of(hash: u64) -> usize {
+    // Bits the map itself makes less use of than the lowest and highest.
+    (hash >> 32) as usize % SHARDS
 }

@@ -172,7 +172,11 @@ def build(data: Path) -> str:
             f"{ratio(expiry['p99_ns'], quiet['p99_ns'])} (p99) |")
         add(f"| worst concurrent block | {us(expiry['max_ns'])} | {us(quiet['max_ns'])} | "
             f"{ratio(expiry['max_ns'], quiet['max_ns'])} |")
-        add(f"| blocks measured during the release | {expiry['blocks_during']:,.0f} | - | - |")
+        add(f"| blocks measured | {expiry['blocks_during']:,.0f} | {quiet['blocks']:,.0f} | - |")
+        during_rate = expiry["over_1ms"] / max(expiry["blocks_during"], 1) * 1e6
+        quiet_rate = quiet["over_1ms"] / max(quiet["blocks"], 1) * 1e6
+        add(f"| blocks over 1 ms (per million) | {expiry['over_1ms']:.0f} ({during_rate:.1f}) | "
+            f"{quiet['over_1ms']:.0f} ({quiet_rate:.1f}) | {ratio(during_rate, quiet_rate)} |")
         add("")
         targets.append(("1M holds released within 2 s of the deadline",
                         f"{expiry['release_secs']:.2f} s", verdict(expiry["release_secs"] <= 2)))
@@ -255,6 +259,7 @@ def build(data: Path) -> str:
             "figure is not measured.")
         targets.append(("Python batch pairs >= 20x the original", "-", verdict(None)))
     add("")
+    python_budget(get, add)
 
     add("## Targets")
     add("")
@@ -264,6 +269,44 @@ def build(data: Path) -> str:
         add(f"| {target} | {measured} | {result} |")
     add("")
     return "\n".join(lines)
+
+
+def python_budget(get: Any, add: Any) -> None:
+    """Where a Python pair's time goes: the harness floor and the Rust core
+    alone on the same catalogue, against what the targets leave a pair."""
+    original, service = get("py-pairs", "original", threads=1), get("py-pairs", "service", threads=1)
+    floor = get("py-pairs", "floor", threads=1)
+    core, reference = get("pairs-py-scale", "engine"), get("pairs-py-scale", "reference")
+    if not (original and service and floor and core and reference):
+        return
+    ns = {name: 1e9 / record["ops_per_sec"] for name, record in (
+        ("original", original), ("service", service), ("floor", floor), ("core", core),
+        ("reference", reference))}
+    add("Where a pair's time goes, one thread, the same 200,000-product catalogue. The "
+        "floor is the same harness around a service whose methods do nothing; the "
+        "Rust rows are the core alone and the minimal reference, from Rust.")
+    add("")
+    add("| figure | ns per pair | ratio to the original |")
+    add("|---|---|---|")
+    for label, key in (("original (pure Python)", "original"),
+                       ("InventoryService", "service"),
+                       ("harness floor (methods that do nothing)", "floor"),
+                       ("Rust core alone", "core"),
+                       ("Rust minimal reference", "reference")):
+        add(f"| {label} | {ns[key]:.0f} | {ns['original'] / ns[key]:.2f}x |")
+    add(f"| a pair at 5x the original | {ns['original'] / 5:.0f} | 5.00x |")
+    add(f"| a pair at 20x the original | {ns['original'] / 20:.0f} | 20.00x |")
+    add("")
+    left = ns["original"] / 5 - ns["floor"]
+    add(f"No service can beat the original by more than {ns['original'] / ns['floor']:.1f}x "
+        f"through this harness. At 5x a pair may take {ns['original'] / 5:.0f} ns, of which "
+        f"the harness spends {ns['floor']:.0f}, leaving {left:.0f} ns for two calls into "
+        f"the engine, while the minimal reference alone spends {ns['reference']:.0f} ns on "
+        f"the same pair in Rust. The batch target leaves {ns['original'] / 20:.0f} ns a pair. "
+        "Both are below the cost of the work itself at this catalogue size (each pair "
+        "finds a product among 200,000 and adds an order to a growing map, mostly out "
+        "of cache), not only below the engine's.")
+    add("")
 
 
 def _cpus() -> int:
