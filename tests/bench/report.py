@@ -274,8 +274,8 @@ def build(data: Path) -> str:
 def python_budget(get: Any, add: Any) -> None:
     """Where a Python pair's time goes: the harness floor and the Rust core
     alone on the same catalogue, against what the targets leave a pair."""
-    original, service = get("py-pairs", "original", threads=1), get("py-pairs", "service", threads=1)
-    floor = get("py-pairs", "floor", threads=1)
+    original = get("py-pairs", "original", threads=1)
+    service, floor = get("py-pairs", "service", threads=1), get("py-pairs", "floor", threads=1)
     core, reference = get("pairs-py-scale", "engine"), get("pairs-py-scale", "reference")
     if not (original and service and floor and core and reference):
         return
