@@ -28,10 +28,13 @@ mod error;
 pub mod ffi;
 mod fork;
 mod local;
+#[cfg(loom)]
+mod loom_map;
 mod metrics;
 mod notify;
 mod order;
 mod releaser;
+mod sync;
 mod validate;
 
 pub use crate::clock::ClockKind;

@@ -16,9 +16,9 @@
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use dashmap::mapref::entry::{Entry, VacantEntry};
-use dashmap::DashMap;
-use foldhash::fast::{FoldHasher, RandomState};
+use foldhash::fast::FoldHasher;
+
+use crate::sync::{DashMap, Entry, RandomState, VacantEntry};
 
 /// A value kept by its id. Cloning it is cheap: it is a shared handle.
 pub(super) trait Identified: Clone {

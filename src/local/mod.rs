@@ -22,8 +22,6 @@ use std::ops::Deref;
 use std::slice;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard};
-
 use self::idmap::{IdMap, Identified};
 use self::product::{Counts, Product};
 use self::schedule::{shard_of, Schedule};
@@ -33,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{HoldCounts, ProductOutcomes};
 use crate::notify::Events;
 use crate::order::{Event, Line, OrderState, Stock};
+use crate::sync::{Mutex, MutexGuard};
 use crate::validate::{add_counts, MAX_COUNT};
 
 /// What finishing a live hold gives: the deadline it had or now has.

@@ -18,12 +18,11 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use super::OrderCell;
 use crate::clock::Nanos;
 use crate::metrics::HoldCounts;
 use crate::order::OrderState;
+use crate::sync::Mutex;
 
 const SHARDS: usize = 64;
 
