@@ -19,7 +19,8 @@ BUILD := $(ROOT)/build
 
 .PHONY: all demo test test-rust test-c test-cpp test-python test-go header check-header \
         lib python-package toolchains bench clean verify verify-linearizability \
-        verify-valgrind verify-miri verify-tsan verify-fuzz verify-python-properties nightly
+        verify-valgrind verify-miri verify-tsan verify-fuzz verify-python-properties verify-loom \
+        nightly
 
 all: lib python-package
 
@@ -72,7 +73,7 @@ LIN_HISTORIES ?= 5000
 FUZZ_SECONDS ?= 120
 HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 VERIFY_STEPS := verify-linearizability verify-valgrind verify-miri verify-tsan verify-fuzz \
-                verify-python-properties
+                verify-python-properties verify-loom
 
 verify:
 	@failed=""; for step in $(VERIFY_STEPS); do \
@@ -88,6 +89,15 @@ verify-linearizability:
 verify-valgrind: toolchains lib
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(MAKE) -C tests/c run-valgrind ROOT=$(ROOT) CC=$(CC)
+
+# Loom's model checker on the backend's races (src/loom_models.rs), with every
+# lock and map of the backend built on loom's (src/sync.rs). `--cfg loom`
+# rebuilds every crate, so it builds in a target directory of its own. The
+# preemption bound is fixed in the models; each prints how many executions
+# it explored.
+verify-loom:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(ROOT)/target/loom $(CARGO) test --release --lib \
+	  loom_models -- --nocapture --test-threads 1
 
 # Succeeds with a note when no nightly toolchain can be installed; the steps
 # that need it check again and skip.

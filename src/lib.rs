@@ -30,6 +30,8 @@ mod fork;
 mod local;
 #[cfg(loom)]
 mod loom_map;
+#[cfg(all(test, loom))]
+mod loom_models;
 mod metrics;
 mod notify;
 mod order;

@@ -50,6 +50,17 @@ impl Events {
             self.list.push(make());
         }
     }
+
+    /// A buffer that collects every event, for a model to see what a call did.
+    #[cfg(all(test, loom))]
+    pub(crate) fn collecting() -> Events {
+        Events { listened: true, list: Vec::new() }
+    }
+
+    #[cfg(all(test, loom))]
+    pub(crate) fn into_list(self) -> Vec<Event> {
+        self.list
+    }
 }
 
 #[derive(Default)]

@@ -1,0 +1,332 @@
+//! Loom models of the backend's races (`make verify-loom`).
+//!
+//! Each model drives a [`LocalBackend`] directly, with explicit times, from
+//! two loom threads, and loom runs it under every interleaving of their lock
+//! operations that takes at most [`PREEMPTION_BOUND`] preemptions. Under
+//! `--cfg loom` every lock the backend takes, the locks of its two maps
+//! included, is loom's (see `src/sync.rs`); the reference counts (a
+//! product's, `Arc`'s) stay std atomics, whose orderings loom does not
+//! explore.
+//!
+//! After the threads join, each model checks how every order ended and the
+//! counts of the product, the outcome counters and the hold counts. Each
+//! execution names the outcome it reached, and a model fails unless every
+//! outcome it expects was reached by some execution: a race that always went
+//! the same way would prove nothing.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use loom::model::Builder;
+use loom::thread;
+
+use crate::backend::Backend;
+use crate::clock::Nanos;
+use crate::error::{Error, Result};
+use crate::local::LocalBackend;
+use crate::loom_map::{shard_index, MAX_SHARDS};
+use crate::metrics::{HoldCounts, ProductOutcomes};
+use crate::notify::Events;
+use crate::order::{Event, Line, OrderState, Stock};
+use crate::sync::RandomState;
+
+/// Every model explores all interleavings with at most this many
+/// preemptions (a thread switched out while it could have gone on), fixed
+/// here so that `LOOM_MAX_PREEMPTIONS` cannot change it. With two threads of
+/// a few critical sections each, a model takes at most a few hundred
+/// executions, well under a second in release.
+const PREEMPTION_BOUND: usize = 3;
+
+/// The deadline of every hold a model starts with.
+const DEADLINE: Nanos = 1_000;
+
+/// Long enough that no ended order is forgotten for its age in a model.
+const RETENTION: Nanos = 1_000_000;
+
+/// Large enough that the memory bound forgets nothing, where it is not the
+/// subject of the model.
+const REMEMBER_ALL: usize = 100;
+
+const PRODUCT: &str = "p";
+
+/// How a call or a release pass ended holds: (order, state) for each.
+type Ended = Vec<(String, OrderState)>;
+
+/// Runs `model` under loom; each execution returns the outcome it reached,
+/// one of `outcomes`, and each of them must be reached by some execution.
+fn check(
+    outcomes: &'static [&'static str],
+    model: impl Fn() -> &'static str + Send + Sync + 'static,
+) {
+    let reached = Arc::new(Mutex::new((BTreeSet::new(), 0_usize)));
+    let seen = Arc::clone(&reached);
+    let mut builder = Builder::new();
+    builder.preemption_bound = Some(PREEMPTION_BOUND);
+    builder.check(move || {
+        let outcome = model();
+        assert!(outcomes.contains(&outcome), "unexpected outcome {outcome}");
+        let mut seen = seen.lock().unwrap();
+        seen.0.insert(outcome);
+        seen.1 += 1;
+    });
+    let (reached, executions) = &*reached.lock().unwrap();
+    eprintln!("{executions} executions, outcomes {reached:?}");
+    assert_eq!(*reached, outcomes.iter().copied().collect(), "outcomes reached");
+}
+
+/// A backend with `on_hand` units of one product and, for each id in
+/// `orders`, a hold of one unit until [`DEADLINE`].
+fn backend(on_hand: u64, orders: &[&str], max_remembered: usize) -> Arc<LocalBackend> {
+    let backend = LocalBackend::new(RETENTION, max_remembered);
+    backend.add_product(PRODUCT, "Product", on_hand).unwrap();
+    for order in orders {
+        backend.hold(order, &[Line::new(PRODUCT, 1)], DEADLINE, &mut Events::collecting()).unwrap();
+    }
+    Arc::new(backend)
+}
+
+fn ended(events: Vec<Event>) -> Ended {
+    let ends = events.into_iter().filter_map(|event| match event {
+        Event::HoldEnded { order, state, .. } => Some((order.to_string(), state)),
+        Event::SoldOut { .. } => None,
+    });
+    ends.collect()
+}
+
+/// Runs one call with an event buffer of its own; returns its answer and the
+/// holds it ended.
+fn call<T>(run: impl FnOnce(&mut Events) -> T) -> (T, Ended) {
+    let mut events = Events::collecting();
+    let answer = run(&mut events);
+    (answer, ended(events.into_list()))
+}
+
+/// A release pass at `now`: how many holds it expired, and which.
+fn release(backend: &LocalBackend, now: Nanos) -> (usize, Ended) {
+    let published = Mutex::new(Vec::new());
+    let publish = |events: Events| published.lock().unwrap().extend(events.into_list());
+    let expired = backend.release_due(now, &Events::collecting, &publish);
+    let ends = ended(published.into_inner().unwrap());
+    assert_eq!(ends.len(), expired, "one event for each hold a pass expired");
+    (expired, ends)
+}
+
+/// Runs `first` and `second` on two threads of the model; returns what each
+/// gave.
+fn race<A, B>(
+    backend: &Arc<LocalBackend>,
+    first: impl FnOnce(&LocalBackend) -> A + Send + 'static,
+    second: impl FnOnce(&LocalBackend) -> B + Send + 'static,
+) -> (A, B)
+where
+    A: Send + 'static,
+    B: Send + 'static,
+{
+    let (one, two) = (Arc::clone(backend), Arc::clone(backend));
+    let first = thread::spawn(move || first(&one));
+    let second = thread::spawn(move || second(&two));
+    (first.join().unwrap(), second.join().unwrap())
+}
+
+fn state(backend: &LocalBackend, order: &str, now: Nanos) -> Result<OrderState> {
+    backend.status(order, now, &mut Events::collecting()).map(|view| view.state)
+}
+
+/// Checks every count against `ends` (how the ended holds ended) and
+/// `held` (holds still live), when every hold took one unit of a product
+/// that started with `on_hand`.
+fn assert_counts(backend: &LocalBackend, on_hand: u64, ends: &[OrderState], held: u64) {
+    let count = |state| ends.iter().filter(|end| **end == state).count() as u64;
+    let (confirmed, cancelled, expired) =
+        (count(OrderState::Confirmed), count(OrderState::Cancelled), count(OrderState::Expired));
+    assert_eq!(backend.stock(PRODUCT).unwrap(), Stock::new(on_hand - confirmed, held));
+    let outcomes = ProductOutcomes { confirmed, cancelled, expired };
+    assert_eq!(backend.outcomes(PRODUCT).unwrap(), outcomes);
+    let held_units = u128::from(held);
+    let holds =
+        HoldCounts { held: held + ends.len() as u64, confirmed, cancelled, expired, held_units };
+    assert_eq!(backend.hold_counts(), holds);
+}
+
+/// The one hold that `first` and `second` ended between them, of order "o".
+fn ended_once(first: &Ended, second: &Ended) -> OrderState {
+    let ends: Vec<_> = first.iter().chain(second).collect();
+    assert_eq!(ends.len(), 1, "the order ends exactly once: {ends:?}");
+    assert_eq!(ends[0].0, "o");
+    ends[0].1
+}
+
+/// One thread confirms order "o" at `confirm_at`, the other runs a release
+/// pass at `release_at`.
+fn confirm_against_release(
+    confirm_at: Nanos,
+    release_at: Nanos,
+    outcomes: &'static [&'static str],
+) {
+    check(outcomes, move || {
+        let backend = backend(2, &["o"], REMEMBER_ALL);
+        let ((confirmed, by_confirm), (expired, by_release)) = race(
+            &backend,
+            move |backend| call(|events| backend.confirm("o", confirm_at, events)),
+            move |backend| release(backend, release_at),
+        );
+        let end = ended_once(&by_confirm, &by_release);
+        match &confirmed {
+            Ok(()) => assert_eq!(end, OrderState::Confirmed),
+            Err(Error::Expired) => assert_eq!(end, OrderState::Expired),
+            Err(other) => panic!("confirm refused with {other:?}"),
+        }
+        // Confirming at the deadline succeeds unless a pass past it ended
+        // the hold first; a moment later it never does.
+        if confirm_at > DEADLINE || release_at <= DEADLINE {
+            assert_eq!(confirmed.is_ok(), confirm_at <= DEADLINE);
+        }
+        assert_eq!(state(&backend, "o", release_at), Ok(end));
+        assert_counts(&backend, 2, &[end], 0);
+        match (confirmed, expired) {
+            (Ok(()), 0) => "confirmed",
+            (Err(_), 0) => "expired by the confirm",
+            (Err(_), 1) => "expired by the release",
+            (confirmed, expired) => panic!("{confirmed:?} and a pass that expired {expired}"),
+        }
+    });
+}
+
+#[test]
+fn confirm_at_the_deadline_beats_a_release_at_the_deadline() {
+    confirm_against_release(DEADLINE, DEADLINE, &["confirmed"]);
+}
+
+#[test]
+fn confirm_at_the_deadline_against_a_release_just_past_it_ends_the_hold_once() {
+    confirm_against_release(DEADLINE, DEADLINE + 1, &["confirmed", "expired by the release"]);
+}
+
+#[test]
+fn confirm_just_past_the_deadline_is_refused_whoever_ends_the_hold() {
+    let outcomes = &["expired by the confirm", "expired by the release"];
+    confirm_against_release(DEADLINE + 1, DEADLINE + 1, outcomes);
+}
+
+#[test]
+fn cancel_against_confirm_has_one_winner() {
+    check(&["confirmed", "cancelled"], || {
+        let backend = backend(2, &["o"], REMEMBER_ALL);
+        let now = DEADLINE - 1;
+        let ((confirmed, by_confirm), (cancelled, by_cancel)) = race(
+            &backend,
+            move |backend| call(|events| backend.confirm("o", now, events)),
+            move |backend| call(|events| backend.cancel("o", now, events)),
+        );
+        let end = ended_once(&by_confirm, &by_cancel);
+        let outcome = match (confirmed, cancelled) {
+            (Ok(()), Err(Error::AlreadyConfirmed)) => "confirmed",
+            (Err(Error::AlreadyCancelled), Ok(())) => "cancelled",
+            (confirmed, cancelled) => panic!("confirm: {confirmed:?}, cancel: {cancelled:?}"),
+        };
+        let expected =
+            if outcome == "confirmed" { OrderState::Confirmed } else { OrderState::Cancelled };
+        assert_eq!(end, expected);
+        assert_eq!(state(&backend, "o", now), Ok(end));
+        assert_counts(&backend, 2, &[end], 0);
+        outcome
+    });
+}
+
+/// Blocks one unit for `order`, then reads the product's stock.
+fn block_last_unit(backend: &LocalBackend, order: &str) -> Result<()> {
+    let held = backend.hold(order, &[Line::new(PRODUCT, 1)], DEADLINE, &mut Events::collecting());
+    let stock = backend.stock(PRODUCT).unwrap();
+    assert!(stock.reserved <= stock.on_hand, "{stock:?}");
+    held
+}
+
+#[test]
+fn two_blocks_for_the_last_unit_have_one_winner() {
+    // Ids in two shards of the order map, whose blocks can overlap.
+    let shard = |id: &str| shard_index(&RandomState::default(), MAX_SHARDS, id);
+    assert_ne!(shard("a"), shard("b"), "the two orders share a shard");
+    check(&["a holds", "b holds"], || {
+        let backend = backend(1, &[], REMEMBER_ALL);
+        let (a, b) = race(
+            &backend,
+            |backend| block_last_unit(backend, "a"),
+            |backend| block_last_unit(backend, "b"),
+        );
+        let refused =
+            Err(Error::InsufficientStock { product: PRODUCT.into(), requested: 1, available: 0 });
+        let (winner, loser, outcome) = match (a, b) {
+            (Ok(()), b) if b == refused => ("a", "b", "a holds"),
+            (a, Ok(())) if a == refused => ("b", "a", "b holds"),
+            (a, b) => panic!("a: {a:?}, b: {b:?}"),
+        };
+        assert_eq!(state(&backend, winner, 0), Ok(OrderState::Held));
+        assert_eq!(state(&backend, loser, 0), Err(Error::UnknownOrder));
+        assert_counts(&backend, 1, &[], 1);
+        outcome
+    });
+}
+
+#[test]
+fn release_against_extension_keeps_or_expires_the_hold() {
+    const BY: Nanos = 50;
+    const LATER: Nanos = DEADLINE + BY;
+    const RELEASE_AT: Nanos = DEADLINE + 10;
+    check(&["extended", "expired"], || {
+        let backend = backend(2, &["o"], REMEMBER_ALL);
+        let ((extended, by_extend), (expired, by_release)) = race(
+            &backend,
+            |backend| call(|events| backend.extend("o", BY, DEADLINE, events)),
+            |backend| release(backend, RELEASE_AT),
+        );
+        let ends: Vec<_> = by_extend.iter().chain(&by_release).collect();
+        match (extended, expired) {
+            (Ok(later), 0) => {
+                assert_eq!((later, ends.len()), (LATER, 0));
+                let view = backend.status("o", RELEASE_AT, &mut Events::collecting()).unwrap();
+                assert_eq!((view.state, view.deadline), (OrderState::Held, LATER));
+                assert_counts(&backend, 2, &[], 1);
+                // The new deadline holds: confirmable at it, expired past it.
+                assert_eq!(release(&backend, LATER).0, 0);
+                assert_eq!(release(&backend, LATER + 1).0, 1);
+                assert_counts(&backend, 2, &[OrderState::Expired], 0);
+                "extended"
+            }
+            (Err(Error::Expired), 1) => {
+                assert_eq!(ended_once(&by_extend, &by_release), OrderState::Expired);
+                assert_eq!(state(&backend, "o", RELEASE_AT), Ok(OrderState::Expired));
+                assert_counts(&backend, 2, &[OrderState::Expired], 0);
+                "expired"
+            }
+            (extended, expired) => panic!("extend: {extended:?}, pass expired {expired}"),
+        }
+    });
+}
+
+#[test]
+fn ending_two_orders_under_a_memory_bound_of_one_forgets_the_older() {
+    check(&["a remembered", "b remembered"], || {
+        let backend = backend(2, &["a", "b"], 1);
+        let now = DEADLINE - 1;
+        let ((confirmed, _), (cancelled, _)) = race(
+            &backend,
+            move |backend| call(|events| backend.confirm("a", now, events)),
+            move |backend| call(|events| backend.cancel("b", now, events)),
+        );
+        assert_eq!((confirmed, cancelled), (Ok(()), Ok(())));
+        let ends = [OrderState::Confirmed, OrderState::Cancelled];
+        assert_counts(&backend, 2, &ends, 0);
+        let (a, b) = (state(&backend, "a", now), state(&backend, "b", now));
+        let (kept, forgotten, outcome) = match (a, b) {
+            (Ok(OrderState::Confirmed), Err(Error::UnknownOrder)) => ("a", "b", "a remembered"),
+            (Err(Error::UnknownOrder), Ok(OrderState::Cancelled)) => ("b", "a", "b remembered"),
+            (a, b) => panic!("a: {a:?}, b: {b:?}"),
+        };
+        // A forgotten id is free again; a remembered one is not.
+        let line = [Line::new(PRODUCT, 1)];
+        let again = |order| backend.hold(order, &line, DEADLINE, &mut Events::collecting());
+        assert_eq!(again(kept), Err(Error::DuplicateOrder));
+        assert_eq!(again(forgotten), Ok(()));
+        outcome
+    });
+}
