@@ -98,10 +98,6 @@ impl<K, V> Ref<'_, K, V> {
     pub(crate) fn key(&self) -> &K {
         &self.entries[self.index].0
     }
-
-    pub(crate) fn value(&self) -> &V {
-        &self.entries[self.index].1
-    }
 }
 
 pub(crate) enum Entry<'a, K, V> {

@@ -185,7 +185,7 @@ mod tests {
         let vacancy = map.vacancy(map.hash("a"), Product::new("a", "A", 1));
         assert_eq!(vacancy.map(|v| v.value().name().to_owned()), Some("A".to_owned()));
         assert!(map.get("a").is_none(), "a dropped vacancy adds nothing");
-        map.vacancy(map.hash("a"), Product::new("a", "A", 1)).map(Vacancy::fill);
+        map.vacancy(map.hash("a"), Product::new("a", "A", 1)).expect("a is free").fill();
         assert!(map.vacancy(map.hash("a"), Product::new("a", "B", 1)).is_none());
         assert_eq!(map.get("a").map(|p| p.name().to_owned()), Some("A".to_owned()));
     }
