@@ -69,7 +69,8 @@ test-go: toolchains lib
 # even when an earlier one failed; the target fails if any did. Miri,
 # ThreadSanitizer and cargo-fuzz need a nightly toolchain, installed here and
 # never by `make test`; where it cannot be had they say so and are skipped.
-LIN_HISTORIES ?= 5000
+LIN_HISTORIES ?= 50000
+HYPOTHESIS_EXAMPLES ?= 20000
 FUZZ_SECONDS ?= 120
 HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 VERIFY_STEPS := verify-linearizability verify-valgrind verify-miri verify-tsan verify-fuzz \
@@ -135,7 +136,7 @@ verify-fuzz: nightly
 # Hypothesis is installed for this check only, never by `make test`.
 verify-python-properties: python-package
 	$(VPY) -m pip install --quiet "hypothesis>=6"
-	cd python && STOCKKEEPER_HYPOTHESIS_EXAMPLES=2000 $(VPY) -m pytest -q -W error \
+	cd python && STOCKKEEPER_HYPOTHESIS_EXAMPLES=$(HYPOTHESIS_EXAMPLES) $(VPY) -m pytest -q -W error \
 	  tests/test_properties.py
 
 # The benchmark suite, a few minutes on two cores: the Rust core against a

@@ -50,9 +50,9 @@ impl<T: Identified> IdMap<T> {
     }
 
     /// The place `value` (made with `hash(value.id())`) would take, or None
-    /// if its id is taken. The place keeps every other id of its part of the
-    /// map from being added or removed until it is filled or dropped;
-    /// dropping it adds nothing.
+    /// if its id is taken. Until the place is filled or dropped, its part of
+    /// the map stays locked: no other id there can be found, added or
+    /// removed. Dropping it adds nothing.
     pub(super) fn vacancy(&self, hash: u64, value: T) -> Option<Vacancy<'_, T>> {
         match self.map.entry(Keyed { hash, value }) {
             Entry::Occupied(_) => None,
