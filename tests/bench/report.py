@@ -100,7 +100,8 @@ def build(data: Path) -> str:
         f"{platform.machine()}, {_cpus()} CPUs. Every ratio sets a figure against a "
         "baseline measured in the same run; absolute figures drift on a shared "
         "machine, ratios much less. Latencies are p50 / p99 / p99.9 of a systematic "
-        "sample of the operations (one in 8 or 16, timed one by one).")
+        "sample of the operations (one in 8 or 16, timed one by one). Where the time "
+        "goes, and what was changed or tried because of it: [PROFILE.md](PROFILE.md).")
     add("")
 
     add("## Rust core against the minimal reference")
