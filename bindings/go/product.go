@@ -1,6 +1,40 @@
 package stockkeeper
 
 // #include "stockkeeper.h"
+//
+// // A status and what a read found, in one value that Go gets back by copy:
+// // the address of a Go variable passed for the output would move that
+// // variable to the heap, an allocation on every read (as sk_go_block in
+// // order.go avoids for blocks).
+// typedef struct {
+// 	sk_status status;
+// 	int64_t available;
+// } sk_go_available_t;
+//
+// typedef struct {
+// 	sk_status status;
+// 	sk_stock stock;
+// } sk_go_stock_t;
+//
+// static sk_go_available_t sk_go_available(sk_engine *engine, const uint8_t *id,
+// 		size_t id_len) {
+// 	sk_go_available_t read = {0};
+// 	read.status = sk_product_available(engine, id, id_len, &read.available);
+// 	return read;
+// }
+//
+// static sk_go_stock_t sk_go_stock(sk_engine *engine, const uint8_t *id, size_t id_len) {
+// 	sk_go_stock_t read = {0};
+// 	read.status = sk_product_stock(engine, id, id_len, &read.stock);
+// 	return read;
+// }
+//
+// static sk_go_stock_t sk_go_update(sk_engine *engine, const uint8_t *id, size_t id_len,
+// 		int64_t delta) {
+// 	sk_go_stock_t updated = {0};
+// 	updated.status = sk_product_update(engine, id, id_len, delta, &updated.stock);
+// 	return updated;
+// }
 import "C"
 
 import (
@@ -67,13 +101,12 @@ func (e *Engine) Available(id string) (int64, error) {
 	}
 	defer e.leave()
 
-	var available C.int64_t
-	status := C.sk_product_available(handle, cBytes(id), cLen(id), &available)
+	read := C.sk_go_available(handle, cBytes(id), cLen(id))
 	runtime.KeepAlive(e)
-	if err := check(status); err != nil {
+	if err := check(read.status); err != nil {
 		return 0, err
 	}
-	return int64(available), nil
+	return int64(read.available), nil
 }
 
 // Stock is the product's on_hand, reserved and available, read at one
@@ -85,13 +118,12 @@ func (e *Engine) Stock(id string) (Stock, error) {
 	}
 	defer e.leave()
 
-	var stock C.sk_stock
-	status := C.sk_product_stock(handle, cBytes(id), cLen(id), &stock)
+	read := C.sk_go_stock(handle, cBytes(id), cLen(id))
 	runtime.KeepAlive(e)
-	if err := check(status); err != nil {
+	if err := check(read.status); err != nil {
 		return Stock{}, err
 	}
-	return stockOf(stock), nil
+	return stockOf(read.stock), nil
 }
 
 // UpdateInventory restocks the product (delta > 0: on_hand grows by delta)
@@ -109,11 +141,10 @@ func (e *Engine) UpdateInventory(id string, delta int64) (Stock, error) {
 	}
 	defer e.leave()
 
-	var stock C.sk_stock
-	status := C.sk_product_update(handle, cBytes(id), cLen(id), C.int64_t(delta), &stock)
+	updated := C.sk_go_update(handle, cBytes(id), cLen(id), C.int64_t(delta))
 	runtime.KeepAlive(e)
-	if err := check(status); err != nil {
+	if err := check(updated.status); err != nil {
 		return Stock{}, err
 	}
-	return stockOf(stock), nil
+	return stockOf(updated.stock), nil
 }

@@ -444,4 +444,16 @@ fn ffi_pairs(scale: Scale) {
         engine.confirm(order).unwrap();
     }
     Record::new("ffi-pairs", "rust").rate(scale.ffi_pairs, start.elapsed(), Vec::new()).print();
+
+    // One product read over and over, as the C and Go benchmarks do: nothing
+    // cold, nothing allocated, so their difference is the boundary alone.
+    let reads = scale.ffi_pairs * 5;
+    let product = &products[0];
+    let start = Instant::now();
+    let mut seen = 0;
+    for _ in 0..reads {
+        seen += engine.available(std::hint::black_box(product)).unwrap();
+    }
+    assert!(seen > 0);
+    Record::new("ffi-reads", "rust").rate(reads, start.elapsed(), Vec::new()).print();
 }

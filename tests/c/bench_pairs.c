@@ -2,7 +2,9 @@
  * Block+confirm pairs through include/stockkeeper.h, on one thread, with
  * every id prepared before the clock starts: the same workload the Rust
  * benchmark runs as "ffi-pairs", so the difference between the two figures
- * is what the C boundary costs per call.
+ * is what the C boundary costs per call. Then the same single read of one
+ * product, over and over, as the Rust benchmark's "ffi-reads": with nothing
+ * out of cache and nothing allocated, the difference is the boundary alone.
  *
  *   bench_pairs [pairs] [products]
  *
@@ -18,6 +20,7 @@
 
 #define PRODUCT_LEN 14 /* "sku-" and ten digits */
 #define ORDER_LEN 16   /* "ord-" and twelve digits */
+#define READS_PER_PAIR 5
 
 static double seconds_now(void) {
     struct timespec ts;
@@ -89,6 +92,23 @@ int main(int argc, char **argv) {
     printf("{\"workload\": \"ffi-pairs\", \"subject\": \"c\", \"ops\": %ld, \"secs\": %.9f, "
            "\"ops_per_sec\": %.1f}\n",
            pairs, elapsed, (double)pairs / elapsed);
+
+    long reads = pairs * READS_PER_PAIR;
+    int64_t available = 0, seen = 0;
+    start = seconds_now();
+    for (long i = 0; i < reads; i++) {
+        must(sk_product_available(engine, (const uint8_t *)product_ids, PRODUCT_LEN, &available),
+             "available");
+        seen += available;
+    }
+    elapsed = seconds_now() - start;
+    if (seen <= 0) {
+        fprintf(stderr, "bench_pairs: the read product has no stock\n");
+        return 1;
+    }
+    printf("{\"workload\": \"ffi-reads\", \"subject\": \"c\", \"ops\": %ld, \"secs\": %.9f, "
+           "\"ops_per_sec\": %.1f}\n",
+           reads, elapsed, (double)reads / elapsed);
     free(product_ids);
     free(order_ids);
     sk_engine_free(engine);
