@@ -80,7 +80,7 @@ fn backend(on_hand: u64, orders: &[&str], max_remembered: usize) -> Arc<LocalBac
     let backend = LocalBackend::new(RETENTION, max_remembered);
     backend.add_product(PRODUCT, "Product", on_hand).unwrap();
     for order in orders {
-        backend.hold(order, &[Line::new(PRODUCT, 1)], DEADLINE, &mut Events::collecting()).unwrap();
+        hold(&backend, order, 1).unwrap();
     }
     Arc::new(backend)
 }
@@ -126,6 +126,11 @@ where
     let first = thread::spawn(move || first(&one));
     let second = thread::spawn(move || second(&two));
     (first.join().unwrap(), second.join().unwrap())
+}
+
+/// Holds `quantity` units of the product for `order` until [`DEADLINE`].
+fn hold(backend: &LocalBackend, order: &str, quantity: u64) -> Result<()> {
+    backend.hold(order, &[Line::new(PRODUCT, quantity)], DEADLINE, &mut Events::collecting())
 }
 
 fn state(backend: &LocalBackend, order: &str, now: Nanos) -> Result<OrderState> {
@@ -235,7 +240,7 @@ fn cancel_against_confirm_has_one_winner() {
 
 /// Blocks one unit for `order`, then reads the product's stock.
 fn block_last_unit(backend: &LocalBackend, order: &str) -> Result<()> {
-    let held = backend.hold(order, &[Line::new(PRODUCT, 1)], DEADLINE, &mut Events::collecting());
+    let held = hold(backend, order, 1);
     let stock = backend.stock(PRODUCT).unwrap();
     assert!(stock.reserved <= stock.on_hand, "{stock:?}");
     held
@@ -323,10 +328,59 @@ fn ending_two_orders_under_a_memory_bound_of_one_forgets_the_older() {
             (a, b) => panic!("a: {a:?}, b: {b:?}"),
         };
         // A forgotten id is free again; a remembered one is not.
-        let line = [Line::new(PRODUCT, 1)];
-        let again = |order| backend.hold(order, &line, DEADLINE, &mut Events::collecting());
-        assert_eq!(again(kept), Err(Error::DuplicateOrder));
-        assert_eq!(again(forgotten), Ok(()));
+        assert_eq!(hold(&backend, kept, 1), Err(Error::DuplicateOrder));
+        assert_eq!(hold(&backend, forgotten, 1), Ok(()));
         outcome
+    });
+}
+
+/// Two blocks of one order id: a block builds its order before it looks for
+/// the id, then takes stock only once it holds the id's place in the map,
+/// so exactly one holds (its own quantity) and the other is refused as a
+/// duplicate, having taken nothing.
+#[test]
+fn two_blocks_of_one_order_id_have_one_winner() {
+    check(&["first holds", "second holds"], || {
+        let backend = backend(3, &[], REMEMBER_ALL);
+        let (a, b) =
+            race(&backend, |backend| hold(backend, "o", 1), |backend| hold(backend, "o", 2));
+        let outcome = match (a, b) {
+            (Ok(()), Err(Error::DuplicateOrder)) => "first holds",
+            (Err(Error::DuplicateOrder), Ok(())) => "second holds",
+            (a, b) => panic!("a: {a:?}, b: {b:?}"),
+        };
+        let reserved = backend.stock(PRODUCT).unwrap().reserved;
+        assert_eq!(reserved, if outcome == "first holds" { 1 } else { 2 });
+        assert_eq!(backend.stock(PRODUCT).unwrap(), Stock::new(3, reserved));
+        let hc = backend.hold_counts();
+        assert_eq!((hc.held, hc.held_units), (1, u128::from(reserved)));
+        outcome
+    });
+}
+
+/// A block the stock cannot cover racing a good block of the same id: the
+/// refused one leaves nothing behind, so the good one holds whichever went
+/// first, and the refused one is told why it lost in that order.
+#[test]
+fn a_refused_block_races_a_good_block_of_the_same_id() {
+    check(&["good holds, big refused for stock", "good holds, big refused as duplicate"], || {
+        let backend = backend(1, &[], REMEMBER_ALL);
+        let (big, good) = race(
+            &backend,
+            |backend| {
+                let r = hold(backend, "o", 5);
+                let s = state(backend, "o", 0);
+                (r, s)
+            },
+            |backend| hold(backend, "o", 1),
+        );
+        assert_eq!(good, Ok(()));
+        assert_eq!(state(&backend, "o", 0), Ok(OrderState::Held));
+        assert_counts(&backend, 1, &[], 1);
+        match big.0 {
+            Err(Error::InsufficientStock { .. }) => "good holds, big refused for stock",
+            Err(Error::DuplicateOrder) => "good holds, big refused as duplicate",
+            other => panic!("{other:?}"),
+        }
     });
 }

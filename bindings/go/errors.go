@@ -53,7 +53,11 @@ func (e *Error) Is(target error) bool {
 // enough stock. It unwraps to the [*Error], so errors.Is matches it to the
 // sentinel; use errors.As to learn the line.
 type LineError struct {
-	// Line is the index, in the lines given, of the first line at fault.
+	// Line is the index, in the lines given, of the line at fault. For a
+	// bad product id or quantity it is the first such line. For an unknown
+	// product or too little stock it is the first line naming the product
+	// at fault, and that product is the lowest id at fault: products are
+	// checked in id order, as every front door does.
 	Line int
 	// Err says what is wrong with it.
 	Err *Error
