@@ -26,6 +26,8 @@ use pyo3::types::{PyDict, PyList};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{Event, OrderState};
 
+use crate::values::repr_of;
+
 /// A hold ended: `order_id`, `state` ("confirmed", "cancelled" or
 /// "expired") and `lines`, the `(product_id, quantity)` pairs it held, one
 /// per product, sorted by product id. Built by the engine; built by hand
@@ -66,13 +68,7 @@ impl PyHoldEnded {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let field = |name: &str| slf.getattr(name).and_then(|value| value.repr());
-        Ok(format!(
-            "HoldEnded(order_id={}, state={}, lines={})",
-            field("order_id")?,
-            field("state")?,
-            field("lines")?,
-        ))
+        repr_of(slf.as_any(), "HoldEnded", &["order_id", "state", "lines"])
     }
 }
 
@@ -98,7 +94,7 @@ impl PySoldOut {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        Ok(format!("SoldOut(product_id={})", slf.getattr("product_id")?.repr()?))
+        repr_of(slf.as_any(), "SoldOut", &["product_id"])
     }
 }
 

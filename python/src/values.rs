@@ -106,6 +106,16 @@ impl PyOrderStatus {
     }
 }
 
+/// `Class(name=repr(value), ...)` for the named attributes of `object`, as
+/// a dataclass would show it.
+pub(crate) fn repr_of(object: &Bound<'_, PyAny>, class: &str, names: &[&str]) -> PyResult<String> {
+    let fields = names
+        .iter()
+        .map(|name| Ok(format!("{name}={}", object.getattr(*name)?.repr()?)))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(format!("{class}({})", fields.join(", ")))
+}
+
 #[pymethods]
 impl PyOrderStatus {
     /// A new list on every read, so the snapshot itself cannot be changed.
@@ -115,14 +125,7 @@ impl PyOrderStatus {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let field = |name: &str| slf.getattr(name).and_then(|value| value.repr());
-        Ok(format!(
-            "OrderStatus(order_id={}, state={}, lines={}, deadline={})",
-            field("order_id")?,
-            field("state")?,
-            field("lines")?,
-            field("deadline")?,
-        ))
+        repr_of(slf.as_any(), "OrderStatus", &["order_id", "state", "lines", "deadline"])
     }
 }
 

@@ -134,6 +134,27 @@ pub(super) unsafe fn engine_and_text<'a>(
     Ok((engine, text))
 }
 
+/// The body of every call that reads one thing about the product or order
+/// (`ptr`, `len`) names: `read` finds it, and it goes into `*out`, which the
+/// caller must give.
+///
+/// # Safety
+/// As [`engine_and_text`]; `out` NULL or writable.
+pub(super) unsafe fn read_by_id<T>(
+    engine: *const SkEngine,
+    ptr: *const u8,
+    len: usize,
+    out: *mut T,
+    read: impl FnOnce(&Engine, &str) -> crate::Result<T>,
+) -> SkStatus {
+    call(|| {
+        let out = required(out)?;
+        let (engine, id) = engine_and_text(engine, ptr, len)?;
+        *out = read(engine, id)?;
+        Ok(())
+    })
+}
+
 /// Counts a refusal of input that the C boundary turned away before the
 /// engine saw it, when it is one of the contract's errors.
 pub(super) fn refused_input(engine: &Engine, status: SkStatus) -> SkStatus {

@@ -27,7 +27,8 @@ use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 
 use self::args::{
-    call, engine_and_text, engine_of, handle_of, line_args, optional, refused_input, required, text,
+    call, engine_and_text, engine_of, handle_of, line_args, optional, read_by_id, refused_input,
+    required, text,
 };
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
@@ -336,13 +337,7 @@ pub unsafe extern "C" fn sk_product_available(
     id_len: usize,
     out: *mut i64,
 ) -> SkStatus {
-    call(|| {
-        let out = required(out)?;
-        let (engine, id) = engine_and_text(engine, id, id_len)?;
-        let available = engine.available(id)?;
-        *out = available as i64;
-        Ok(())
-    })
+    read_by_id(engine, id, id_len, out, |engine, id| Ok(engine.available(id)? as i64))
 }
 
 /// Writes the product's on_hand, reserved and available into `*out`.
@@ -356,12 +351,7 @@ pub unsafe extern "C" fn sk_product_stock(
     id_len: usize,
     out: *mut SkStock,
 ) -> SkStatus {
-    call(|| {
-        let out = required(out)?;
-        let (engine, id) = engine_and_text(engine, id, id_len)?;
-        *out = engine.stock(id)?.into();
-        Ok(())
-    })
+    read_by_id(engine, id, id_len, out, |engine, id| Ok(engine.stock(id)?.into()))
 }
 
 /// Restocks (`delta > 0`) or corrects (`delta < 0`) a product; writes the
@@ -534,16 +524,13 @@ pub unsafe extern "C" fn sk_order_status(
     order_len: usize,
     out: *mut SkOrderInfo,
 ) -> SkStatus {
-    call(|| {
-        let out = required(out)?;
-        let (engine, order) = engine_and_text(engine, order, order_len)?;
+    read_by_id(engine, order, order_len, out, |engine, order| {
         let status = engine.status(order)?;
-        *out = SkOrderInfo {
+        Ok(SkOrderInfo {
             state: status.state.into(),
             line_count: status.lines.len(),
             deadline: status.deadline.into(),
-        };
-        Ok(())
+        })
     })
 }
 

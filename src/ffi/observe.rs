@@ -2,7 +2,7 @@
 
 use std::ffi::c_void;
 
-use super::args::{call, engine_and_text, engine_of, optional, refused_input, required, text};
+use super::args::{call, engine_of, optional, read_by_id, refused_input, required, text};
 use super::{SkEngine, SkOrderState, SkStatus};
 use crate::metrics::{Metrics, ProductOutcomes};
 use crate::notify::SubscriptionId;
@@ -86,12 +86,7 @@ pub unsafe extern "C" fn sk_product_outcomes(
     id_len: usize,
     out: *mut ProductOutcomes,
 ) -> SkStatus {
-    call(|| {
-        let out = required(out)?;
-        let (engine, id) = engine_and_text(engine, id, id_len)?;
-        *out = engine.product_outcomes(id)?;
-        Ok(())
-    })
+    read_by_id(engine, id, id_len, out, |engine, id| engine.product_outcomes(id))
 }
 
 /// Writes the counters as Prometheus text, with the outcomes of the

@@ -286,6 +286,8 @@ impl Backend for LocalBackend {
         };
         let order = vacancy.value();
         {
+            // Every product's lock, in id order; a one-line order, the common
+            // case, keeps its one guard without a vector.
             let mut one;
             let mut many: Vec<_>;
             let counts = match &*order.lines {

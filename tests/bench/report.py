@@ -11,6 +11,7 @@ absolute numbers drift on a shared machine. Standard library only.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import re
 import sys
@@ -70,21 +71,22 @@ class Figures:
     def __init__(self, records: list[Record]) -> None:
         self.records = records
 
+    def runs(self, workload: str, subject: str, **match: float) -> list[Record]:
+        return [record for record in self.records
+                if record["workload"] == workload and record["subject"] == subject
+                and all(record.get(k) == v for k, v in match.items())]
+
     def get(self, workload: str, subject: str, **match: float) -> Record | None:
         """The record of a workload, the fastest one where it ran more than
         once (the run the machine disturbed least)."""
-        runs = [record for record in self.records
-                if record["workload"] == workload and record["subject"] == subject
-                and all(record.get(k) == v for k, v in match.items())]
-        return max(runs, key=lambda record: record.get("ops_per_sec", 0), default=None)
+        return min(self.runs(workload, subject, **match),
+                   key=lambda record: ns_per_op(record) or math.inf, default=None)
 
     def fastest(self, workload: str, subject: str) -> tuple[float | None, int]:
         """The least ns per operation over every run of a workload, and how
         many runs there were."""
-        runs = [ns_per_op(record) for record in self.records
-                if record["workload"] == workload and record["subject"] == subject]
-        runs = [ns for ns in runs if ns is not None]
-        return (min(runs) if runs else None), len(runs)
+        best = self.get(workload, subject)
+        return (best and ns_per_op(best)), len(self.runs(workload, subject))
 
 
 def ns_per_op(record: Record) -> float | None:
