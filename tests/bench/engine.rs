@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use stockkeeper::{Engine, Options};
 
 use crate::measure::{
-    order_id, percentiles, product_id, product_name, resident_bytes, Record, Rng, Sampler, Zipf,
+    order_id, percentiles, product_id, product_name, resident_bytes, Record, Rng, Sampler, Strings,
+    Zipf,
 };
 use crate::reference::{Reference, Store};
 
@@ -183,47 +184,20 @@ fn py_scale<S: Store>(store: &S, subject: &str, scale: Scale) {
     pairs(store, subject, scale, 1, "pairs-py-scale");
 }
 
-/// Every id and name of the catalogue, written out before the clock starts
-/// so that the load times only the store: one buffer, and where each id and
-/// name ends in it.
-struct Texts {
-    text: String,
-    ends: Vec<(usize, usize)>,
-}
-
-impl Texts {
-    fn new(products: u64) -> Texts {
-        let (mut text, mut ends) = (String::new(), Vec::with_capacity(products as usize));
-        let mut buf = String::new();
-        for i in 0..products {
-            text.push_str(product_id(i, &mut buf));
-            let id_end = text.len();
-            text.push_str(product_name(i, &mut buf));
-            ends.push((id_end, text.len()));
-        }
-        Texts { text, ends }
-    }
-
-    fn get(&self, i: usize) -> (&str, &str) {
-        let start = if i == 0 { 0 } else { self.ends[i - 1].1 };
-        let (id_end, name_end) = self.ends[i];
-        (&self.text[start..id_end], &self.text[id_end..name_end])
-    }
-}
-
 fn load<S: Store>(store: &S, subject: &str, scale: Scale) {
-    let texts = Texts::new(scale.products);
-    let text_bytes = texts.text.len() as u64;
+    let ids = Strings::new(scale.products, product_id);
+    let names = Strings::new(scale.products, product_name);
+    let text_bytes = (ids.bytes() + names.bytes()) as u64;
     let mut sampler = Sampler::new(16);
     let before = resident_bytes();
     let start = Instant::now();
     for i in 0..scale.products {
-        let (id, name) = texts.get(i as usize);
+        let (id, name) = (ids.get(i as usize), names.get(i as usize));
         assert!(sampler.run(|| store.add(id, name, 100 + i % 900)));
     }
     let elapsed = start.elapsed();
     let grown = resident_bytes().saturating_sub(before);
-    drop(texts);
+    drop((ids, names));
     let beyond = grown.saturating_sub(text_bytes) as f64 / scale.products as f64;
     Record::new("load", subject)
         .rate(scale.products, elapsed, sampler.nanos)
@@ -236,16 +210,22 @@ fn load<S: Store>(store: &S, subject: &str, scale: Scale) {
 
 fn reads<S: Store>(store: &S, subject: &str, scale: Scale, threads: usize, skewed: bool) {
     let zipf = Zipf::new(scale.products, 0.99);
+    let ids: Vec<Strings> = (0..threads)
+        .map(|t| {
+            let mut rng = Rng::new(7 + t as u64);
+            Strings::new(scale.reads, |_, buf| {
+                let index = match skewed {
+                    true => zipf.sample(&mut rng),
+                    false => rng.below(scale.products),
+                };
+                product_id(index, buf)
+            })
+        })
+        .collect();
     let (elapsed, samplers) = together(threads, |t| {
-        let mut rng = Rng::new(7 + t as u64);
-        let mut id = String::new();
         let mut sampler = Sampler::new(16);
-        for _ in 0..scale.reads {
-            let index = match skewed {
-                true => zipf.sample(&mut rng),
-                false => rng.below(scale.products),
-            };
-            let id = product_id(index, &mut id);
+        for i in 0..scale.reads as usize {
+            let id = ids[t].get(i);
             assert!(sampler.run(|| store.available(id)).is_some());
         }
         sampler
@@ -258,14 +238,20 @@ fn reads<S: Store>(store: &S, subject: &str, scale: Scale, threads: usize, skewe
 }
 
 fn pairs<S: Store>(store: &S, subject: &str, scale: Scale, threads: usize, name: &str) {
+    let ids: Vec<(Strings, Strings)> = (0..threads)
+        .map(|t| {
+            let mut rng = Rng::new(100 + t as u64);
+            let tag = format!("p{threads}t{t}");
+            let products =
+                Strings::new(scale.pairs, |_, buf| product_id(rng.below(scale.products), buf));
+            (products, Strings::new(scale.pairs, |i, buf| order_id(&tag, i, buf)))
+        })
+        .collect();
     let (elapsed, samplers) = together(threads, |t| {
-        let mut rng = Rng::new(100 + t as u64);
-        let (mut product, mut order) = (String::new(), String::new());
-        let tag = format!("p{threads}t{t}");
+        let (products, orders) = &ids[t];
         let mut sampler = Sampler::new(8);
-        for i in 0..scale.pairs {
-            let product = product_id(rng.below(scale.products), &mut product);
-            let order = order_id(&tag, i, &mut order);
+        for i in 0..scale.pairs as usize {
+            let (product, order) = (products.get(i), orders.get(i));
             sampler.run(|| {
                 assert!(store.block(product, 1, order));
                 assert!(store.confirm(order));
