@@ -27,7 +27,7 @@ all: lib python-package
 demo: python-package
 	$(VPY) python/examples/flash_sale.py
 
-test: test-rust test-c test-cpp test-python test-go
+test: test-rust verify-loom test-c test-cpp test-python test-go
 
 # Debian's packages for the C side, only when the machine lacks them.
 toolchains:

@@ -33,12 +33,17 @@ pub(crate) trait Backend: Send + Sync {
     /// Restocks (`delta > 0`) or corrects (`delta < 0`) on_hand.
     fn update(&self, id: &str, delta: i64, events: &mut Events) -> Result<Stock>;
 
-    /// Holds every line until `deadline`, or nothing.
+    /// Holds every line until `deadline`, or nothing. `usual_hold` says the
+    /// hold lasts the engine's default hold time, so that (on a clock that
+    /// never goes back) its deadline comes no earlier than those of the
+    /// usual holds before it, bar threads racing: the backend may schedule
+    /// it on that promise.
     fn hold(
         &self,
         order: &str,
         lines: &[Line<'_>],
         deadline: Nanos,
+        usual_hold: bool,
         events: &mut Events,
     ) -> Result<()>;
 

@@ -288,7 +288,8 @@ impl Engine {
                 return Err(Error::InvalidDuration);
             }
             let deadline = shared.clock.now().checked_add(hold).ok_or(Error::Overflow)?;
-            shared.backend.hold(order, lines, deadline, events)?;
+            let usual = hold == shared.hold_time;
+            shared.backend.hold(order, lines, deadline, usual, events)?;
             shared.alarm.schedule(deadline.saturating_add(1));
             Ok(shared.deadline(deadline))
         })

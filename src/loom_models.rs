@@ -130,7 +130,8 @@ where
 
 /// Holds `quantity` units of the product for `order` until [`DEADLINE`].
 fn hold(backend: &LocalBackend, order: &str, quantity: u64) -> Result<()> {
-    backend.hold(order, &[Line::new(PRODUCT, quantity)], DEADLINE, &mut Events::collecting())
+    let lines = [Line::new(PRODUCT, quantity)];
+    backend.hold(order, &lines, DEADLINE, true, &mut Events::collecting())
 }
 
 fn state(backend: &LocalBackend, order: &str, now: Nanos) -> Result<OrderState> {
@@ -381,6 +382,38 @@ fn a_refused_block_races_a_good_block_of_the_same_id() {
             Err(Error::InsufficientStock { .. }) => "good holds, big refused for stock",
             Err(Error::DuplicateOrder) => "good holds, big refused as duplicate",
             other => panic!("{other:?}"),
+        }
+    });
+}
+
+/// A two-line order expiring while a block wants both of its products: the
+/// block either comes first and is refused for the first product (in id
+/// order), or comes after and holds both. An expiry that gave the products
+/// back one at a time would let the block see the first product free and the
+/// second still held, and be refused for the second: the order half ended.
+#[test]
+fn a_block_never_sees_an_order_half_ended() {
+    const OTHER: &str = "q";
+    check(&["refused for the first", "held both"], || {
+        let backend = backend(1, &[], REMEMBER_ALL);
+        backend.add_product(OTHER, "Other", 1).unwrap();
+        let both = |quantity| [Line::new(PRODUCT, quantity), Line::new(OTHER, quantity)];
+        let mut events = Events::collecting();
+        backend.hold("o", &both(1), DEADLINE, true, &mut events).unwrap();
+        let (block, (expired, _)) = race(
+            &backend,
+            move |backend| {
+                backend.hold("b", &both(1), DEADLINE + 100, true, &mut Events::collecting())
+            },
+            |backend| release(backend, DEADLINE + 1),
+        );
+        assert_eq!(expired, 1);
+        match block {
+            Ok(()) => "held both",
+            Err(Error::InsufficientStock { product, .. }) if product == PRODUCT => {
+                "refused for the first"
+            }
+            other => panic!("the block saw the order half ended: {other:?}"),
         }
     });
 }

@@ -4,9 +4,10 @@
 //! Locks are taken in this order, so no two threads can wait on each other:
 //! - holding an order: an order-map shard, then the products in ascending id
 //!   order;
-//! - ending an order: the order, then each product in turn (never two at
-//!   once), then, to forget another order pushed out by the memory bound, an
-//!   order-map shard with no product locked;
+//! - ending an order: the order, then its products in ascending id order
+//!   (all at once, so that no call sees it half ended), then, to forget
+//!   another order pushed out by the memory bound, an order-map shard with
+//!   no product locked;
 //! - schedule shards are leaves: nothing else is locked while one is held;
 //! - so are product-map shards: one is held only to find or add a product,
 //!   whose handle a lookup copies out before it lets the shard go.
@@ -21,6 +22,8 @@ mod schedule;
 use std::ops::Deref;
 use std::slice;
 use std::sync::Arc;
+
+use compact_str::CompactString;
 
 use self::idmap::{IdMap, Identified};
 use self::product::{Counts, Product};
@@ -62,10 +65,11 @@ impl Deref for Lines {
 }
 
 pub(crate) struct OrderCell {
-    id: Arc<str>,
+    /// Kept inline when short, as most order ids are.
+    id: CompactString,
     lines: Lines,
     phase: Mutex<Phase>,
-    shard: usize,
+    shard: u8,
 }
 
 impl Identified for Arc<OrderCell> {
@@ -88,7 +92,24 @@ impl OrderCell {
 
     fn ended_event(&self, state: OrderState) -> Event {
         let lines = self.lines.iter().map(|(p, q)| (Arc::from(p.id()), *q)).collect();
-        Event::HoldEnded { order: Arc::clone(&self.id), state, lines }
+        Event::HoldEnded { order: Arc::from(self.id.as_str()), state, lines }
+    }
+}
+
+/// Runs `body` with every line's product locked, in the lines' order
+/// (ascending product id, the one order any call locks several products in).
+/// A one-line order, the common case, keeps its one guard without a vector.
+fn with_counts<R>(
+    lines: &[(Product, u64)],
+    body: impl FnOnce(&mut [MutexGuard<'_, Counts>]) -> R,
+) -> R {
+    match lines {
+        [(product, _)] => body(slice::from_mut(&mut product.counts().lock())),
+        lines => {
+            let mut guards: Vec<_> =
+                lines.iter().map(|(product, _)| product.counts().lock()).collect();
+            body(&mut guards)
+        }
     }
 }
 
@@ -149,14 +170,15 @@ impl LocalBackend {
         let Phase::Held { deadline } = *phase else {
             unreachable!("only a held order can end");
         };
-        for (product, quantity) in order.lines.iter() {
-            let mut counts = product.counts().lock();
-            counts.reserved -= quantity;
-            if state == OrderState::Confirmed {
-                counts.on_hand -= quantity;
+        with_counts(&order.lines, |counts| {
+            for ((_, quantity), counts) in order.lines.iter().zip(counts.iter_mut()) {
+                counts.reserved -= quantity;
+                if state == OrderState::Confirmed {
+                    counts.on_hand -= quantity;
+                }
+                counts.note_outcome(state);
             }
-            counts.note_outcome(state);
-        }
+        });
         *phase = Phase::Ended { state, deadline };
         events.add(|| order.ended_event(state));
         if let Some(pushed_out) = self.schedule.remember(order, state, order.units(), now) {
@@ -271,12 +293,13 @@ impl Backend for LocalBackend {
         order_id: &str,
         lines: &[Line<'_>],
         deadline: Nanos,
+        usual_hold: bool,
         events: &mut Events,
     ) -> Result<()> {
         let lines = self.merge_lines(lines)?;
         let hash = self.orders.hash(order_id);
         let order = Arc::new(OrderCell {
-            id: Arc::from(order_id),
+            id: CompactString::from(order_id),
             lines,
             phase: Mutex::new(Phase::Held { deadline }),
             shard: shard_of(hash),
@@ -285,25 +308,9 @@ impl Backend for LocalBackend {
             return Err(Error::DuplicateOrder);
         };
         let order = vacancy.value();
-        {
-            // Every product's lock, in id order; a one-line order, the common
-            // case, keeps its one guard without a vector.
-            let mut one;
-            let mut many: Vec<_>;
-            let counts = match &*order.lines {
-                [(product, _)] => {
-                    one = product.counts().lock();
-                    slice::from_mut(&mut one)
-                }
-                lines => {
-                    many = lines.iter().map(|(product, _)| product.counts().lock()).collect();
-                    &mut many[..]
-                }
-            };
-            Self::take(&order.lines, counts, events)?;
-        }
+        with_counts(&order.lines, |counts| Self::take(&order.lines, counts, events))?;
         // Counted before it becomes visible: nothing can end it uncounted.
-        self.schedule.start(order, deadline, order.units());
+        self.schedule.start(order, deadline, order.units(), usual_hold);
         vacancy.fill();
         Ok(())
     }

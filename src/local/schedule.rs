@@ -2,16 +2,16 @@
 //! may be forgotten.
 //!
 //! Deadlines are split into shards by order id so that holding orders on many
-//! threads does not meet on one lock. Within a shard, deadlines mostly come
-//! in the order they fall due (one hold time, one monotonic clock): those
-//! join a queue at its back, and only the rest (a shorter hold time, an
-//! extension, a thread that read the clock first but pushed second) a
-//! min-heap. Ended
-//! orders wait in one queue, in the order they ended, so that the memory
-//! bound forgets exactly the oldest; ending takes that lock for one push,
-//! after the order's stock is settled. A pass costs one lock per shard plus
-//! the entries that fell due; live holds that are not due are never visited.
-//! Every lock here is a leaf: nothing else is locked while one is held.
+//! threads does not meet on one lock. Within a shard, the deadlines of holds
+//! of the engine's default time come in the order they fall due (one hold
+//! time, one monotonic clock): those join a queue at its back. The rest go to
+//! a min-heap beside it: holds of other times, extensions, and a usual hold
+//! whose thread read the clock first but pushed second. Ended orders wait in one queue, in the order they ended, so
+//! that the memory bound forgets exactly the oldest; ending takes that lock
+//! for one push, after the order's stock is settled. A pass costs one lock
+//! per shard plus the entries that fell due; live holds that are not due are
+//! never visited. Every lock here is a leaf: nothing else is locked while
+//! one is held.
 //!
 //! Each shard also counts the holds that started and ended in it. An order's
 //! start and end are counted in its own shard, the start before the order
@@ -28,11 +28,14 @@ use crate::metrics::HoldCounts;
 use crate::order::OrderState;
 use crate::sync::Mutex;
 
+/// At most 256, so that an order's shard fits the byte it keeps it in.
 const SHARDS: usize = 64;
+const _: () = assert!(SHARDS <= 256);
 
 /// The most entries one pass takes before it lets go of the schedule. A
-/// shard's lock is then held for at most this many pops (microseconds), so a block that schedules into the same shard during a
-/// mass expiry waits no longer than that.
+/// shard's lock is then held for at most this many pops (microseconds), so
+/// a block that schedules into the same shard during a mass expiry waits no
+/// longer than that.
 const BATCH: usize = 512;
 
 struct Due<T = Arc<OrderCell>> {
@@ -85,10 +88,30 @@ impl<T> Default for Expiries<T> {
 }
 
 impl<T> Expiries<T> {
-    fn push(&mut self, due: Due<T>) {
+    /// Adds an entry expected to come no earlier than those added before it
+    /// this way: at the queue's back if it does.
+    fn push_in_order(&mut self, due: Due<T>) {
         match self.in_order.back() {
             Some(last) if due.at < last.at => self.out_of_order.push(due),
             _ => self.in_order.push_back(due),
+        }
+    }
+
+    /// Adds an entry that may fall anywhere, such as one far later than the
+    /// rest, which would hold every usual entry after it out of the queue.
+    fn push_apart(&mut self, due: Due<T>) {
+        self.out_of_order.push(due);
+    }
+
+    /// Gives back the memory of a peak (a mass expiry) once mostly unused.
+    fn trim(&mut self) {
+        const KEEP: usize = 1024;
+        if self.in_order.capacity() > KEEP && self.in_order.len() * 4 < self.in_order.capacity() {
+            self.in_order.shrink_to(self.in_order.len() * 2);
+        }
+        let heap = &mut self.out_of_order;
+        if heap.capacity() > KEEP && heap.len() * 4 < heap.capacity() {
+            heap.shrink_to(heap.len() * 2);
         }
     }
 
@@ -145,20 +168,31 @@ impl Schedule {
     }
 
     fn shard(&self, order: &OrderCell) -> &Mutex<Shard> {
-        &self.shards[order.shard % SHARDS]
+        &self.shards[usize::from(order.shard)]
     }
 
-    /// Counts a new hold of `units` and schedules its expiry.
-    pub(super) fn start(&self, order: &Arc<OrderCell>, deadline: Nanos, units: u128) {
+    /// Counts a new hold of `units` and schedules its expiry; `usual_hold`
+    /// as [`Backend::hold`](crate::backend::Backend::hold) takes it.
+    pub(super) fn start(
+        &self,
+        order: &Arc<OrderCell>,
+        deadline: Nanos,
+        units: u128,
+        usual_hold: bool,
+    ) {
         let mut shard = self.shard(order).lock();
         shard.counts.held += 1;
         shard.counts.held_units += units;
-        shard.expiries.push(Self::expiry(order, deadline));
+        let due = Self::expiry(order, deadline);
+        match usual_hold {
+            true => shard.expiries.push_in_order(due),
+            false => shard.expiries.push_apart(due),
+        }
     }
 
     /// Looks at `order` again just after `deadline` (after an extension).
     pub(super) fn expire_after(&self, order: &Arc<OrderCell>, deadline: Nanos) {
-        self.shard(order).lock().expiries.push(Self::expiry(order, deadline));
+        self.shard(order).lock().expiries.push_apart(Self::expiry(order, deadline));
     }
 
     /// A hold confirmable at its deadline expires one nanosecond later.
@@ -209,6 +243,7 @@ impl Schedule {
                 }
                 work.expiries.extend(shard.expiries.pop_due(now).map(|due| due.order));
             }
+            shard.expiries.trim();
         }
         // Orders join the queue in nearly the order they ended; one a few
         // nanoseconds out of order is forgotten a little late.
@@ -242,9 +277,9 @@ impl Schedule {
 }
 
 /// The shard of an order whose id hashes to `hash` in the order map.
-pub(super) fn shard_of(hash: u64) -> usize {
+pub(super) fn shard_of(hash: u64) -> u8 {
     // Bits the map itself makes less use of than the lowest and highest.
-    (hash >> 32) as usize % SHARDS
+    ((hash >> 32) % SHARDS as u64) as u8
 }
 
 #[cfg(test)]
@@ -253,11 +288,19 @@ mod tests {
 
     use super::*;
 
-    /// Pushes `(at, tag)` entries, then takes everything due at `now`.
-    fn due_at(entries: &[(Nanos, usize)], now: Nanos) -> (Expiries<usize>, Vec<(Nanos, usize)>) {
+    /// Pushes `(at, tag)` entries, each in order or apart as `apart` says
+    /// (cycled), then takes everything due at `now`.
+    fn due_at(
+        entries: &[(Nanos, usize)],
+        apart: &[bool],
+        now: Nanos,
+    ) -> (Expiries<usize>, Vec<(Nanos, usize)>) {
         let mut expiries = Expiries::default();
-        for &(at, order) in entries {
-            expiries.push(Due { at, order });
+        for (&(at, order), &apart) in entries.iter().zip(apart.iter().cycle()) {
+            match apart {
+                true => expiries.push_apart(Due { at, order }),
+                false => expiries.push_in_order(Due { at, order }),
+            }
         }
         let taken = std::iter::from_fn(|| expiries.pop_due(now)).map(|d| (d.at, d.order)).collect();
         (expiries, taken)
@@ -266,13 +309,42 @@ mod tests {
     #[test]
     fn entries_out_of_order_still_come_out_earliest_first() {
         let entries = [(10, 0), (20, 1), (15, 2), (30, 3), (5, 4), (20, 5)];
-        let (mut rest, taken) = due_at(&entries, 20);
+        let (mut rest, taken) = due_at(&entries, &[false], 20);
         let moments: Vec<Nanos> = taken.iter().map(|&(at, _)| at).collect();
         assert_eq!(moments, [5, 10, 15, 20, 20]);
         assert_eq!(rest.first(), Some(30));
         assert_eq!(rest.pop_due(29).map(|d| d.order), None);
         assert_eq!(rest.pop_due(30).map(|d| d.order), Some(3));
         assert_eq!(rest.first(), None);
+    }
+
+    #[test]
+    fn a_far_entry_apart_leaves_the_queue_to_usual_ones() {
+        let mut expiries = Expiries::default();
+        for at in 0..10 {
+            expiries.push_in_order(Due { at, order: 0 });
+        }
+        expiries.push_apart(Due { at: 1_000_000, order: 1 });
+        for at in 10..1_000 {
+            expiries.push_in_order(Due { at, order: 0 });
+        }
+        assert_eq!((expiries.in_order.len(), expiries.out_of_order.len()), (1_000, 1));
+        assert_eq!(expiries.first(), Some(0));
+    }
+
+    #[test]
+    fn gives_back_a_peak_once_drained() {
+        let mut expiries = Expiries::default();
+        for at in 0..100_000 {
+            expiries.push_in_order(Due { at, order: 0 });
+            expiries.push_apart(Due { at, order: 1 });
+        }
+        while expiries.pop_due(99_990).is_some() {}
+        expiries.trim();
+        assert!(expiries.in_order.capacity() < 1_000, "{}", expiries.in_order.capacity());
+        assert!(expiries.out_of_order.capacity() < 1_000);
+        assert_eq!(expiries.in_order.len() + expiries.out_of_order.len(), 18);
+        assert_eq!(expiries.first(), Some(99_991));
     }
 
     proptest! {
@@ -289,11 +361,13 @@ mod tests {
         #[test]
         fn takes_exactly_what_is_due_in_order(
             moments in prop::collection::vec(0u64..1_000, 0..200),
+            apart in prop::collection::vec(any::<bool>(), 1..8),
             now in 0u64..1_000,
         ) {
             let entries: Vec<(Nanos, usize)> = moments.iter().copied().zip(0..).collect();
-            let (rest, taken) = due_at(&entries, now);
-            let mut expected: Vec<Nanos> = moments.iter().copied().filter(|&at| at <= now).collect();
+            let (rest, taken) = due_at(&entries, &apart, now);
+            let mut expected: Vec<Nanos> =
+                moments.iter().copied().filter(|&at| at <= now).collect();
             expected.sort_unstable();
             let got: Vec<Nanos> = taken.iter().map(|&(at, _)| at).collect();
             prop_assert_eq!(got, expected);
