@@ -140,24 +140,28 @@ fn new_engine() -> Engine {
 }
 
 /// Runs `body(thread)` on `threads` threads started together; returns the
-/// wall time from the start to the last one's end and what each returned.
+/// wall time from the first one's start to the last one's end and what each
+/// returned. Each thread reads the clock itself: a coordinating thread woken
+/// with them could be given a CPU only after they had run.
 fn together<T: Send>(threads: usize, body: impl Fn(usize) -> T + Sync) -> (Duration, Vec<T>) {
-    let barrier = Barrier::new(threads + 1);
-    thread::scope(|scope| {
+    let barrier = Barrier::new(threads);
+    let runs: Vec<(Instant, Instant, T)> = thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let (barrier, body) = (&barrier, &body);
                 scope.spawn(move || {
                     barrier.wait();
-                    body(t)
+                    let start = Instant::now();
+                    let result = body(t);
+                    (start, Instant::now(), result)
                 })
             })
             .collect();
-        barrier.wait();
-        let start = Instant::now();
-        let results = handles.into_iter().map(|h| h.join().expect("worker")).collect();
-        (start.elapsed(), results)
-    })
+        handles.into_iter().map(|h| h.join().expect("worker")).collect()
+    });
+    let first = runs.iter().map(|(start, _, _)| *start).min().expect("a thread");
+    let last = runs.iter().map(|(_, end, _)| *end).max().expect("a thread");
+    (last - first, runs.into_iter().map(|(_, _, result)| result).collect())
 }
 
 /// Load, reads and block+confirm pairs over one catalogue.
@@ -274,17 +278,21 @@ fn flash<S: Store>(store: &S, subject: &str, scale: Scale) {
         assert!(store.add(&format!("hot-{p}"), "Limited Edition Sneaker", 20));
     }
     let threads = 2;
+    let hot: Vec<String> = (0..HOT).map(|p| format!("hot-{p}")).collect();
+    let orders: Vec<Strings> = (0..threads)
+        .map(|t| {
+            let tag = format!("f{t}");
+            Strings::new(scale.flash, |i, buf| order_id(&tag, i, buf))
+        })
+        .collect();
     let (elapsed, results) = together(threads, |t| {
         let mut rng = Rng::new(300 + t as u64);
-        let hot: Vec<String> = (0..HOT).map(|p| format!("hot-{p}")).collect();
-        let mut order = String::new();
-        let tag = format!("f{t}");
         let mut sampler = Sampler::new(8);
         let mut refused = 0u64;
         for i in 0..scale.flash {
             let product = &hot[rng.below(HOT) as usize];
             let (quantity, pay) = (1 + rng.below(2), rng.below(10) < 7);
-            let order = order_id(&tag, i, &mut order);
+            let order = orders[t].get(i as usize);
             let held = sampler.run(|| {
                 if !store.block(product, quantity, order) {
                     return !store.restock(product, 20);
