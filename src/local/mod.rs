@@ -8,12 +8,15 @@
 //!   (all at once, so that no call sees it half ended), then, to forget
 //!   another order pushed out by the memory bound, an order-map shard with
 //!   no product locked;
-//! - schedule shards are leaves: nothing else is locked while one is held;
+//! - schedule shards, and the queue of ended orders, are leaves: taken last
+//!   (a hold or an end counts itself in its schedule shard with its
+//!   products still locked), nothing else is locked while one is held;
 //! - so are product-map shards: one is held only to find or add a product,
 //!   whose handle a lookup copies out before it lets the shard go.
 //!
-//! A product's lock is held only to read or change its counts (stock and
-//! outcome counters alike).
+//! A product's lock is held only to change its counts (stock and outcome
+//! counters alike) together with the hold counts of the metrics, or to read
+//! them.
 
 mod idmap;
 mod product;
@@ -178,10 +181,11 @@ impl LocalBackend {
                 }
                 counts.note_outcome(state);
             }
+            self.schedule.count_end(order, state, order.units());
         });
         *phase = Phase::Ended { state, deadline };
         events.add(|| order.ended_event(state));
-        if let Some(pushed_out) = self.schedule.remember(order, state, order.units(), now) {
+        if let Some(pushed_out) = self.schedule.remember(order, now) {
             self.forget(&pushed_out);
         }
     }
@@ -308,9 +312,12 @@ impl Backend for LocalBackend {
             return Err(Error::DuplicateOrder);
         };
         let order = vacancy.value();
-        with_counts(&order.lines, |counts| Self::take(&order.lines, counts, events))?;
-        // Counted before it becomes visible: nothing can end it uncounted.
-        self.schedule.start(order, deadline, order.units(), usual_hold);
+        with_counts(&order.lines, |counts| {
+            Self::take(&order.lines, counts, events)?;
+            // Counted before it becomes visible: nothing can end it uncounted.
+            self.schedule.start(order, deadline, order.units(), usual_hold);
+            Ok(())
+        })?;
         vacancy.fill();
         Ok(())
     }

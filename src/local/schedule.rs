@@ -6,17 +6,21 @@
 //! of the engine's default time come in the order they fall due (one hold
 //! time, one monotonic clock): those join a queue at its back. The rest go to
 //! a min-heap beside it: holds of other times, extensions, and a usual hold
-//! whose thread read the clock first but pushed second. Ended orders wait in one queue, in the order they ended, so
-//! that the memory bound forgets exactly the oldest; ending takes that lock
-//! for one push, after the order's stock is settled. A pass costs one lock
-//! per shard plus the entries that fell due; live holds that are not due are
-//! never visited. Every lock here is a leaf: nothing else is locked while
-//! one is held.
+//! whose thread read the clock first but pushed second.
+//!
+//! Ended orders wait in one queue, in the order they ended, so that the
+//! memory bound forgets exactly the oldest; ending takes that lock for one
+//! push, after the order's stock is settled. A pass costs one lock per shard
+//! plus the entries that fell due; live holds that are not due are never
+//! visited. Every lock here is a leaf: nothing else is locked while one is
+//! held.
 //!
 //! Each shard also counts the holds that started and ended in it. An order's
 //! start and end are counted in its own shard, the start before the order
 //! becomes visible, so a snapshot taken with every shard locked never shows
-//! more holds ended than started.
+//! more holds ended than started. Both are counted while the order's
+//! products are locked, so that the counts and the products' stock change
+//! together: a caller never sees one moved and the other not.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -77,7 +81,8 @@ struct Shard {
 struct Expiries<T> {
     /// Nondecreasing from front to back.
     in_order: VecDeque<Due<T>>,
-    /// Whatever came earlier than the queue's back.
+    /// Entries pushed apart, and those pushed in order that came earlier
+    /// than the queue's back.
     out_of_order: BinaryHeap<Due<T>>,
 }
 
@@ -172,7 +177,8 @@ impl Schedule {
     }
 
     /// Counts a new hold of `units` and schedules its expiry; `usual_hold`
-    /// as [`Backend::hold`](crate::backend::Backend::hold) takes it.
+    /// as [`Backend::hold`](crate::backend::Backend::hold) takes it. Called
+    /// with the order's products locked, as [`Schedule::count_end`] is.
     pub(super) fn start(
         &self,
         order: &Arc<OrderCell>,
@@ -201,26 +207,23 @@ impl Schedule {
         Due { at, order: Arc::clone(order) }
     }
 
-    /// Counts how a hold of `units` ended at `now` and remembers the order
-    /// until its retention runs out; returns the oldest order, pushed out
-    /// early, when more than the bound are remembered.
-    pub(super) fn remember(
-        &self,
-        order: &Arc<OrderCell>,
-        state: OrderState,
-        units: u128,
-        now: Nanos,
-    ) -> Option<Arc<OrderCell>> {
-        {
-            let counts = &mut self.shard(order).lock().counts;
-            counts.held_units -= units;
-            match state {
-                OrderState::Confirmed => counts.confirmed += 1,
-                OrderState::Cancelled => counts.cancelled += 1,
-                OrderState::Expired => counts.expired += 1,
-                OrderState::Held => {}
-            }
+    /// Counts how a hold of `units` ended. Called with the order's products
+    /// locked, so that the counts change together with their stock.
+    pub(super) fn count_end(&self, order: &OrderCell, state: OrderState, units: u128) {
+        let counts = &mut self.shard(order).lock().counts;
+        counts.held_units -= units;
+        match state {
+            OrderState::Confirmed => counts.confirmed += 1,
+            OrderState::Cancelled => counts.cancelled += 1,
+            OrderState::Expired => counts.expired += 1,
+            OrderState::Held => {}
         }
+    }
+
+    /// Remembers an ended order until its retention runs out at `now` plus
+    /// the retention; returns the oldest order, pushed out early, when more
+    /// than the bound are remembered.
+    pub(super) fn remember(&self, order: &Arc<OrderCell>, now: Nanos) -> Option<Arc<OrderCell>> {
         let at = now.saturating_add(self.retention);
         let mut remembered = self.remembered.lock();
         remembered.push_back(Due { at, order: Arc::clone(order) });
