@@ -33,7 +33,8 @@ test: test-rust verify-loom test-c test-cpp test-python test-go
 toolchains:
 	@command -v $(CC) >/dev/null && command -v $(CXX) >/dev/null && command -v pkg-config >/dev/null \
 	  || (apt-get update -qq && apt-get install -y -qq build-essential pkg-config)
-	@command -v $(GO) >/dev/null || (apt-get update -qq && apt-get install -y -qq golang-go)
+	@command -v $(GO) >/dev/null || { echo "Go 1.22 or later is needed (https://go.dev/dl);" \
+	  "Debian 12's golang-go is too old for the Go package"; exit 1; }
 
 lib:
 	$(CARGO) build --release --lib
@@ -41,7 +42,7 @@ lib:
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet "maturin>=1.8,<2" "pytest>=8"
+	$(VPY) -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=8"
 
 python-package: $(VPY)
 	PATH="$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --no-build-isolation ./python

@@ -158,7 +158,8 @@ def build(data: Path) -> str:
     def rust_core() -> None:
         add("## Rust core against the minimal reference")
         add("")
-        add("The reference is the same concurrent map (dashmap) holding bare atomic "
+        add("The catalogue: 5,000,000 products. "
+            "The reference is the same concurrent map (dashmap) holding bare atomic "
             "counters: a block is a checked decrement and an insert of the order, a "
             "confirm marks the order. It has no deadlines, release schedule, metrics or "
             "validation, and stores no product names. Ratio: engine throughput over "
