@@ -37,12 +37,15 @@
 //! `STOCKKEEPER_LIN_HISTORIES=5000 cargo test --release --test linearizability`
 //! runs a longer search than the default.
 
+mod common;
+
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
+use common::Rng;
 use stockkeeper::{Engine, Error, ErrorCode, Line, Options, OrderState};
 
 const DEFAULT_HISTORIES: usize = 300;
@@ -527,27 +530,6 @@ fn linearizable(history: &[Record], stock: &[u64], timing: Timing) -> bool {
 }
 
 // ---- Making histories -----------------------------------------------------------
-
-/// A small xorshift generator: a history's calls follow from its seed,
-/// however the threads then interleave.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-
-    fn index(&mut self, n: usize) -> usize {
-        self.below(n as u64) as usize
-    }
-}
 
 fn random_call(rng: &mut Rng) -> Call {
     let order = rng.index(ORDERS);

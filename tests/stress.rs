@@ -6,6 +6,8 @@
 //! Nothing here asserts how long anything took. A watchdog turns a deadlock
 //! into a failure instead of a hung suite.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -13,6 +15,7 @@ use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::Rng;
 use stockkeeper::{ClockKind, Engine, Error, Line, Options, OrderState, DEFAULT_MAX_REMEMBERED};
 
 const PRODUCTS: [&str; 3] = ["hot-a", "hot-b", "hot-c"];
@@ -24,27 +27,6 @@ const RACE_ROUNDS: usize = 2_000;
 /// How long a run may take before it counts as hung. Far above what a run
 /// needs on a slow machine; only a deadlock reaches it.
 const WATCHDOG: Duration = Duration::from_secs(120);
-
-/// A small xorshift generator with a fixed seed per thread: every run mixes
-/// the same operations, however the threads interleave.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// Runs `scenario` on its own thread and fails if it has not finished in
 /// time, so that a deadlock fails the test rather than hanging it.

@@ -160,9 +160,19 @@ func TestProductOutcomesAndTheirShares(t *testing.T) {
 
 	_, err := engine.ProductOutcomes("nothing")
 	wantErr(t, "outcomes of an unknown product", err, ErrUnknownProduct)
-	for _, bad := range badIDs {
-		_, err := engine.ProductOutcomes(bad.id)
-		wantErr(t, "outcomes "+bad.label, err, bad.want)
+	wantBadIDsRefused(t, "outcomes", func(id string) error {
+		_, err := engine.ProductOutcomes(id)
+		return err
+	})
+}
+
+// wantLines fails the test unless text holds every one of lines.
+func wantLines(t *testing.T, text string, lines ...string) {
+	t.Helper()
+	for _, line := range lines {
+		if !strings.Contains(text, line) {
+			t.Errorf("the text lacks %q:\n%s", line, text)
+		}
 	}
 }
 
@@ -182,7 +192,7 @@ func TestMetricsTextExposesEveryCounter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{
+	wantLines(t, text,
 		"# HELP stockkeeper_holds_total Holds started (held) and how they ended.\n",
 		"# TYPE stockkeeper_holds_total counter\n",
 		"stockkeeper_holds_total{outcome=\"held\"} 2\n",
@@ -196,11 +206,7 @@ func TestMetricsTextExposesEveryCounter(t *testing.T) {
 		"stockkeeper_live_holds 1\n",
 		"# TYPE stockkeeper_held_units gauge\n",
 		"stockkeeper_held_units 1\n",
-	} {
-		if !strings.Contains(text, line) {
-			t.Errorf("the text lacks %q:\n%s", line, text)
-		}
-	}
+	)
 	if strings.Contains(text, "product_holds_ended_total") {
 		t.Errorf("products listed though none was named:\n%s", text)
 	}
@@ -209,16 +215,12 @@ func TestMetricsTextExposesEveryCounter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{
+	wantLines(t, text,
 		"# TYPE stockkeeper_product_holds_ended_total counter\n",
 		"stockkeeper_product_holds_ended_total{product=\"kettle\",outcome=\"confirmed\"} 1\n",
 		"stockkeeper_product_holds_ended_total{product=\"kettle\",outcome=\"expired\"} 0\n",
 		"stockkeeper_product_holds_ended_total{product=\"a\\\"b\\\\c\\nd\",outcome=\"cancelled\"} 0\n",
-	} {
-		if !strings.Contains(text, line) {
-			t.Errorf("the text lacks %q:\n%s", line, text)
-		}
-	}
+	)
 	wantSamplesParse(t, text)
 
 	_, err = engine.MetricsText("kettle", "nothing")

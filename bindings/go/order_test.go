@@ -290,10 +290,8 @@ func TestConfirmAndCancelEndAHoldOnce(t *testing.T) {
 	wantErr(t, "cancel twice", engine.Cancel("unpaid"), ErrAlreadyCancelled)
 	wantErr(t, "confirm unknown", engine.Confirm("nobody"), ErrUnknownOrder)
 	wantErr(t, "cancel unknown", engine.Cancel("nobody"), ErrUnknownOrder)
-	for _, bad := range badIDs {
-		wantErr(t, "confirm "+bad.label, engine.Confirm(bad.id), bad.want)
-		wantErr(t, "cancel "+bad.label, engine.Cancel(bad.id), bad.want)
-	}
+	wantBadIDsRefused(t, "confirm", engine.Confirm)
+	wantBadIDsRefused(t, "cancel", engine.Cancel)
 	wantStock(t, engine, "kettle", Stock{OnHand: 7, Available: 7})
 }
 
@@ -355,10 +353,10 @@ func TestExtendMovesALiveDeadline(t *testing.T) {
 	wantErr(t, "extend by a negative", err, ErrInvalidDuration)
 	_, err = engine.Extend("nobody", time.Second)
 	wantErr(t, "extend unknown", err, ErrUnknownOrder)
-	for _, bad := range badIDs {
-		_, err := engine.Extend(bad.id, time.Second)
-		wantErr(t, "extend "+bad.label, err, bad.want)
-	}
+	wantBadIDsRefused(t, "extend", func(id string) error {
+		_, err := engine.Extend(id, time.Second)
+		return err
+	})
 	status := wantState(t, engine, "o3", Held)
 	if status.Deadline.SinceStart != 150*time.Second {
 		t.Errorf("refused extensions moved the deadline to %v", status.Deadline.SinceStart)
@@ -427,10 +425,10 @@ func TestStatusReportsEveryState(t *testing.T) {
 
 	_, err := engine.Status("nobody")
 	wantErr(t, "status unknown", err, ErrUnknownOrder)
-	for _, bad := range badIDs {
-		_, err := engine.Status(bad.id)
-		wantErr(t, "status "+bad.label, err, bad.want)
-	}
+	wantBadIDsRefused(t, "status", func(id string) error {
+		_, err := engine.Status(id)
+		return err
+	})
 }
 
 func TestOrderStateNames(t *testing.T) {

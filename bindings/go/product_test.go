@@ -37,6 +37,15 @@ func wantErr(t *testing.T, what string, err error, want *Error) {
 	}
 }
 
+// wantBadIDsRefused fails the test unless call refuses every one of badIDs
+// with its error.
+func wantBadIDsRefused(t *testing.T, what string, call func(id string) error) {
+	t.Helper()
+	for _, bad := range badIDs {
+		wantErr(t, what+" "+bad.label, call(bad.id), bad.want)
+	}
+}
+
 // wantStock fails the test unless the product has these numbers.
 func wantStock(t *testing.T, engine *Engine, id string, want Stock) {
 	t.Helper()
@@ -106,9 +115,9 @@ func TestAddProductRefusesBadInput(t *testing.T) {
 	engine := newTestEngine(t, Options{})
 	mustAdd(t, engine, "kettle", 5)
 
-	for _, bad := range badIDs {
-		wantErr(t, "AddProduct id "+bad.label, engine.AddProduct(bad.id, "name", 1), bad.want)
-	}
+	wantBadIDsRefused(t, "AddProduct id", func(id string) error {
+		return engine.AddProduct(id, "name", 1)
+	})
 	wantErr(t, "name too long",
 		engine.AddProduct("a", strings.Repeat("n", MaxNameBytes+1), 1), ErrInvalidName)
 	wantErr(t, "name with NUL", engine.AddProduct("a", "na\x00me", 1), ErrInvalidName)
@@ -139,9 +148,7 @@ func TestReadsRefuseBadAndUnknownIDs(t *testing.T) {
 		},
 	}
 	for name, read := range reads {
-		for _, bad := range badIDs {
-			wantErr(t, name+" "+bad.label, read(bad.id), bad.want)
-		}
+		wantBadIDsRefused(t, name, read)
 		wantErr(t, name+" unknown", read("nothing"), ErrUnknownProduct)
 		// Ids are bytes: case and normalization are not folded.
 		mustAddOnce(t, engine, "Kettle")

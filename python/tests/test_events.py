@@ -331,21 +331,29 @@ def test_flush_from_inside_a_callback_returns_at_once(kettle: Engine) -> None:
     assert flushed == ["o1"]
 
 
+class Gate:
+    """A callback that keeps each event until `release` is set, then keeps
+    it in `delivered`; `entered` is set once the first event arrived."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.delivered: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.entered.set()
+        assert self.release.wait(WAIT)
+        self.delivered.append(event)
+
+
 def test_a_slow_subscriber_does_not_stall_the_engine(kettle: Engine) -> None:
     kettle.update_inventory("kettle", 10_000)
-    entered = threading.Event()
-    release = threading.Event()
-    delivered: list[Event] = []
-
-    def slow(event: Event) -> None:
-        entered.set()
-        assert release.wait(WAIT)
-        delivered.append(event)
-
+    slow = Gate()
+    delivered = slow.delivered
     kettle.subscribe(slow)
     kettle.block("kettle", 1, "first")
     kettle.confirm("first")
-    assert entered.wait(WAIT)
+    assert slow.entered.wait(WAIT)
 
     for index in range(2000):
         kettle.block("kettle", 2, f"o{index}")
@@ -353,34 +361,27 @@ def test_a_slow_subscriber_does_not_stall_the_engine(kettle: Engine) -> None:
     assert kettle.metrics().confirmed == 2001
     assert delivered == []
 
-    release.set()
+    slow.release.set()
     finish(kettle.flush_events)
     assert len(delivered) == 2001
 
 
 def test_close_while_a_callback_is_blocked_does_not_deadlock(kettle: Engine) -> None:
-    entered = threading.Event()
-    release = threading.Event()
-    delivered: list[Event] = []
-
-    def blocked(event: Event) -> None:
-        entered.set()
-        assert release.wait(WAIT)
-        delivered.append(event)
-
+    blocked = Gate()
+    delivered = blocked.delivered
     kettle.subscribe(blocked)
     kettle.block("kettle", 1, "o1")
     kettle.cancel("o1")
     kettle.block("kettle", 1, "o2")
     kettle.cancel("o2")
-    assert entered.wait(WAIT)
+    assert blocked.entered.wait(WAIT)
 
     closer = threading.Thread(target=kettle.close, daemon=True)
     closer.start()
     # close marks the engine closed, then waits for the queued events with
     # the GIL released, so this thread can still run and let the callback go.
     assert until(lambda: kettle.closed)
-    release.set()
+    blocked.release.set()
     closer.join(WAIT)
     assert not closer.is_alive()
     assert kettle.closed

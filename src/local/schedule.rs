@@ -132,13 +132,16 @@ impl<T> Expiries<T> {
 
     /// Takes the earliest entry if it is due at or before `now`.
     fn pop_due(&mut self, now: Nanos) -> Option<Due<T>> {
-        let queued = self.in_order.front().map(|due| due.at).filter(|&at| at <= now);
-        let heaped = self.out_of_order.peek().map(|due| due.at).filter(|&at| at <= now);
-        match (queued, heaped) {
-            (Some(a), Some(b)) if b < a => self.out_of_order.pop(),
-            (Some(_), _) => self.in_order.pop_front(),
-            (None, Some(_)) => self.out_of_order.pop(),
-            (None, None) => None,
+        if self.first()? > now {
+            return None;
+        }
+        let from_heap = match (self.in_order.front(), self.out_of_order.peek()) {
+            (Some(queued), Some(heaped)) => heaped.at < queued.at,
+            (queued, _) => queued.is_none(),
+        };
+        match from_heap {
+            true => self.out_of_order.pop(),
+            false => self.in_order.pop_front(),
         }
     }
 }
