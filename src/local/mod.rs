@@ -371,7 +371,7 @@ impl Backend for LocalBackend {
         loop {
             let work = self.schedule.take_due(now);
             let mut batch = events();
-            for order in &work.expiries {
+            for order in work.expiries.orders() {
                 let mut phase = order.phase.lock();
                 // An extended hold left its old entry behind; its new one comes later.
                 if matches!(*phase, Phase::Held { deadline } if deadline < now) {

@@ -17,14 +17,15 @@
 //!
 //! Each shard also counts the holds that started and ended in it. An order's
 //! start and end are counted in its own shard, the start before the order
-//! becomes visible, so a snapshot taken with every shard locked never shows
-//! more holds ended than started. Both are counted while the order's
+//! becomes visible, so each shard's counts, copied under its lock, never
+//! show more holds ended than started, nor does their sum. Both are counted while the order's
 //! products are locked, so that the counts and the products' stock change
 //! together: a caller never sees one moved and the other not.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
+use std::{iter, mem};
 
 use super::OrderCell;
 use crate::clock::Nanos;
@@ -36,11 +37,16 @@ use crate::sync::Mutex;
 const SHARDS: usize = 64;
 const _: () = assert!(SHARDS <= 256);
 
-/// The most entries one pass takes before it lets go of the schedule. A
-/// shard's lock is then held for at most this many pops (microseconds), so
-/// a block that schedules into the same shard during a mass expiry waits no
-/// longer than that.
+/// The most expiries, and the most forgotten orders, one pass takes.
 const BATCH: usize = 512;
+
+/// The most expiries one pass takes from a shard, under one hold of its
+/// lock. Taking an entry from the heap can miss the cache at every level
+/// (a microsecond or more with many holds due): a block that schedules into
+/// the shard during a mass expiry waits for this many at most, not for a
+/// whole pass.
+const PER_SHARD: usize = BATCH / SHARDS;
+const _: () = assert!(PER_SHARD > 0);
 
 struct Due<T = Arc<OrderCell>> {
     at: Nanos,
@@ -84,11 +90,39 @@ struct Expiries<T> {
     /// Entries pushed apart, and those pushed in order that came earlier
     /// than the queue's back.
     out_of_order: BinaryHeap<Due<T>>,
+    /// The latest moment in `out_of_order` (0 when empty): once it is due,
+    /// the whole heap is, and is taken in one move instead of popped.
+    latest_apart: Nanos,
 }
 
 impl<T> Default for Expiries<T> {
     fn default() -> Self {
-        Expiries { in_order: VecDeque::new(), out_of_order: BinaryHeap::new() }
+        Expiries { in_order: VecDeque::new(), out_of_order: BinaryHeap::new(), latest_apart: 0 }
+    }
+}
+
+/// Entries taken out of a shard, kept for the caller to go through (and
+/// free) once it has let go of the shard's lock: freeing a large buffer can
+/// wait on the process's memory map, as can the page faults of a block.
+pub(super) struct Taken<T = Arc<OrderCell>> {
+    entries: Vec<Due<T>>,
+    /// Whole heaps, every entry due.
+    heaps: Vec<BinaryHeap<Due<T>>>,
+    /// Buffers given back after a peak.
+    spent: Vec<VecDeque<Due<T>>>,
+}
+
+impl<T> Default for Taken<T> {
+    fn default() -> Self {
+        Taken { entries: Vec::new(), heaps: Vec::new(), spent: Vec::new() }
+    }
+}
+
+impl<T> Taken<T> {
+    /// Every entry taken, in no particular order.
+    pub(super) fn orders(&self) -> impl Iterator<Item = &T> {
+        let heaped = self.heaps.iter().flat_map(|heap| heap.iter());
+        self.entries.iter().chain(heaped).map(|due| &due.order)
     }
 }
 
@@ -97,7 +131,7 @@ impl<T> Expiries<T> {
     /// this way: at the queue's back if it does.
     fn push_in_order(&mut self, due: Due<T>) {
         match self.in_order.back() {
-            Some(last) if due.at < last.at => self.out_of_order.push(due),
+            Some(last) if due.at < last.at => self.push_apart(due),
             _ => self.in_order.push_back(due),
         }
     }
@@ -105,18 +139,42 @@ impl<T> Expiries<T> {
     /// Adds an entry that may fall anywhere, such as one far later than the
     /// rest, which would hold every usual entry after it out of the queue.
     fn push_apart(&mut self, due: Due<T>) {
+        self.latest_apart = self.latest_apart.max(due.at);
         self.out_of_order.push(due);
     }
 
-    /// Gives back the memory of a peak (a mass expiry) once mostly unused.
-    fn trim(&mut self) {
+    /// Moves into `taken` the entries due at `now`, popping at most `limit`
+    /// of them one by one: a heap whose every entry is due goes whole, in
+    /// one move however large. Returns whether due entries remain.
+    fn take_due(&mut self, now: Nanos, limit: usize, taken: &mut Taken<T>) -> bool {
+        if !self.out_of_order.is_empty() && self.latest_apart <= now {
+            taken.heaps.push(mem::take(&mut self.out_of_order));
+            self.latest_apart = 0;
+        }
+        taken.entries.extend(iter::from_fn(|| self.pop_due(now)).take(limit));
+        self.give_back(taken);
+        self.first().is_some_and(|at| at <= now)
+    }
+
+    /// Gives back the memory of a peak (a mass expiry) once mostly unused,
+    /// moving what is left into a buffer of its size. Only a few entries
+    /// move, so a lock's holder spends next to nothing on it: a large queue
+    /// keeps its memory until it is (nearly) drained.
+    fn give_back(&mut self, taken: &mut Taken<T>) {
         const KEEP: usize = 1024;
-        if self.in_order.capacity() > KEEP && self.in_order.len() * 4 < self.in_order.capacity() {
-            self.in_order.shrink_to(self.in_order.len() * 2);
+        let peak =
+            |len: usize, capacity: usize| capacity > KEEP && len <= KEEP / 2 && len * 4 < capacity;
+        let queue = &mut self.in_order;
+        if peak(queue.len(), queue.capacity()) {
+            let mut rest = VecDeque::with_capacity(queue.len());
+            rest.extend(queue.drain(..));
+            taken.spent.push(mem::replace(queue, rest));
         }
         let heap = &mut self.out_of_order;
-        if heap.capacity() > KEEP && heap.len() * 4 < heap.capacity() {
-            heap.shrink_to(heap.len() * 2);
+        if peak(heap.len(), heap.capacity()) {
+            let mut rest = BinaryHeap::with_capacity(heap.len());
+            rest.extend(heap.drain());
+            taken.heaps.push(mem::replace(heap, rest));
         }
     }
 
@@ -150,7 +208,7 @@ impl<T> Expiries<T> {
 #[derive(Default)]
 pub(super) struct DueWork {
     /// Orders whose (possibly since extended) deadline came up.
-    pub expiries: Vec<Arc<OrderCell>>,
+    pub expiries: Taken,
     /// Ended orders past their retention, or pushed out by the memory bound.
     pub forgotten: Vec<Arc<OrderCell>>,
     /// Whether entries due at `now` were left for another pass.
@@ -236,20 +294,14 @@ impl Schedule {
         None
     }
 
-    /// Takes entries due at or before `now`, at most [`BATCH`] expiries and
-    /// [`BATCH`] forgotten orders; `more` says whether due entries remain.
+    /// Takes entries due at or before `now`: from each shard, at most
+    /// [`PER_SHARD`] expiries one by one, or a whole heap of them in one
+    /// move; and at most [`BATCH`] forgotten orders. `more` says whether due
+    /// entries remain.
     pub(super) fn take_due(&self, now: Nanos) -> DueWork {
         let mut work = DueWork::default();
         for shard in self.shards.iter() {
-            let mut shard = shard.lock();
-            while shard.expiries.first().is_some_and(|at| at <= now) {
-                if work.expiries.len() == BATCH {
-                    work.more = true;
-                    break;
-                }
-                work.expiries.extend(shard.expiries.pop_due(now).map(|due| due.order));
-            }
-            shard.expiries.trim();
+            work.more |= shard.lock().expiries.take_due(now, PER_SHARD, &mut work.expiries);
         }
         // Orders join the queue in nearly the order they ended; one a few
         // nanoseconds out of order is forgotten a little late.
@@ -264,12 +316,13 @@ impl Schedule {
         work
     }
 
-    /// The counts of every shard, read with all shards locked at once.
+    /// The counts of every shard, summed. Each shard is locked on its own,
+    /// for the moment it takes to copy its counts: locking all of them at
+    /// once would stall every hold while the last were waited for.
     pub(super) fn counts(&self) -> HoldCounts {
-        let shards: Vec<_> = self.shards.iter().map(|shard| shard.lock()).collect();
         let mut total = HoldCounts::default();
-        for shard in &shards {
-            total += shard.counts;
+        for shard in self.shards.iter() {
+            total += shard.lock().counts;
         }
         total
     }
@@ -295,12 +348,8 @@ mod tests {
     use super::*;
 
     /// Pushes `(at, tag)` entries, each in order or apart as `apart` says
-    /// (cycled), then takes everything due at `now`.
-    fn due_at(
-        entries: &[(Nanos, usize)],
-        apart: &[bool],
-        now: Nanos,
-    ) -> (Expiries<usize>, Vec<(Nanos, usize)>) {
+    /// (cycled).
+    fn filled(entries: &[(Nanos, usize)], apart: &[bool]) -> Expiries<usize> {
         let mut expiries = Expiries::default();
         for (&(at, order), &apart) in entries.iter().zip(apart.iter().cycle()) {
             match apart {
@@ -308,20 +357,30 @@ mod tests {
                 false => expiries.push_in_order(Due { at, order }),
             }
         }
-        let taken = std::iter::from_fn(|| expiries.pop_due(now)).map(|d| (d.at, d.order)).collect();
-        (expiries, taken)
+        expiries
+    }
+
+    /// Takes everything due at `now`, at most `limit` popped a pass, as the
+    /// releaser does; the `(at, tag)` of each entry taken, sorted.
+    fn take_all(expiries: &mut Expiries<usize>, now: Nanos, limit: usize) -> Vec<(Nanos, usize)> {
+        let mut taken = Taken::default();
+        while expiries.take_due(now, limit, &mut taken) {}
+        let heaped = taken.heaps.iter().flat_map(|heap| heap.iter());
+        let mut got: Vec<_> = taken.entries.iter().chain(heaped).map(|d| (d.at, d.order)).collect();
+        got.sort_unstable();
+        got
     }
 
     #[test]
     fn entries_out_of_order_still_come_out_earliest_first() {
         let entries = [(10, 0), (20, 1), (15, 2), (30, 3), (5, 4), (20, 5)];
-        let (mut rest, taken) = due_at(&entries, &[false], 20);
-        let moments: Vec<Nanos> = taken.iter().map(|&(at, _)| at).collect();
+        let mut expiries = filled(&entries, &[false]);
+        let moments: Vec<Nanos> = iter::from_fn(|| expiries.pop_due(20)).map(|d| d.at).collect();
         assert_eq!(moments, [5, 10, 15, 20, 20]);
-        assert_eq!(rest.first(), Some(30));
-        assert_eq!(rest.pop_due(29).map(|d| d.order), None);
-        assert_eq!(rest.pop_due(30).map(|d| d.order), Some(3));
-        assert_eq!(rest.first(), None);
+        assert_eq!(expiries.first(), Some(30));
+        assert_eq!(expiries.pop_due(29).map(|d| d.order), None);
+        assert_eq!(expiries.pop_due(30).map(|d| d.order), Some(3));
+        assert_eq!(expiries.first(), None);
     }
 
     #[test]
@@ -339,6 +398,28 @@ mod tests {
     }
 
     #[test]
+    fn a_heap_all_due_goes_whole_and_the_rest_a_few_at_a_time() {
+        let entries: Vec<(Nanos, usize)> = (0..100).map(|i| (1_000 - i as Nanos, i)).collect();
+        let mut expiries = filled(&entries, &[true]);
+        expiries.push_in_order(Due { at: 5, order: 100 });
+        expiries.push_in_order(Due { at: 6, order: 101 });
+        let mut taken = Taken::default();
+        assert!(expiries.take_due(1_000, 1, &mut taken), "one due entry is left queued");
+        assert_eq!(taken.heaps.iter().map(BinaryHeap::len).sum::<usize>(), 100);
+        assert_eq!(taken.entries.iter().map(|d| d.order).collect::<Vec<_>>(), [100]);
+        assert_eq!(taken.orders().count(), 101);
+        assert_eq!(expiries.first(), Some(6));
+
+        // A heap with an entry not yet due is popped entry by entry.
+        let mut expiries = filled(&[(1, 0), (2, 1), (3, 2), (50, 3)], &[true]);
+        let mut taken = Taken::default();
+        assert!(expiries.take_due(10, 2, &mut taken), "one due entry is left");
+        assert_eq!(taken.orders().copied().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(take_all(&mut expiries, 10, 2), [(3, 2)]);
+        assert_eq!(expiries.first(), Some(50));
+    }
+
+    #[test]
     fn gives_back_a_peak_once_drained() {
         // Past the 1,024 entries a shard keeps whatever it holds.
         const PEAK: u64 = 5_000;
@@ -347,12 +428,13 @@ mod tests {
             expiries.push_in_order(Due { at, order: 0 });
             expiries.push_apart(Due { at, order: 1 });
         }
-        while expiries.pop_due(PEAK - 10).is_some() {}
-        expiries.trim();
+        assert_eq!(take_all(&mut expiries, PEAK - 10, usize::MAX).len(), 2 * (PEAK as usize - 9));
         assert!(expiries.in_order.capacity() < 1_000, "{}", expiries.in_order.capacity());
         assert!(expiries.out_of_order.capacity() < 1_000);
         assert_eq!(expiries.in_order.len() + expiries.out_of_order.len(), 18);
         assert_eq!(expiries.first(), Some(PEAK - 9));
+        assert_eq!(take_all(&mut expiries, PEAK, 1).len(), 18);
+        assert_eq!(expiries.out_of_order.capacity(), 0, "an emptied heap's buffer goes too");
     }
 
     proptest! {
@@ -363,26 +445,23 @@ mod tests {
             ..ProptestConfig::default()
         })]
 
-        /// Whatever order deadlines arrive in, a pass takes exactly those
-        /// due, in the order of their moments, and leaves the first of the
-        /// rest as the next moment.
+        /// Whatever order deadlines arrive in, and however few a pass may
+        /// pop, the passes take exactly those due, each once, and leave the
+        /// first of the rest as the next moment.
         #[test]
-        fn takes_exactly_what_is_due_in_order(
+        fn takes_exactly_what_is_due(
             moments in prop::collection::vec(0u64..1_000, 0..200),
             apart in prop::collection::vec(any::<bool>(), 1..8),
             now in 0u64..1_000,
+            limit in 1usize..5,
         ) {
             let entries: Vec<(Nanos, usize)> = moments.iter().copied().zip(0..).collect();
-            let (rest, taken) = due_at(&entries, &apart, now);
-            let mut expected: Vec<Nanos> =
-                moments.iter().copied().filter(|&at| at <= now).collect();
+            let mut rest = filled(&entries, &apart);
+            let taken = take_all(&mut rest, now, limit);
+            let mut expected: Vec<(Nanos, usize)> =
+                entries.iter().copied().filter(|&(at, _)| at <= now).collect();
             expected.sort_unstable();
-            let got: Vec<Nanos> = taken.iter().map(|&(at, _)| at).collect();
-            prop_assert_eq!(got, expected);
-            let mut tags: Vec<usize> = taken.iter().map(|&(_, tag)| tag).collect();
-            tags.sort_unstable();
-            tags.dedup();
-            prop_assert_eq!(tags.len(), taken.len(), "an entry came out twice");
+            prop_assert_eq!(taken, expected);
             prop_assert_eq!(rest.first(), moments.iter().copied().filter(|&at| at > now).min());
         }
     }

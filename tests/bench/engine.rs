@@ -334,21 +334,27 @@ fn expiry(scale: Scale) {
     let placed = engine.now();
 
     let stop = AtomicBool::new(false);
-    let (released_at, blocks) = thread::scope(|scope| {
+    let (released_at, (blocks, slow)) = thread::scope(|scope| {
         let blocker = scope.spawn(|| {
             let (mut rng, mut id, mut order) = (Rng::new(501), String::new(), String::new());
             let mut blocks: Vec<(Duration, u64)> = Vec::new();
+            let mut slow: Vec<(Duration, u64, Stall)> = Vec::new();
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let product = product_id(rng.below(PRODUCTS), &mut id);
                 let order = order_id("live", i, &mut order);
+                let switches = Switches::now();
                 let start = engine.now();
                 engine.block(product, 1, order, None).unwrap();
-                blocks.push((start, (engine.now() - start).as_nanos() as u64));
+                let took = (engine.now() - start).as_nanos() as u64;
+                blocks.push((start, took));
+                if took > 1_000_000 {
+                    slow.push((start, took, switches.since()));
+                }
                 engine.confirm(order).unwrap();
                 i += 1;
             }
-            blocks
+            (blocks, slow)
         });
         thread::sleep(deadline.saturating_sub(engine.now()));
         while engine.metrics().unwrap().expired < scale.expiring {
@@ -368,20 +374,74 @@ fn expiry(scale: Scale) {
     let release = released_at.saturating_sub(deadline);
     // A thread can be taken off a CPU for a millisecond or more on a shared
     // machine whatever it runs; how often that happens in the quiet window
-    // is the baseline for how often it happens during the release.
-    let over_1ms = |blocks: &[u64]| blocks.iter().filter(|&&ns| ns > 1_000_000).count() as f64;
-    Record::new("expiry-quiet", "engine")
-        .num("blocks", quiet.len() as f64)
-        .num("over_1ms", over_1ms(&quiet))
-        .latency(percentiles(quiet))
-        .print();
-    Record::new("expiry", "engine")
+    // is the baseline for how often it happens during the release. Each
+    // slow block is told apart by what took it off its CPU, if anything.
+    let over_1ms = |record: &mut Record, from: Duration, to: Duration| {
+        let slow: Vec<_> = slow.iter().filter(|(at, _, _)| (from..to).contains(at)).collect();
+        record.num("over_1ms", slow.len() as f64);
+        for stall in [Stall::Waited, Stall::Preempted, Stall::Unswitched] {
+            let these = slow.iter().filter(|(_, _, s)| *s == stall).map(|(_, ns, _)| *ns);
+            let (count, worst) = these.fold((0, 0), |(n, worst), ns| (n + 1, worst.max(ns)));
+            let name = stall.name();
+            record.num(&format!("over_1ms_{name}"), f64::from(count));
+            record.num(&format!("worst_{name}_ns"), worst as f64);
+        }
+    };
+    let mut record = Record::new("expiry-quiet", "engine");
+    over_1ms(&mut record, placed, deadline);
+    record.num("blocks", quiet.len() as f64).latency(percentiles(quiet)).print();
+    let mut record = Record::new("expiry", "engine");
+    over_1ms(&mut record, deadline, released_at);
+    record
         .num("holds", scale.expiring as f64)
         .num("release_secs", release.as_secs_f64())
         .num("blocks_during", during.len() as f64)
-        .num("over_1ms", over_1ms(&during))
         .latency(percentiles(during))
         .print();
+}
+
+/// What kept a slow call off its CPU, from the thread's own context switch
+/// counts: a switch it made itself (it slept: on a lock, or in the kernel,
+/// say on the process's memory map), one the scheduler forced on it (it was
+/// preempted, ready to run), or none (the time went inside the call, or to
+/// the machine under the system: a virtual CPU that is not running).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stall {
+    Waited,
+    Preempted,
+    Unswitched,
+}
+
+impl Stall {
+    fn name(self) -> &'static str {
+        match self {
+            Stall::Waited => "waited",
+            Stall::Preempted => "preempted",
+            Stall::Unswitched => "unswitched",
+        }
+    }
+}
+
+/// The calling thread's voluntary and involuntary context switches so far.
+struct Switches(libc::c_long, libc::c_long);
+
+impl Switches {
+    fn now() -> Switches {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let done = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+        assert_eq!(done, 0, "getrusage");
+        Switches(usage.ru_nvcsw, usage.ru_nivcsw)
+    }
+
+    fn since(&self) -> Stall {
+        let now = Switches::now();
+        match (now.0 > self.0, now.1 > self.1) {
+            (true, _) => Stall::Waited,
+            (false, true) => Stall::Preempted,
+            (false, false) => Stall::Unswitched,
+        }
+    }
 }
 
 /// How long after its deadline a hold's stock is back, with the background
