@@ -508,7 +508,7 @@ def report(
         f"{heard['confirmed']:,}, cancelled {heard['cancelled']:,}, expired "
         f"{heard['expired']:,}) | {sum(seen.feed.sold_out.values()):,} sold-out events"
     )
-    print("  hot products sold / stock, share of ended holds confirmed")
+    print("  hot products units sold / units offered, share of ended holds confirmed")
     for product in sorted(sale.hot):
         restocked = totals.restocked[product]
         extra = f" (incl. {restocked} restocked mid-sale)" if restocked else ""
@@ -518,14 +518,17 @@ def report(
         print(f"    {product:<10} {totals.sold[product]:>5} / {offered:<5} {shown:>4}{extra}")
     first = sorted(sale.hot)[0]
     excerpt = [line for line in seen.prometheus if f'product="{first}"' in line]
-    print(f"  prometheus   {len(seen.prometheus)} lines for {len(sale.hot)} hot products, e.g.")
+    print(
+        f"  prometheus   {len(seen.prometheus)} lines for {len(sale.hot)} hot products; "
+        "they count holds, not units, e.g."
+    )
     for line in excerpt:
         print(f"               {line}")
     verdict = "all hold" if not failures else f"{failures} FAILED"
     print(f"  invariants   {verdict}")
     print(
         f"               0 <= reserved <= on_hand: {timing.samples:,} live samples, "
-        f"{products:,} products at the end"
+        f"then {products:,} products the sale touched, at the end"
     )
     print(
         f"               sold <= stock, on_hand == initial + restocked - sold: "
