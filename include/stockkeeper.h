@@ -160,11 +160,9 @@ typedef struct {
   sk_deadline deadline;
 } sk_order_info;
 
-// A snapshot of the engine's counters. The hold figures agree with one
-// another: `live_holds == held - confirmed - cancelled - expired` in every
-// snapshot, and no hold is counted ended that is not counted started. A
-// hold that starts or ends while the snapshot is taken may or may not be
-// in it. Laid out as C lays out a struct, as the C ABI hands it out.
+// A snapshot of the engine's counters. The hold figures are read together,
+// so `live_holds == held - confirmed - cancelled - expired` always holds in a
+// snapshot. Laid out as C lays out a struct, as the C ABI hands it out.
 typedef struct {
   // Holds started.
   uint64_t held;

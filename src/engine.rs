@@ -366,11 +366,8 @@ impl Engine {
     }
 
     /// A snapshot of the counters: holds by outcome, refusals by reason, live
-    /// holds and held units. The hold figures agree with one another and
-    /// count every change that finished before the call. They are summed
-    /// part by part, each part locked only while its counts are copied, so
-    /// that reading them never stalls blocks: a hold that starts or ends
-    /// during the call may or may not be counted.
+    /// holds and held units. The hold figures are read together, with every
+    /// schedule shard locked for the moment it takes to add them up.
     pub fn metrics(&self) -> Result<Metrics> {
         let shared = self.open()?;
         Ok(shared.refusals.snapshot(shared.backend.hold_counts()))

@@ -7,6 +7,7 @@
 //! change shows whole, checking every pair of reads on the way.
 
 use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -133,4 +134,28 @@ fn product_outcomes_then_metrics_agree_on_a_confirm() {
         |(outcomes, m), _| outcomes.confirmed > m.confirmed,
         |(outcomes, m), _| outcomes.confirmed == m.confirmed && m.live_holds == 0,
     );
+}
+
+/// One unit held and cancelled over and over: never more than one hold is
+/// live, so no snapshot of the metrics may count two, wherever in the engine
+/// each hold happens to be counted.
+#[test]
+fn metrics_never_count_more_live_holds_than_there_ever_were() {
+    let engine = Arc::new(engine_with(&["a"], 1));
+    let done = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (engine, done) = (Arc::clone(&engine), Arc::clone(&done));
+        thread::spawn(move || {
+            for i in 0..ROUNDS * 40 {
+                engine.block("a", 1, &order(i), None).unwrap();
+                cancel(&engine, i);
+            }
+            done.store(true, Ordering::Release);
+        })
+    };
+    while !done.load(Ordering::Acquire) {
+        let m = engine.metrics().unwrap();
+        assert!(m.live_holds <= 1 && m.held_units <= 1, "{m:?}");
+    }
+    worker.join().unwrap();
 }

@@ -14,9 +14,8 @@ import (
 // grow, and HeldUnits sums the units held across all products, which may
 // pass [MaxCount] even though no single product's count can.
 //
-// The hold figures agree with one another: LiveHolds == Held - Confirmed -
-// Cancelled - Expired in every snapshot. A hold that starts or ends while
-// the snapshot is taken may or may not be in it. The refusal counters are
+// The hold figures are read together, so LiveHolds == Held - Confirmed -
+// Cancelled - Expired holds in every snapshot. The refusal counters are
 // read one by one, each exact, but not at one instant with the rest.
 //
 // A refusal is counted by the library, whichever way the input reached it:

@@ -134,8 +134,8 @@ impl PyOrderStatus {
 /// `held_units` (live now). Refusals by reason: `refused_stock` (too little
 /// available), `refused_duplicate` (order id in use or remembered),
 /// `refused_unknown` (no such product or order), `refused_ended` (the hold
-/// had ended), `refused_invalid` (bad input). The hold figures agree with one
-/// another: `live_holds == held - confirmed - cancelled - expired` always.
+/// had ended), `refused_invalid` (bad input). The hold figures are read
+/// together: `live_holds == held - confirmed - cancelled - expired` always.
 #[pyclass(module = "stockkeeper", name = "Metrics", frozen, eq, hash)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PyMetrics {

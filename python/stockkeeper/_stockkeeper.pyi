@@ -156,8 +156,8 @@ class OrderStatus:
 
 @final
 class Metrics:
-    """A snapshot of the engine's counters; the hold figures agree with one
-    another: `live_holds == held - confirmed - cancelled - expired`."""
+    """A snapshot of the engine's counters; the hold figures are read
+    together, so `live_holds == held - confirmed - cancelled - expired`."""
 
     @property
     def held(self) -> int:

@@ -17,8 +17,8 @@
 //!
 //! Each shard also counts the holds that started and ended in it. An order's
 //! start and end are counted in its own shard, the start before the order
-//! becomes visible, so each shard's counts, copied under its lock, never
-//! show more holds ended than started, nor does their sum. Both are counted while the order's
+//! becomes visible, so a snapshot taken with every shard locked never shows
+//! more holds ended than started. Both are counted while the order's
 //! products are locked, so that the counts and the products' stock change
 //! together: a caller never sees one moved and the other not.
 
@@ -37,7 +37,9 @@ use crate::sync::Mutex;
 const SHARDS: usize = 64;
 const _: () = assert!(SHARDS <= 256);
 
-/// The most expiries, and the most forgotten orders, one pass takes.
+/// The most forgotten orders one pass takes, and the most expiries it pops
+/// one by one (at most [`PER_SHARD`] from each shard); a shard's heap whose
+/// every entry is due comes whole besides, however large.
 const BATCH: usize = 512;
 
 /// The most expiries one pass takes from a shard, under one hold of its
@@ -106,7 +108,8 @@ impl<T> Default for Expiries<T> {
 /// wait on the process's memory map, as can the page faults of a block.
 pub(super) struct Taken<T = Arc<OrderCell>> {
     entries: Vec<Due<T>>,
-    /// Whole heaps, every entry due.
+    /// Whole heaps whose every entry is due, and emptied heap buffers
+    /// given back after a peak.
     heaps: Vec<BinaryHeap<Due<T>>>,
     /// Buffers given back after a peak.
     spent: Vec<VecDeque<Due<T>>>,
@@ -316,13 +319,15 @@ impl Schedule {
         work
     }
 
-    /// The counts of every shard, summed. Each shard is locked on its own,
-    /// for the moment it takes to copy its counts: locking all of them at
-    /// once would stall every hold while the last were waited for.
+    /// The counts of every shard, read with all shards locked at once: summed
+    /// one shard at a time, they could count a hold that ended in a shard
+    /// read early together with one that started later in a shard read late,
+    /// a moment that never was.
     pub(super) fn counts(&self) -> HoldCounts {
+        let shards: Vec<_> = self.shards.iter().map(|shard| shard.lock()).collect();
         let mut total = HoldCounts::default();
-        for shard in self.shards.iter() {
-            total += shard.lock().counts;
+        for shard in &shards {
+            total += shard.counts;
         }
         total
     }
