@@ -450,6 +450,42 @@ mod tests {
             ..ProptestConfig::default()
         })]
 
+        /// Pushes and passes interleaved, moments going back and forth: a
+        /// pass takes only entries due, a pass that says nothing due is left
+        /// has left none, and in the end every entry came out exactly once.
+        #[test]
+        fn passes_between_pushes_lose_nothing_and_take_nothing_early(
+            steps in prop::collection::vec((0u8..3, 0u64..1_000, 1usize..4), 1..300),
+        ) {
+            let mut expiries = Expiries::default();
+            let mut pushed: Vec<(Nanos, usize)> = Vec::new();
+            let mut taken: Vec<(Nanos, usize)> = Vec::new();
+            for (i, &(kind, moment, limit)) in steps.iter().enumerate() {
+                match kind {
+                    0 => expiries.push_in_order(Due { at: moment, order: i }),
+                    1 => expiries.push_apart(Due { at: moment, order: i }),
+                    _ => {
+                        let mut pass = Taken::default();
+                        let more = expiries.take_due(moment, limit, &mut pass);
+                        let heaped = pass.heaps.iter().flat_map(|heap| heap.iter());
+                        for due in pass.entries.iter().chain(heaped) {
+                            prop_assert!(due.at <= moment, "{} taken at {}", due.at, moment);
+                            taken.push((due.at, due.order));
+                        }
+                        prop_assert_eq!(more, expiries.first().is_some_and(|at| at <= moment));
+                        continue;
+                    }
+                }
+                pushed.push((moment, i));
+                let heap_latest = expiries.out_of_order.iter().map(|due| due.at).max();
+                prop_assert!(heap_latest.unwrap_or(0) <= expiries.latest_apart);
+            }
+            taken.extend(take_all(&mut expiries, Nanos::MAX, usize::MAX));
+            taken.sort_unstable();
+            pushed.sort_unstable();
+            prop_assert_eq!(taken, pushed);
+        }
+
         /// Whatever order deadlines arrive in, and however few a pass may
         /// pop, the passes take exactly those due, each once, and leave the
         /// first of the rest as the next moment.
