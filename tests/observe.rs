@@ -48,6 +48,39 @@ fn a_feed_sees_every_ending_and_every_sell_out() {
     );
 }
 
+/// Thousands of holds of a hold time of their own expire in one pass, which
+/// takes them all at once and announces them a few hundred at a time: each
+/// is announced once, and its stock is back.
+#[test]
+fn a_mass_expiry_announces_every_hold_once() {
+    const HOLDS: usize = 3_000;
+    let engine = engine();
+    engine.add_product("bulk", "Bulk", HOLDS as u64).unwrap();
+    let feed = engine.subscribe().unwrap();
+    let orders: Vec<String> = (0..HOLDS).map(|i| format!("o{i}")).collect();
+    for order in &orders {
+        engine.block("bulk", 1, order, Some(Duration::from_secs(60))).unwrap();
+    }
+    assert_eq!(engine.advance(Duration::from_secs(61)).unwrap(), HOLDS);
+    engine.flush_events().unwrap();
+
+    let mut heard: Vec<String> = feed
+        .try_iter()
+        .filter_map(|event| match event {
+            Event::HoldEnded { order, state: OrderState::Expired, lines } => {
+                assert_eq!(lines.as_ref(), [(Arc::from("bulk"), 1)]);
+                Some(order.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    heard.sort_unstable();
+    let mut expected = orders;
+    expected.sort_unstable();
+    assert_eq!(heard, expected);
+    assert_eq!(engine.available("bulk").unwrap(), HOLDS as u64);
+}
+
 #[test]
 fn confirm_at_the_deadline_wins_and_expiry_one_nanosecond_later_is_announced() {
     let engine = engine();

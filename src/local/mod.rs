@@ -22,6 +22,7 @@ mod idmap;
 mod product;
 mod schedule;
 
+use std::mem;
 use std::ops::Deref;
 use std::slice;
 use std::sync::Arc;
@@ -367,11 +368,17 @@ impl Backend for LocalBackend {
         events: &dyn Fn() -> Events,
         publish: &dyn Fn(Events),
     ) -> usize {
+        // A pass can take a whole heap of expiries: their events go out a
+        // few hundred at a time, not all held back until the last is ended.
+        const PUBLISH_EVERY: usize = 512;
         let mut expired = 0;
         loop {
             let work = self.schedule.take_due(now);
             let mut batch = events();
-            for order in work.expiries.orders() {
+            for (i, order) in work.expiries.orders().enumerate() {
+                if i > 0 && i % PUBLISH_EVERY == 0 {
+                    publish(mem::replace(&mut batch, events()));
+                }
                 let mut phase = order.phase.lock();
                 // An extended hold left its old entry behind; its new one comes later.
                 if matches!(*phase, Phase::Held { deadline } if deadline < now) {
