@@ -103,6 +103,16 @@ impl<T> Default for Expiries<T> {
     }
 }
 
+/// Past this many entries' room, a buffer left mostly unused by a peak is
+/// given back.
+const KEEP: usize = 1024;
+
+/// Whether a buffer of `capacity` entries holding `len` keeps far more
+/// memory than they need.
+fn oversized(len: usize, capacity: usize) -> bool {
+    capacity > KEEP && len * 4 < capacity
+}
+
 /// Entries taken out of a shard, kept for the caller to go through (and
 /// free) once it has let go of the shard's lock: freeing a large buffer can
 /// wait on the process's memory map, as can the page faults of a block.
@@ -160,25 +170,46 @@ impl<T> Expiries<T> {
     }
 
     /// Gives back the memory of a peak (a mass expiry) once mostly unused,
-    /// moving what is left into a buffer of its size. Only a few entries
-    /// move, so a lock's holder spends next to nothing on it: a large queue
-    /// keeps its memory until it is (nearly) drained.
+    /// when only a few entries are left: they move into a buffer of their
+    /// size, made here, at next to no cost to the lock's holder. A queue
+    /// with more left asks for a buffer made outside the lock
+    /// ([`Expiries::queue_wanted`]); a heap with more left keeps its memory
+    /// until it is (nearly) drained.
     fn give_back(&mut self, taken: &mut Taken<T>) {
-        const KEEP: usize = 1024;
-        let peak =
-            |len: usize, capacity: usize| capacity > KEEP && len <= KEEP / 2 && len * 4 < capacity;
+        let few = |len: usize, capacity: usize| len <= KEEP / 2 && oversized(len, capacity);
         let queue = &mut self.in_order;
-        if peak(queue.len(), queue.capacity()) {
+        if few(queue.len(), queue.capacity()) {
             let mut rest = VecDeque::with_capacity(queue.len());
             rest.extend(queue.drain(..));
             taken.spent.push(mem::replace(queue, rest));
         }
         let heap = &mut self.out_of_order;
-        if peak(heap.len(), heap.capacity()) {
+        if few(heap.len(), heap.capacity()) {
             let mut rest = BinaryHeap::with_capacity(heap.len());
             rest.extend(heap.drain());
             taken.heaps.push(mem::replace(heap, rest));
         }
+    }
+
+    /// The capacity of a smaller queue to make for [`Expiries::shrink_queue`]
+    /// while the queue keeps far more memory than its entries need, too many
+    /// of them to move with a buffer made under the lock.
+    fn queue_wanted(&self) -> Option<usize> {
+        let (len, capacity) = (self.in_order.len(), self.in_order.capacity());
+        (len > KEEP / 2 && oversized(len, capacity)).then_some(len * 2)
+    }
+
+    /// Moves the queue's entries into `smaller`, made outside the lock, if
+    /// the queue still keeps far more memory than they need and they fit.
+    /// Returns whichever buffer is left over, for the caller to free once it
+    /// has let go of the lock.
+    fn shrink_queue(&mut self, mut smaller: VecDeque<Due<T>>) -> VecDeque<Due<T>> {
+        let (len, capacity) = (self.in_order.len(), self.in_order.capacity());
+        if !oversized(len, capacity) || smaller.capacity() < len {
+            return smaller;
+        }
+        smaller.extend(self.in_order.drain(..));
+        mem::replace(&mut self.in_order, smaller)
     }
 
     /// The earliest moment an entry falls due.
@@ -304,7 +335,15 @@ impl Schedule {
     pub(super) fn take_due(&self, now: Nanos) -> DueWork {
         let mut work = DueWork::default();
         for shard in self.shards.iter() {
-            work.more |= shard.lock().expiries.take_due(now, PER_SHARD, &mut work.expiries);
+            let mut locked = shard.lock();
+            work.more |= locked.expiries.take_due(now, PER_SHARD, &mut work.expiries);
+            let wanted = locked.expiries.queue_wanted();
+            drop(locked);
+            if let Some(capacity) = wanted {
+                // Made, and the larger one freed, with the lock let go.
+                let smaller = VecDeque::with_capacity(capacity);
+                work.expiries.spent.push(shard.lock().expiries.shrink_queue(smaller));
+            }
         }
         // Orders join the queue in nearly the order they ended; one a few
         // nanoseconds out of order is forgotten a little late.
@@ -440,6 +479,30 @@ mod tests {
         assert_eq!(expiries.first(), Some(PEAK - 9));
         assert_eq!(take_all(&mut expiries, PEAK, 1).len(), 18);
         assert_eq!(expiries.out_of_order.capacity(), 0, "an emptied heap's buffer goes too");
+    }
+
+    #[test]
+    fn a_queue_left_large_after_a_peak_shrinks_into_a_buffer_made_apart() {
+        // Under Miri, just enough for more than a few entries to be left.
+        const PEAK: u64 = if cfg!(miri) { 4_000 } else { 20_000 };
+        const LEFT: u64 = PEAK / 5;
+        let mut expiries = filled(&(0..PEAK).map(|at| (at, 0)).collect::<Vec<_>>(), &[false]);
+        assert_eq!(expiries.queue_wanted(), None, "full, not oversized");
+        let due = take_all(&mut expiries, PEAK - LEFT - 1, usize::MAX);
+        assert_eq!(due.len() as u64, PEAK - LEFT);
+        let wanted = expiries.queue_wanted().expect("a fifth left in room for all");
+        assert_eq!(wanted as u64, 2 * LEFT);
+        // A buffer too small for what is left now is handed back unused.
+        let unused = expiries.shrink_queue(VecDeque::with_capacity(100));
+        assert_eq!(unused.capacity(), 100);
+        let peak = expiries.in_order.capacity();
+        let old = expiries.shrink_queue(VecDeque::with_capacity(wanted));
+        assert_eq!(old.capacity(), peak);
+        assert!(old.is_empty());
+        assert!(expiries.in_order.capacity() < peak / 2);
+        assert_eq!(expiries.queue_wanted(), None);
+        let left = take_all(&mut expiries, PEAK, usize::MAX);
+        assert_eq!(left, (PEAK - LEFT..PEAK).map(|at| (at, 0)).collect::<Vec<_>>());
     }
 
     proptest! {
