@@ -31,7 +31,7 @@ use compact_str::CompactString;
 
 use self::idmap::{IdMap, Identified};
 use self::product::{Counts, Product};
-use self::schedule::{shard_of, Schedule};
+use self::schedule::{shard_of, Schedule, BATCH};
 use crate::backend::{Backend, OrderView};
 use crate::clock::Nanos;
 use crate::error::{Error, Result};
@@ -368,15 +368,14 @@ impl Backend for LocalBackend {
         events: &dyn Fn() -> Events,
         publish: &dyn Fn(Events),
     ) -> usize {
-        // A pass can take a whole heap of expiries: their events go out a
-        // few hundred at a time, not all held back until the last is ended.
-        const PUBLISH_EVERY: usize = 512;
         let mut expired = 0;
         loop {
             let work = self.schedule.take_due(now);
             let mut batch = events();
             for (i, order) in work.expiries.orders().enumerate() {
-                if i > 0 && i % PUBLISH_EVERY == 0 {
+                // A pass can take a whole heap of expiries: their events go
+                // out a batch at a time, not held back until the last ended.
+                if i > 0 && i % BATCH == 0 {
                     publish(mem::replace(&mut batch, events()));
                 }
                 let mut phase = order.phase.lock();

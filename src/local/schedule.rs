@@ -40,7 +40,7 @@ const _: () = assert!(SHARDS <= 256);
 /// The most forgotten orders one pass takes, and the most expiries it pops
 /// one by one (at most [`PER_SHARD`] from each shard); a shard's heap whose
 /// every entry is due comes whole besides, however large.
-const BATCH: usize = 512;
+pub(super) const BATCH: usize = 512;
 
 /// The most expiries one pass takes from a shard, under one hold of its
 /// lock. Taking an entry from the heap can miss the cache at every level

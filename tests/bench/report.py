@@ -175,7 +175,7 @@ def build(data: Path) -> str:
         add("| workload | threads | engine | engine p50 / p99 / p99.9 | reference | "
             "reference p50 / p99 / p99.9 | ratio |")
         add("|---|---|---|---|---|---|---|")
-        rows = [("load 5M products", "load", {}), ]
+        rows = [("load 5M products", "load", {})]
         for name in ("reads-uniform", "reads-zipf"):
             for threads in (1, 2):
                 rows.append((name.replace("-", " "), name, {"threads": threads}))
@@ -244,13 +244,14 @@ def build(data: Path) -> str:
             add("| blocks over 1 ms (per million) | "
                 f"{expiry['over_1ms']:.0f} ({during_rate:.1f}) | "
                 f"{quiet['over_1ms']:.0f} ({quiet_rate:.1f}) | {ratio(during_rate, quiet_rate)} |")
-            if "over_1ms_waited" in expiry:
+            classified = "over_1ms_waited" in expiry
+            if classified:
                 add(f"| of those: waited / preempted / no switch | {stalls(expiry)} | "
                     f"{stalls(quiet)} | - |")
                 add(f"| worst of those that waited | {us(expiry['worst_waited_ns'] or None)} | "
                     f"{us(quiet['worst_waited_ns'] or None)} | - |")
             add("")
-            if "over_1ms_waited" in expiry:
+            if classified:
                 add("A block over 1 ms is told apart by the blocking thread's own context switch "
                     "counts (getrusage, read before each block and after a slow one): *waited* "
                     "if it slept (on a lock, or in the kernel), *preempted* if the scheduler "
@@ -262,7 +263,7 @@ def build(data: Path) -> str:
                             verdict(expiry["release_secs"] <= 2)))
             targets.append(("no concurrent block takes over 1 ms meanwhile, whatever the cause",
                             us(expiry["max_ns"]), verdict(expiry["max_ns"] <= 1e6)))
-            if "over_1ms_waited" in expiry:
+            if classified:
                 waited = expiry["over_1ms_waited"]
                 targets.append(("no concurrent block waits (sleeps) over 1 ms meanwhile",
                                 f"{waited:.0f} of {expiry['over_1ms']:.0f} blocks over 1 ms "
