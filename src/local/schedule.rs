@@ -31,7 +31,7 @@ use super::OrderCell;
 use crate::clock::Nanos;
 use crate::metrics::HoldCounts;
 use crate::order::OrderState;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 
 /// At most 256, so that an order's shard fits the byte it keeps it in.
 const SHARDS: usize = 64;
@@ -363,7 +363,7 @@ impl Schedule {
     /// read early together with one that started later in a shard read late,
     /// a moment that never was.
     pub(super) fn counts(&self) -> HoldCounts {
-        let shards: Vec<_> = self.shards.iter().map(|shard| shard.lock()).collect();
+        let shards = lock_all(&self.shards, |busy| drop(busy.lock()));
         let mut total = HoldCounts::default();
         for shard in &shards {
             total += shard.counts;
@@ -379,6 +379,49 @@ impl Schedule {
     }
 }
 
+/// How many times [`lock_all`] tries to take every lock without waiting
+/// while it holds one, before it takes them in turn.
+const TRIES: usize = 64;
+
+/// Every lock of `locks`, held at once, taken so that the caller never
+/// waits for one while holding another: each is tried in turn, and on a
+/// busy one all taken so far are let go, `wait` waits for the busy one, and
+/// the round starts again.
+///
+/// Taken one after the other, a reader that found a lock busy waited
+/// holding those before it, so that every block scheduling into them waited
+/// too, for as long as the busy lock's holder was kept off its CPU. On two
+/// CPUs that was a time slice: a metrics poll, spinning on a shard that the
+/// releaser held, yielded its CPU to the releaser, and blocks waited for
+/// the poll for 3.6 ms while the other CPU stood idle.
+///
+/// After [`TRIES`] rounds that each found a lock busy, the locks are taken
+/// in turn, waiting for each: a bound on the rounds, for contention that
+/// never lets up.
+fn lock_all<'a, T>(
+    locks: &'a [Mutex<T>],
+    mut wait: impl FnMut(&'a Mutex<T>),
+) -> Vec<MutexGuard<'a, T>> {
+    let mut held = Vec::with_capacity(locks.len());
+    for _ in 0..TRIES {
+        let busy = locks.iter().find(|lock| match lock.try_lock() {
+            Some(guard) => {
+                held.push(guard);
+                false
+            }
+            None => true,
+        });
+        let Some(busy) = busy else {
+            return held;
+        };
+        held.clear();
+        wait(busy);
+    }
+    held.clear();
+    held.extend(locks.iter().map(Mutex::lock));
+    held
+}
+
 /// The shard of an order whose id hashes to `hash` in the order map.
 pub(super) fn shard_of(hash: u64) -> u8 {
     // Bits the map itself makes less use of than the lowest and highest.
@@ -387,6 +430,9 @@ pub(super) fn shard_of(hash: u64) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc::{self, Sender};
+    use std::thread;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -503,6 +549,58 @@ mod tests {
         assert_eq!(expiries.queue_wanted(), None);
         let left = take_all(&mut expiries, PEAK, usize::MAX);
         assert_eq!(left, (PEAK - LEFT..PEAK).map(|at| (at, 0)).collect::<Vec<_>>());
+    }
+
+    /// Runs `taker` on another thread over four locks guarding 0 to 3,
+    /// while this thread holds the third until `taker` sends on the channel
+    /// it is given and `meanwhile` has run. Returns what `taker` returned.
+    fn with_lock_2_busy<R: Send>(
+        taker: impl FnOnce(&[Mutex<u32>], Sender<()>) -> R + Send,
+        meanwhile: impl FnOnce(&[Mutex<u32>]),
+    ) -> R {
+        let locks: Vec<Mutex<u32>> = (0..4).map(Mutex::new).collect();
+        let busy = locks[2].lock();
+        let (sent, told) = mpsc::channel();
+        thread::scope(|scope| {
+            let taker = scope.spawn(|| taker(&locks, sent));
+            told.recv().unwrap();
+            meanwhile(&locks);
+            drop(busy);
+            taker.join().unwrap()
+        })
+    }
+
+    #[test]
+    fn all_locks_are_taken_without_holding_any_while_one_is_waited_for() {
+        let taker = |locks: &[Mutex<u32>], waiting: Sender<()>| {
+            let held = lock_all(locks, |lock| {
+                waiting.send(()).unwrap();
+                drop(lock.lock());
+            });
+            held.iter().map(|guard| **guard).collect::<Vec<_>>()
+        };
+        let meanwhile = |locks: &[Mutex<u32>]| {
+            for (i, lock) in locks.iter().enumerate().filter(|(i, _)| *i != 2) {
+                assert!(lock.try_lock().is_some(), "lock {i} held while waiting for lock 2");
+            }
+        };
+        assert_eq!(with_lock_2_busy(taker, meanwhile), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn all_locks_are_taken_in_turn_after_every_try_found_one_busy() {
+        let taker = |locks: &[Mutex<u32>], last_try: Sender<()>| {
+            let mut tries = 0;
+            // A wait that never waits: every round finds lock 2 busy.
+            let held = lock_all(locks, |_| {
+                tries += 1;
+                if tries == TRIES {
+                    last_try.send(()).unwrap();
+                }
+            });
+            (tries, held.len())
+        };
+        assert_eq!(with_lock_2_busy(taker, |_| {}), (TRIES, 4));
     }
 
     proptest! {
