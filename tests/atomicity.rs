@@ -159,3 +159,41 @@ fn metrics_never_count_more_live_holds_than_there_ever_were() {
     }
     worker.join().unwrap();
 }
+
+/// Metrics read on several threads at once, each snapshot taking every
+/// shard of the schedule while holds start and end on several others: no
+/// reader waits for ever on another, and none sees more live holds than the
+/// units there are (each product has one, and each worker holds and ends on
+/// its own).
+#[test]
+fn metrics_read_on_several_threads_at_once_stay_whole() {
+    const WORKERS: u64 = 4;
+    const READERS: usize = 3;
+    let products: Vec<String> = (0..WORKERS).map(|w| format!("p{w}")).collect();
+    let names: Vec<&str> = products.iter().map(String::as_str).collect();
+    let engine = engine_with(&names, 1);
+    let working = std::sync::atomic::AtomicU64::new(WORKERS);
+    thread::scope(|scope| {
+        for (w, product) in products.iter().enumerate() {
+            let (engine, working) = (&engine, &working);
+            scope.spawn(move || {
+                for i in 0..ROUNDS * 4 {
+                    let id = format!("w{w}-{i}");
+                    engine.block(product, 1, &id, None).unwrap();
+                    engine.cancel(&id).unwrap();
+                }
+                working.fetch_sub(1, Ordering::Release);
+            });
+        }
+        for _ in 0..READERS {
+            scope.spawn(|| {
+                while working.load(Ordering::Acquire) > 0 {
+                    let m = engine.metrics().unwrap();
+                    assert!(m.live_holds <= WORKERS && m.held_units <= WORKERS, "{m:?}");
+                }
+            });
+        }
+    });
+    let m = engine.metrics().unwrap();
+    assert_eq!((m.live_holds, m.cancelled), (0, WORKERS * ROUNDS * 4));
+}
