@@ -13,7 +13,8 @@
 //! push, after the order's stock is settled. A pass costs one lock per shard
 //! plus the entries that fell due; live holds that are not due are never
 //! visited. Every lock here is a leaf: nothing else is locked while one is
-//! held.
+//! held, but for the metrics snapshot, which holds every shard at once and
+//! never waits for one while it holds another ([`lock_all`]).
 //!
 //! Each shard also counts the holds that started and ended in it. An order's
 //! start and end are counted in its own shard, the start before the order
