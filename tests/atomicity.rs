@@ -7,7 +7,7 @@
 //! change shows whole, checking every pair of reads on the way.
 
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -136,48 +136,21 @@ fn product_outcomes_then_metrics_agree_on_a_confirm() {
     );
 }
 
-/// One unit held and cancelled over and over: never more than one hold is
-/// live, so no snapshot of the metrics may count two, wherever in the engine
-/// each hold happens to be counted.
-#[test]
-fn metrics_never_count_more_live_holds_than_there_ever_were() {
-    let engine = Arc::new(engine_with(&["a"], 1));
-    let done = Arc::new(AtomicBool::new(false));
-    let worker = {
-        let (engine, done) = (Arc::clone(&engine), Arc::clone(&done));
-        thread::spawn(move || {
-            for i in 0..ROUNDS * 40 {
-                engine.block("a", 1, &order(i), None).unwrap();
-                cancel(&engine, i);
-            }
-            done.store(true, Ordering::Release);
-        })
-    };
-    while !done.load(Ordering::Acquire) {
-        let m = engine.metrics().unwrap();
-        assert!(m.live_holds <= 1 && m.held_units <= 1, "{m:?}");
-    }
-    worker.join().unwrap();
-}
-
-/// Metrics read on several threads at once, each snapshot taking every
-/// shard of the schedule while holds start and end on several others: no
-/// reader waits for ever on another, and none sees more live holds than the
-/// units there are (each product has one, and each worker holds and ends on
-/// its own).
-#[test]
-fn metrics_read_on_several_threads_at_once_stay_whole() {
-    const WORKERS: u64 = 4;
-    const READERS: usize = 3;
-    let products: Vec<String> = (0..WORKERS).map(|w| format!("p{w}")).collect();
+/// Runs `workers` threads, each holding and cancelling one unit of a
+/// product of its own `rounds` times, while `readers` threads read the
+/// metrics until the workers are done. No more holds are ever live than
+/// there are workers, so no snapshot may count more, wherever in the engine
+/// each hold happens to be counted. Returns the engine.
+fn metrics_under_churn(workers: u64, readers: usize, rounds: u64) -> Engine {
+    let products: Vec<String> = (0..workers).map(|w| format!("p{w}")).collect();
     let names: Vec<&str> = products.iter().map(String::as_str).collect();
     let engine = engine_with(&names, 1);
-    let working = std::sync::atomic::AtomicU64::new(WORKERS);
+    let working = AtomicU64::new(workers);
     thread::scope(|scope| {
         for (w, product) in products.iter().enumerate() {
             let (engine, working) = (&engine, &working);
             scope.spawn(move || {
-                for i in 0..ROUNDS * 4 {
+                for i in 0..rounds {
                     let id = format!("w{w}-{i}");
                     engine.block(product, 1, &id, None).unwrap();
                     engine.cancel(&id).unwrap();
@@ -185,15 +158,31 @@ fn metrics_read_on_several_threads_at_once_stay_whole() {
                 working.fetch_sub(1, Ordering::Release);
             });
         }
-        for _ in 0..READERS {
+        for _ in 0..readers {
             scope.spawn(|| {
                 while working.load(Ordering::Acquire) > 0 {
                     let m = engine.metrics().unwrap();
-                    assert!(m.live_holds <= WORKERS && m.held_units <= WORKERS, "{m:?}");
+                    assert!(m.live_holds <= workers && m.held_units <= workers, "{m:?}");
                 }
             });
         }
     });
+    engine
+}
+
+/// One unit held and cancelled over and over, the metrics read meanwhile.
+#[test]
+fn metrics_never_count_more_live_holds_than_there_ever_were() {
+    metrics_under_churn(1, 1, ROUNDS * 40);
+}
+
+/// Metrics read on several threads at once, each snapshot taking every
+/// shard of the schedule while holds start and end on several others: no
+/// reader waits for ever on another, and none sees a moment that never was.
+#[test]
+fn metrics_read_on_several_threads_at_once_stay_whole() {
+    const WORKERS: u64 = 4;
+    let engine = metrics_under_churn(WORKERS, 3, ROUNDS * 4);
     let m = engine.metrics().unwrap();
     assert_eq!((m.live_holds, m.cancelled), (0, WORKERS * ROUNDS * 4));
 }

@@ -134,9 +134,14 @@ impl<T> Default for Taken<T> {
 
 impl<T> Taken<T> {
     /// Every entry taken, in no particular order.
-    pub(super) fn orders(&self) -> impl Iterator<Item = &T> {
+    fn dues(&self) -> impl Iterator<Item = &Due<T>> {
         let heaped = self.heaps.iter().flat_map(|heap| heap.iter());
-        self.entries.iter().chain(heaped).map(|due| &due.order)
+        self.entries.iter().chain(heaped)
+    }
+
+    /// The order of every entry taken, in no particular order.
+    pub(super) fn orders(&self) -> impl Iterator<Item = &T> {
+        self.dues().map(|due| &due.order)
     }
 }
 
@@ -178,11 +183,10 @@ impl<T> Expiries<T> {
     /// until it is (nearly) drained.
     fn give_back(&mut self, taken: &mut Taken<T>) {
         let few = |len: usize, capacity: usize| len <= KEEP / 2 && oversized(len, capacity);
-        let queue = &mut self.in_order;
+        let queue = &self.in_order;
         if few(queue.len(), queue.capacity()) {
-            let mut rest = VecDeque::with_capacity(queue.len());
-            rest.extend(queue.drain(..));
-            taken.spent.push(mem::replace(queue, rest));
+            let rest = VecDeque::with_capacity(queue.len());
+            taken.spent.push(self.shrink_queue(rest));
         }
         let heap = &mut self.out_of_order;
         if few(heap.len(), heap.capacity()) {
@@ -456,8 +460,7 @@ mod tests {
     fn take_all(expiries: &mut Expiries<usize>, now: Nanos, limit: usize) -> Vec<(Nanos, usize)> {
         let mut taken = Taken::default();
         while expiries.take_due(now, limit, &mut taken) {}
-        let heaped = taken.heaps.iter().flat_map(|heap| heap.iter());
-        let mut got: Vec<_> = taken.entries.iter().chain(heaped).map(|d| (d.at, d.order)).collect();
+        let mut got: Vec<_> = taken.dues().map(|d| (d.at, d.order)).collect();
         got.sort_unstable();
         got
     }
@@ -629,8 +632,7 @@ mod tests {
                     _ => {
                         let mut pass = Taken::default();
                         let more = expiries.take_due(moment, limit, &mut pass);
-                        let heaped = pass.heaps.iter().flat_map(|heap| heap.iter());
-                        for due in pass.entries.iter().chain(heaped) {
+                        for due in pass.dues() {
                             prop_assert!(due.at <= moment, "{} taken at {}", due.at, moment);
                             taken.push((due.at, due.order));
                         }
