@@ -152,6 +152,9 @@ FFI_ROUNDS ?= 5
 # More runs of the core's throughput workloads; the report keeps each
 # figure's fastest. The mass expiry, whose target is a worst case, runs once.
 CORE_ROUNDS ?= 2
+# The original pure-Python service, the Python figures' baseline. It is not
+# part of the repository; without it those ratios are reported missing.
+ORIGINAL ?= $(ROOT)/../shared/reference/original_solution.py
 
 bench: toolchains lib python-package
 	mkdir -p $(BENCH_OUT)
@@ -165,7 +168,7 @@ bench: toolchains lib python-package
 	$(MAKE) -s --no-print-directory -C tests/c bench ROOT=$(ROOT) CC=$(CC) > $(BENCH_OUT)/c.jsonl
 	cd bindings/go && CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchtime 1000000x \
 	  -count 1 > $(BENCH_OUT)/go.txt
-	$(VPY) python/benchmarks/bench_service.py > $(BENCH_OUT)/python.jsonl
+	$(VPY) python/benchmarks/bench_service.py --original "$(ORIGINAL)" > $(BENCH_OUT)/python.jsonl
 	rm -f $(BENCH_OUT)/ffi.jsonl $(BENCH_OUT)/ffi-go.txt
 	for round in $$(seq $(FFI_ROUNDS)); do \
 	  $(CARGO) bench -q --bench engine -- --workload ffi-pairs --subject engine \
