@@ -366,8 +366,9 @@ impl Engine {
     }
 
     /// A snapshot of the counters: holds by outcome, refusals by reason, live
-    /// holds and held units. The hold figures are read together, with every
-    /// schedule shard locked for the moment it takes to add them up.
+    /// holds and held units. The hold figures are those of one moment,
+    /// though read one schedule shard at a time: a block or a release waits
+    /// for a metrics read at most while it reads one shard.
     pub fn metrics(&self) -> Result<Metrics> {
         let shared = self.open()?;
         Ok(shared.refusals.snapshot(shared.backend.hold_counts()))

@@ -6,9 +6,9 @@
 //! inside loom's model checker, which explores only what goes through its
 //! own primitives, and a modeled thread that blocked on any other lock
 //! would hang the model. So there the mutex wraps loom's, the maps are the
-//! small loom-locked stand-ins of `src/loom_map.rs`, and the
-//! hasher has a fixed seed, so that every run of a model puts each id in the
-//! same map shard.
+//! small loom-locked stand-ins of `src/loom_map.rs`, the schedule's
+//! snapshot counter is loom's atomic, and the hasher has a fixed seed, so
+//! that every run of a model puts each id in the same map shard.
 
 #[cfg(not(loom))]
 pub(crate) use dashmap::mapref::entry::{Entry, VacantEntry};
@@ -18,6 +18,8 @@ pub(crate) use dashmap::DashMap;
 pub(crate) use foldhash::fast::RandomState;
 #[cfg(not(loom))]
 pub(crate) use parking_lot::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::AtomicU64;
 
 #[cfg(loom)]
 pub(crate) use self::modeled::{Mutex, MutexGuard};
@@ -25,6 +27,8 @@ pub(crate) use self::modeled::{Mutex, MutexGuard};
 pub(crate) use crate::loom_map::{DashMap, Entry, VacantEntry};
 #[cfg(loom)]
 pub(crate) use foldhash::fast::FixedState as RandomState;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicU64;
 
 #[cfg(loom)]
 mod modeled {
@@ -43,10 +47,6 @@ mod modeled {
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
             self.0.lock().expect("a model stops at its first panic")
-        }
-
-        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-            self.0.try_lock().ok()
         }
     }
 }

@@ -176,7 +176,7 @@ fn metrics_never_count_more_live_holds_than_there_ever_were() {
     metrics_under_churn(1, 1, ROUNDS * 40);
 }
 
-/// Metrics read on several threads at once, each snapshot taking every
+/// Metrics read on several threads at once, each snapshot reading every
 /// shard of the schedule while holds start and end on several others: no
 /// reader waits for ever on another, and none sees a moment that never was.
 #[test]

@@ -13,26 +13,33 @@
 //! push, after the order's stock is settled. A pass costs one lock per shard
 //! plus the entries that fell due; live holds that are not due are never
 //! visited. Every lock here is a leaf: nothing else is locked while one is
-//! held, but for the metrics snapshot, which holds every shard at once and
-//! never waits for one while it holds another ([`lock_all`]).
+//! held, but for the metrics snapshot's own lock, under which it takes the
+//! shards one at a time.
 //!
 //! Each shard also counts the holds that started and ended in it. An order's
 //! start and end are counted in its own shard, the start before the order
-//! becomes visible, so a snapshot taken with every shard locked never shows
-//! more holds ended than started. Both are counted while the order's
-//! products are locked, so that the counts and the products' stock change
-//! together: a caller never sees one moved and the other not.
+//! becomes visible, so a snapshot never shows more holds ended than started.
+//! Both are counted while the order's products are locked, so that the
+//! counts and the products' stock change together: a caller never sees one
+//! moved and the other not.
+//!
+//! A snapshot of the counts is of one moment, though it reads the shards one
+//! after the other, holding one at a time: it begins by numbering itself,
+//! and the first change to a shard's counts after a snapshot began keeps the
+//! counts as they were, for that snapshot to read ([`Counts`]). So no
+//! thread ever waits for a snapshot for longer than one shard's read, even
+//! when the snapshot's thread is taken off its CPU halfway.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
-use std::sync::Arc;
+use std::sync::{atomic, Arc};
 use std::{iter, mem};
 
 use super::OrderCell;
 use crate::clock::Nanos;
 use crate::metrics::HoldCounts;
 use crate::order::OrderState;
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{AtomicU64, Mutex};
 
 /// At most 256, so that an order's shard fits the byte it keeps it in.
 const SHARDS: usize = 64;
@@ -80,7 +87,41 @@ impl<T> Ord for Due<T> {
 #[derive(Default)]
 struct Shard {
     expiries: Expiries<Arc<OrderCell>>,
-    counts: HoldCounts,
+    counts: Counts,
+}
+
+/// A shard's hold counts, and a copy kept for the latest snapshot that
+/// began before they changed.
+#[derive(Default)]
+struct Counts {
+    current: HoldCounts,
+    /// The counts as they stood when snapshot `kept_for` began: kept by the
+    /// first change after it began.
+    kept: HoldCounts,
+    kept_for: u64,
+}
+
+impl Counts {
+    /// The counts to change, given the number of the latest snapshot begun
+    /// (read with the shard locked). The first change after a snapshot began
+    /// keeps the counts as they were for it.
+    fn change(&mut self, snapshot: u64) -> &mut HoldCounts {
+        if self.kept_for != snapshot {
+            self.kept = self.current;
+            self.kept_for = snapshot;
+        }
+        &mut self.current
+    }
+
+    /// The counts as they stood when `snapshot` began: every change since
+    /// then came after the one that kept them.
+    fn at(&self, snapshot: u64) -> HoldCounts {
+        if self.kept_for == snapshot {
+            self.kept
+        } else {
+            self.current
+        }
+    }
 }
 
 /// A shard's expiries, earliest first. Pushing in order is a push at the
@@ -256,6 +297,10 @@ pub(super) struct DueWork {
 
 pub(super) struct Schedule {
     shards: Box<[Mutex<Shard>]>,
+    /// The number of the latest snapshot of the counts begun.
+    snapshots: AtomicU64,
+    /// Held for a whole snapshot: one is taken at a time.
+    snapshot: Mutex<()>,
     /// Ended orders, oldest first.
     remembered: Mutex<VecDeque<Due>>,
     retention: Nanos,
@@ -266,6 +311,8 @@ impl Schedule {
     pub(super) fn new(retention: Nanos, max_remembered: usize) -> Schedule {
         Schedule {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            snapshots: AtomicU64::new(0),
+            snapshot: Mutex::new(()),
             retention,
             remembered: Mutex::new(VecDeque::new()),
             max_remembered,
@@ -274,6 +321,14 @@ impl Schedule {
 
     fn shard(&self, order: &OrderCell) -> &Mutex<Shard> {
         &self.shards[usize::from(order.shard)]
+    }
+
+    /// The counts of a locked shard, to change. The snapshot's number is
+    /// read under the shard's lock, so that the numbers a shard's changes see
+    /// only grow: a change that read an older number than the one the counts
+    /// were kept for would keep them again, for the wrong snapshot.
+    fn counts_of<'a>(&self, shard: &'a mut Shard) -> &'a mut HoldCounts {
+        shard.counts.change(self.snapshots.load(atomic::Ordering::SeqCst))
     }
 
     /// Counts a new hold of `units` and schedules its expiry; `usual_hold`
@@ -287,8 +342,9 @@ impl Schedule {
         usual_hold: bool,
     ) {
         let mut shard = self.shard(order).lock();
-        shard.counts.held += 1;
-        shard.counts.held_units += units;
+        let counts = self.counts_of(&mut shard);
+        counts.held += 1;
+        counts.held_units += units;
         let due = Self::expiry(order, deadline);
         match usual_hold {
             true => shard.expiries.push_in_order(due),
@@ -310,7 +366,8 @@ impl Schedule {
     /// Counts how a hold of `units` ended. Called with the order's products
     /// locked, so that the counts change together with their stock.
     pub(super) fn count_end(&self, order: &OrderCell, state: OrderState, units: u128) {
-        let counts = &mut self.shard(order).lock().counts;
+        let mut shard = self.shard(order).lock();
+        let counts = self.counts_of(&mut shard);
         counts.held_units -= units;
         match state {
             OrderState::Confirmed => counts.confirmed += 1,
@@ -363,15 +420,22 @@ impl Schedule {
         work
     }
 
-    /// The counts of every shard, read with all shards locked at once: summed
-    /// one shard at a time, they could count a hold that ended in a shard
-    /// read early together with one that started later in a shard read late,
-    /// a moment that never was.
+    /// The counts of every shard at one moment: when the snapshot took its
+    /// number. Summed as they stand when each shard is read, they could count
+    /// a hold that ended in a shard read early together with one that
+    /// started later in a shard read late, a moment that never was.
     pub(super) fn counts(&self) -> HoldCounts {
-        let shards = lock_all(&self.shards, |busy| drop(busy.lock()));
+        self.counts_calling(|_| {})
+    }
+
+    /// [`Schedule::counts`], calling `before(i)` before it locks shard `i`.
+    fn counts_calling(&self, mut before: impl FnMut(usize)) -> HoldCounts {
+        let _alone = self.snapshot.lock();
+        let snapshot = self.snapshots.fetch_add(1, atomic::Ordering::SeqCst) + 1;
         let mut total = HoldCounts::default();
-        for shard in &shards {
-            total += shard.counts;
+        for (i, shard) in self.shards.iter().enumerate() {
+            before(i);
+            total += shard.lock().counts.at(snapshot);
         }
         total
     }
@@ -384,49 +448,6 @@ impl Schedule {
     }
 }
 
-/// How many times [`lock_all`] tries to take every lock without waiting
-/// while it holds one, before it takes them in turn.
-const TRIES: usize = 64;
-
-/// Every lock of `locks`, held at once, taken so that the caller never
-/// waits for one while holding another: each is tried in turn, and on a
-/// busy one all taken so far are let go, `wait` waits for the busy one, and
-/// the round starts again.
-///
-/// Taken one after the other, a reader that found a lock busy waited
-/// holding those before it, so that every block scheduling into them waited
-/// too, for as long as the busy lock's holder was kept off its CPU. On two
-/// CPUs that was a time slice: a metrics poll, spinning on a shard that the
-/// releaser held, yielded its CPU to the releaser, and blocks waited for
-/// the poll for 3.6 ms while the other CPU stood idle.
-///
-/// After [`TRIES`] rounds that each found a lock busy, the locks are taken
-/// in turn, waiting for each: a bound on the rounds, for contention that
-/// never lets up.
-fn lock_all<'a, T>(
-    locks: &'a [Mutex<T>],
-    mut wait: impl FnMut(&'a Mutex<T>),
-) -> Vec<MutexGuard<'a, T>> {
-    let mut held = Vec::with_capacity(locks.len());
-    for _ in 0..TRIES {
-        let busy = locks.iter().find(|lock| match lock.try_lock() {
-            Some(guard) => {
-                held.push(guard);
-                false
-            }
-            None => true,
-        });
-        let Some(busy) = busy else {
-            return held;
-        };
-        held.clear();
-        wait(busy);
-    }
-    held.clear();
-    held.extend(locks.iter().map(Mutex::lock));
-    held
-}
-
 /// The shard of an order whose id hashes to `hash` in the order map.
 pub(super) fn shard_of(hash: u64) -> u8 {
     // Bits the map itself makes less use of than the lowest and highest.
@@ -435,7 +456,9 @@ pub(super) fn shard_of(hash: u64) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc::{self, Sender};
+    #[cfg(not(loom))]
+    use std::sync::mpsc;
+    #[cfg(not(loom))]
     use std::thread;
 
     use proptest::prelude::*;
@@ -555,62 +578,47 @@ mod tests {
         assert_eq!(left, (PEAK - LEFT..PEAK).map(|at| (at, 0)).collect::<Vec<_>>());
     }
 
-    /// Runs `taker` on another thread over four locks guarding 0 to 3,
-    /// while this thread holds the third until `taker` sends on the channel
-    /// it is given and `meanwhile` has run. Returns what `taker` returned.
-    fn with_lock_2_busy<R: Send>(
-        taker: impl FnOnce(&[Mutex<u32>], Sender<()>) -> R + Send,
-        meanwhile: impl FnOnce(&[Mutex<u32>]),
-    ) -> R {
-        let locks: Vec<Mutex<u32>> = (0..4).map(Mutex::new).collect();
-        let busy = locks[2].lock();
-        let (sent, told) = mpsc::channel();
+    #[test]
+    fn a_snapshot_reads_the_counts_as_they_were_when_it_began() {
+        let mut counts = Counts::default();
+        counts.change(0).held = 1;
+        // Snapshot 1 begins, then two changes come.
+        counts.change(1).held += 1;
+        counts.change(1).held += 1;
+        assert_eq!(counts.at(1).held, 1);
+        // Snapshot 2 begins after them: it sees both, and not what follows.
+        assert_eq!(counts.at(2).held, 3);
+        counts.change(2).held += 1;
+        assert_eq!(counts.at(2).held, 3);
+        assert_eq!(counts.at(3).held, 4);
+    }
+
+    #[test]
+    // A thread here waits on a held lock, and Miri refuses the futex call
+    // parking_lot_core makes to wait (the type of one of its arguments).
+    #[cfg_attr(miri, ignore = "parking_lot_core's futex wait is refused under Miri")]
+    // Plain threads on the real lock; the loom build models other things.
+    #[cfg(not(loom))]
+    fn a_snapshot_waiting_for_a_shard_holds_no_other() {
+        let schedule = Schedule::new(0, usize::MAX);
+        let busy = schedule.shards[2].lock();
+        let (reached, told) = mpsc::channel();
         thread::scope(|scope| {
-            let taker = scope.spawn(|| taker(&locks, sent));
+            let snapshot = scope.spawn(|| {
+                schedule.counts_calling(|i| {
+                    if i == 2 {
+                        reached.send(()).unwrap();
+                    }
+                })
+            });
             told.recv().unwrap();
-            meanwhile(&locks);
-            drop(busy);
-            taker.join().unwrap()
-        })
-    }
-
-    #[test]
-    // A thread here waits on a held lock, and Miri refuses the futex call
-    // parking_lot_core makes to wait (the type of one of its arguments).
-    #[cfg_attr(miri, ignore = "parking_lot_core's futex wait is refused under Miri")]
-    fn all_locks_are_taken_without_holding_any_while_one_is_waited_for() {
-        let taker = |locks: &[Mutex<u32>], waiting: Sender<()>| {
-            let held = lock_all(locks, |lock| {
-                waiting.send(()).unwrap();
-                drop(lock.lock());
-            });
-            held.iter().map(|guard| **guard).collect::<Vec<_>>()
-        };
-        let meanwhile = |locks: &[Mutex<u32>]| {
-            for (i, lock) in locks.iter().enumerate().filter(|(i, _)| *i != 2) {
-                assert!(lock.try_lock().is_some(), "lock {i} held while waiting for lock 2");
+            // The snapshot is about to wait for shard 2, or waits already.
+            for (i, shard) in schedule.shards.iter().enumerate().filter(|(i, _)| *i != 2) {
+                assert!(shard.try_lock().is_some(), "the snapshot holds shard {i} as it waits");
             }
-        };
-        assert_eq!(with_lock_2_busy(taker, meanwhile), [0, 1, 2, 3]);
-    }
-
-    #[test]
-    // A thread here waits on a held lock, and Miri refuses the futex call
-    // parking_lot_core makes to wait (the type of one of its arguments).
-    #[cfg_attr(miri, ignore = "parking_lot_core's futex wait is refused under Miri")]
-    fn all_locks_are_taken_in_turn_after_every_try_found_one_busy() {
-        let taker = |locks: &[Mutex<u32>], last_try: Sender<()>| {
-            let mut tries = 0;
-            // A wait that never waits: every round finds lock 2 busy.
-            let held = lock_all(locks, |_| {
-                tries += 1;
-                if tries == TRIES {
-                    last_try.send(()).unwrap();
-                }
-            });
-            (tries, held.len())
-        };
-        assert_eq!(with_lock_2_busy(taker, |_| {}), (TRIES, 4));
+            drop(busy);
+            assert_eq!(snapshot.join().unwrap(), HoldCounts::default());
+        });
     }
 
     proptest! {
