@@ -187,8 +187,12 @@ impl Engine {
     /// that refuse input before it reaches the engine (a negative quantity
     /// from a signed integer, a string that is not UTF-8), so that
     /// [`Metrics`] counts every refusal the same way whichever door it came
-    /// through.
+    /// through. A closed engine hands back [`Error::Closed`] instead and
+    /// counts nothing, as its own methods answer whatever their input.
     pub fn refuse(&self, error: Error) -> Error {
+        if self.is_closed() {
+            return Error::Closed;
+        }
         self.note_refusal(error.code());
         error
     }

@@ -841,6 +841,20 @@ fn a_closed_engine_refuses_everything_and_closes_twice() {
 }
 
 #[test]
+fn a_closed_engine_answers_closed_whatever_else_is_wrong() {
+    let engine = kettles(5);
+    engine.close();
+    let closed = ErrorCode::Closed;
+    assert_eq!(code(engine.add_product("", "Cup", MAX_COUNT + 1)), closed);
+    assert_eq!(code(engine.block("kettle", 0, "", None)), closed);
+    assert_eq!(code(engine.update_inventory("nothing", 0)), closed);
+    assert_eq!(code(engine.confirm(&"o".repeat(300))), closed);
+    // A front door that refuses input itself is told the same.
+    assert_eq!(engine.refuse(Error::InvalidQuantity).code(), closed);
+    assert_eq!(engine.refuse(Error::InvalidUtf8).code(), closed);
+}
+
+#[test]
 fn closing_stops_the_background_releaser() {
     let engine = Engine::new(Options::default()).unwrap();
     assert!(engine.has_releaser());

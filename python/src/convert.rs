@@ -10,7 +10,9 @@
 //! refusal as they would count the same refusal made by the core itself.
 //! Every argument is converted before the method runs, so a wrong type in
 //! any argument is raised before a refused value in another; among refused
-//! values, the first argument's is raised, and counted once.
+//! values, the first argument's is raised, and counted once. A closed engine
+//! raises `EngineClosed` instead of any refused value, as its own methods
+//! answer whatever their input.
 
 use std::ops::Deref;
 use std::time::Duration;

@@ -137,6 +137,21 @@ def test_a_closed_service_raises(service: InventoryService) -> None:
         service.confirmOrder("o1")
 
 
+def test_a_closed_service_raises_whatever_else_is_wrong(service: InventoryService) -> None:
+    service.close()
+    for call in (
+        lambda: service.blockInventory("kettle", -1, "o1"),
+        lambda: service.blockInventory("kettle", 0, "o1"),
+        lambda: service.updateInventory("kettle", 2**63),
+        lambda: service.confirmOrder("\ud800"),
+        lambda: service.getInventory("\ud800"),
+        lambda: service.getOrderStatus(""),
+        lambda: service.addProduct("cup", "Cup", -1),
+    ):
+        with pytest.raises(stockkeeper.EngineClosed):
+            call()
+
+
 def test_every_method_documents_its_contract() -> None:
     names = [
         "addProduct",

@@ -520,6 +520,18 @@ def test_calls_on_a_closed_engine_raise(kettle: Engine) -> None:
             call()
 
 
+def test_a_closed_engine_raises_closed_whatever_else_is_wrong(kettle: Engine) -> None:
+    kettle.close()
+    for call in (
+        lambda: kettle.block("kettle", -1, "o1"),
+        lambda: kettle.add_product("cup", "Cup", -1),
+        lambda: kettle.confirm("\ud800"),
+        lambda: kettle.block_many([("kettle", 0, "o2")]),
+    ):
+        with pytest.raises(stockkeeper.EngineClosed):
+            call()
+
+
 def test_queued_events_reach_their_callbacks_when_the_program_ends(tmp_path: Path) -> None:
     # The script never closes its engine; the events still queued when it
     # ends must reach the callback before the interpreter shuts down.
