@@ -120,6 +120,8 @@ func TestAddProductRefusesBadInput(t *testing.T) {
 	})
 	wantErr(t, "name too long",
 		engine.AddProduct("a", strings.Repeat("n", MaxNameBytes+1), 1), ErrInvalidName)
+	wantErr(t, "name too long to read",
+		engine.AddProduct("a", strings.Repeat("n", 1<<20+1), 1), ErrInvalidName)
 	wantErr(t, "name with NUL", engine.AddProduct("a", "na\x00me", 1), ErrInvalidName)
 	wantErr(t, "name not UTF-8", engine.AddProduct("a", "\xff", 1), ErrInvalidUTF8)
 	wantErr(t, "negative count", engine.AddProduct("a", "name", -1), ErrInvalidQuantity)

@@ -82,6 +82,23 @@ pub(super) unsafe fn text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, SkS
     std::str::from_utf8(bytes).map_err(|_| SkStatus::InvalidUtf8)
 }
 
+/// A product's name, read as [`text`] reads it; one too long to read is a
+/// bad name, not an id too long.
+///
+/// # Safety
+/// As [`text`].
+pub(super) unsafe fn name_text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, SkStatus> {
+    // SAFETY: as the caller vouches.
+    unsafe { text(ptr, len) }.map_err(|status| match status {
+        SkStatus::IdTooLong => SkStatus::InvalidName,
+        other => other,
+    })
+}
+
+/// The most lines a slice of them can hold: past this, a count cannot be
+/// the length of any array of lines.
+const MOST_LINES: usize = isize::MAX as usize / std::mem::size_of::<SkLine>();
+
 /// The lines of a multi-line block. On a bad line, writes its index into
 /// `failed_line` when that is not NULL.
 ///
@@ -96,7 +113,7 @@ pub(super) unsafe fn line_args<'a>(
     if lines.is_null() {
         return Err(SkStatus::NullArgument);
     }
-    if count > LONGEST_READ {
+    if count > MOST_LINES {
         return Err(SkStatus::Overflow);
     }
     // SAFETY: the caller vouches for count readable lines at `lines`.

@@ -27,8 +27,8 @@ use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 
 use self::args::{
-    call, engine_and_text, engine_of, handle_of, line_args, optional, read_by_id, refused_input,
-    required, text,
+    call, engine_and_text, engine_of, handle_of, line_args, name_text, optional, read_by_id,
+    refused_input, required, text,
 };
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
@@ -319,7 +319,8 @@ pub unsafe extern "C" fn sk_product_add(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let input = || Ok((text(id, id_len)?, text(name, name_len)?, count_from_signed(on_hand)?));
+        let input =
+            || Ok((text(id, id_len)?, name_text(name, name_len)?, count_from_signed(on_hand)?));
         let (id, name, on_hand) = input().map_err(|status| refused_input(engine, status))?;
         Ok(engine.add_product(id, name, on_hand)?)
     })

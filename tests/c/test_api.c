@@ -372,6 +372,10 @@ static void test_product_add(void) {
   size_t huge_len = ((size_t)1 << 20) + 1;
   char *huge = repeat("a", huge_len);
   CHECK_STATUS(sk_product_add(engine, B(huge), huge_len, S("X"), 1), SK_STATUS_ID_TOO_LONG);
+  /* So is a name that long, as a bad name. */
+  CHECK_STATUS(sk_product_add(engine, S("huge-name"), B(huge), huge_len, 1),
+               SK_STATUS_INVALID_NAME);
+  CHECK_STATUS(sk_product_stock(engine, S("huge-name"), &stock), SK_STATUS_UNKNOWN_PRODUCT);
   free(huge);
 
   /* Names may be empty and up to 1024 bytes. */
@@ -688,6 +692,18 @@ static void test_block_lines(void) {
   CHECK_STATUS(sk_order_confirm(engine, S("o")), SK_STATUS_OK);
   CHECK_STOCK(engine, "a", 5, 0, 5);
   CHECK_STOCK(engine, "b", 2, 1, 1);
+
+  /* No count of lines is too many, only too much stock: a million and one
+   * lines of one unit each sum to one line, as in every other language. */
+  size_t many = ((size_t)1 << 20) + 1;
+  sk_line *lines = malloc(many * sizeof *lines);
+  CHECK(lines != NULL);
+  for (size_t i = 0; lines != NULL && i < many; i++) lines[i] = line("many", 1);
+  CHECK_STATUS(sk_product_add(engine, S("many"), S("Many"), (int64_t)many), SK_STATUS_OK);
+  CHECK_STATUS(sk_order_block_lines(engine, S("many-lines"), lines, many, 0, NULL, NULL),
+               SK_STATUS_OK);
+  CHECK_STOCK(engine, "many", (int64_t)many, (int64_t)many, 0);
+  free(lines);
   sk_engine_free(engine);
 }
 
