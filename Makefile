@@ -124,7 +124,8 @@ verify-tsan: nightly
 	@if ! $(HAVE_NIGHTLY); then echo "skipped: no nightly"; exit 0; fi; \
 	RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
 	  TSAN_OPTIONS="halt_on_error=1" CARGO_TARGET_DIR=$(ROOT)/target/tsan \
-	  $(CARGO) +nightly test -Zbuild-std --target $(HOST) --test stress --test lifecycle
+	  $(CARGO) +nightly test -Zbuild-std --target $(HOST) --test stress --test lifecycle \
+	    --test atomicity
 
 # Crashing inputs land in tests/fuzz/artifacts; copy them to
 # tests/fuzz/regressions, where the normal test suite replays them.
