@@ -34,7 +34,8 @@ use crate::sync::RandomState;
 /// preemptions (a thread switched out while it could have gone on), fixed
 /// here so that `LOOM_MAX_PREEMPTIONS` cannot change it. With two threads of
 /// a few critical sections each, a model takes at most a few hundred
-/// executions, well under a second in release.
+/// executions, well under a second in release; the snapshot's, whose
+/// thread takes 64 shard locks in turn, takes about 110,000, some 7 s.
 const PREEMPTION_BOUND: usize = 3;
 
 /// The deadline of every hold a model starts with.

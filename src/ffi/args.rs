@@ -95,9 +95,11 @@ pub(super) unsafe fn name_text<'a>(ptr: *const u8, len: usize) -> Result<&'a str
     })
 }
 
-/// The most lines a slice of them can hold: past this, a count cannot be
-/// the length of any array of lines.
-const MOST_LINES: usize = isize::MAX as usize / std::mem::size_of::<SkLine>();
+/// Whether `count` elements of `T` can be an array at all: past this, no
+/// slice may be made of them, whatever the pointer.
+pub(super) fn can_be_array<T>(count: usize) -> bool {
+    count <= isize::MAX as usize / std::mem::size_of::<T>().max(1)
+}
 
 /// The lines of a multi-line block. On a bad line, writes its index into
 /// `failed_line` when that is not NULL.
@@ -113,7 +115,7 @@ pub(super) unsafe fn line_args<'a>(
     if lines.is_null() {
         return Err(SkStatus::NullArgument);
     }
-    if count > MOST_LINES {
+    if !can_be_array::<SkLine>(count) {
         return Err(SkStatus::Overflow);
     }
     // SAFETY: the caller vouches for count readable lines at `lines`.

@@ -2,7 +2,9 @@
 
 use std::ffi::c_void;
 
-use super::args::{call, engine_of, optional, read_by_id, refused_input, required, text};
+use super::args::{
+    call, can_be_array, engine_of, optional, read_by_id, refused_input, required, text,
+};
 use super::{SkEngine, SkOrderState, SkStatus};
 use crate::metrics::{Metrics, ProductOutcomes};
 use crate::notify::SubscriptionId;
@@ -118,6 +120,7 @@ pub unsafe extern "C" fn sk_engine_metrics_text(
         let products: &[SkText] = match product_count {
             0 => &[],
             _ if products.is_null() => return Err(SkStatus::NullArgument),
+            count if !can_be_array::<SkText>(count) => return Err(SkStatus::Overflow),
             // SAFETY: the caller vouches for product_count readable texts.
             count => unsafe { std::slice::from_raw_parts(products, count) },
         };

@@ -26,9 +26,11 @@
 //! A snapshot of the counts is of one moment, though it reads the shards one
 //! after the other, holding one at a time: it begins by numbering itself,
 //! and the first change to a shard's counts after a snapshot began keeps the
-//! counts as they were, for that snapshot to read ([`Counts`]). So no
-//! thread ever waits for a snapshot for longer than one shard's read, even
-//! when the snapshot's thread is taken off its CPU halfway.
+//! counts as they were, for that snapshot to read ([`Counts`]). So a
+//! snapshot holds one shard at a time and never waits for one while it
+//! holds another: a block or a release pass waits for it only while it
+//! reads the shard they need (longer if its thread is taken off its CPU
+//! just then), and only another snapshot ever waits for a whole one.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};

@@ -92,10 +92,12 @@ fn main() {
     if !args.iter().any(|a| a == "--bench") {
         measure::QUIET.store(true, Ordering::Relaxed);
         for (workload, subject) in SUITE {
+            let before = measure::HELD_BACK.load(Ordering::Relaxed);
             run(workload, subject, SMOKE);
+            let made = measure::HELD_BACK.load(Ordering::Relaxed) - before;
+            assert!(made > 0, "{workload} ({subject}) made no record");
         }
         let records = measure::HELD_BACK.load(Ordering::Relaxed);
-        assert!(records >= SUITE.len(), "every workload makes at least one record");
         println!("bench: {} workloads ran once at a small scale, {records} records", SUITE.len());
         return;
     }

@@ -609,6 +609,9 @@ static void test_block_lines(void) {
   CHECK_STATUS(
       sk_order_block_lines(engine, S("o"), ok_lines, 3, UINT64_MAX, &deadline, &failed_line),
       SK_STATUS_OVERFLOW);
+  CHECK_STATUS(
+      sk_order_block_lines(engine, S("o"), ok_lines, SIZE_MAX, 0, &deadline, &failed_line),
+      SK_STATUS_OVERFLOW);
   CHECK_UNTOUCHED(failed_line);
   CHECK_UNTOUCHED(deadline);
 
@@ -1187,6 +1190,9 @@ static void test_metrics_text(void) {
                SK_STATUS_UNKNOWN_PRODUCT);
   CHECK_STATUS(sk_engine_metrics_text(engine, bad, 1, buf, sizeof(buf), &len),
                SK_STATUS_INVALID_UTF8);
+  /* A count no array can have is refused before anything is read. */
+  CHECK_STATUS(sk_engine_metrics_text(engine, products, SIZE_MAX, buf, sizeof(buf), &len),
+               SK_STATUS_OVERFLOW);
   CHECK_UNTOUCHED(buf);
   CHECK_UNTOUCHED(len);
 
