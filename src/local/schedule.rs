@@ -458,11 +458,6 @@ pub(super) fn shard_of(hash: u64) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(not(loom))]
-    use std::sync::mpsc;
-    #[cfg(not(loom))]
-    use std::thread;
-
     use proptest::prelude::*;
 
     use super::*;
@@ -602,6 +597,9 @@ mod tests {
     // Plain threads on the real lock; the loom build models other things.
     #[cfg(not(loom))]
     fn a_snapshot_waiting_for_a_shard_holds_no_other() {
+        use std::sync::mpsc;
+        use std::thread;
+
         let schedule = Schedule::new(0, usize::MAX);
         let busy = schedule.shards[2].lock();
         let (reached, told) = mpsc::channel();

@@ -238,12 +238,12 @@ impl Record {
     }
 
     pub fn print(&self) {
-        let body: Vec<String> =
-            self.fields.iter().map(|(key, value)| format!("\"{key}\": {value}")).collect();
         if QUIET.load(Ordering::Relaxed) {
             HELD_BACK.fetch_add(1, Ordering::Relaxed);
-        } else {
-            println!("{{{}}}", body.join(", "));
+            return;
         }
+        let body: Vec<String> =
+            self.fields.iter().map(|(key, value)| format!("\"{key}\": {value}")).collect();
+        println!("{{{}}}", body.join(", "));
     }
 }
