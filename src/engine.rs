@@ -39,7 +39,8 @@ pub struct Options {
     /// "expired" and its id cannot be reused.
     pub retention: Duration,
     /// The most ended orders remembered at once; past it the oldest are
-    /// forgotten early. Bounds memory under bursts.
+    /// forgotten early. Bounds memory under bursts; the orders a release
+    /// pass forgets are freed once the holds it expires are back in stock.
     pub max_remembered: usize,
     /// Which clock deadlines are measured on.
     pub clock: ClockKind,

@@ -66,7 +66,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> DashMap<K, V, S> {
 
     pub(crate) fn entry(&self, key: K) -> Entry<'_, K, V> {
         match self.find(&key) {
-            (entries, Some(index)) => Entry::Occupied(Ref { entries, index }),
+            (entries, Some(index)) => Entry::Occupied(OccupiedEntry { entries, index, key }),
             (entries, None) => Entry::Vacant(VacantEntry { entries, key }),
         }
     }
@@ -101,10 +101,28 @@ impl<K, V> Ref<'_, K, V> {
 }
 
 pub(crate) enum Entry<'a, K, V> {
-    /// Unread, but it keeps the shard locked, as DashMap's occupied entry does.
-    #[allow(dead_code)]
-    Occupied(Ref<'a, K, V>),
+    Occupied(OccupiedEntry<'a, K, V>),
     Vacant(VacantEntry<'a, K, V>),
+}
+
+/// A key found in the map; its shard stays locked while this lives.
+pub(crate) struct OccupiedEntry<'a, K, V> {
+    entries: MutexGuard<'a, Shard<K, V>>,
+    index: usize,
+    /// The key the entry was asked for with.
+    key: K,
+}
+
+impl<K, V> OccupiedEntry<'_, K, V> {
+    /// The key in the map.
+    pub(crate) fn key(&self) -> &K {
+        &self.entries[self.index].0
+    }
+
+    /// The key the entry was asked for with; the shard's lock is let go.
+    pub(crate) fn into_key(self) -> K {
+        self.key
+    }
 }
 
 /// A key not in the map; its shard stays locked until it is inserted or

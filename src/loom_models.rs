@@ -336,6 +336,44 @@ fn ending_two_orders_under_a_memory_bound_of_one_forgets_the_older() {
     });
 }
 
+/// A release pass whose expiry pushes an ended order out of a memory bound
+/// of one, racing a block of that order's id. The pass marks the order
+/// forgotten at once and takes it out of the order map only once its
+/// expiries are done, so the block either comes first and is refused as a
+/// duplicate, or comes after the mark and holds, whether the order is still
+/// in the map or not; the pass must then leave the new order where it is.
+#[test]
+fn a_block_races_a_release_pass_forgetting_its_order_id() {
+    check(&["refused while remembered", "held once forgotten"], || {
+        let backend = backend(3, &["h", "o"], 1);
+        call(|events| backend.confirm("o", DEADLINE - 1, events)).0.unwrap();
+        let later = [Line::new(PRODUCT, 1)];
+        let (block, (expired, _)) = race(
+            &backend,
+            move |backend| {
+                backend.hold("o", &later, DEADLINE + 100, true, &mut Events::collecting())
+            },
+            |backend| release(backend, DEADLINE + 1),
+        );
+        assert_eq!(expired, 1);
+        let now = DEADLINE + 1;
+        let ends = [OrderState::Confirmed, OrderState::Expired];
+        match block {
+            Err(Error::DuplicateOrder) => {
+                assert_eq!(state(&backend, "o", now), Err(Error::UnknownOrder));
+                assert_counts(&backend, 3, &ends, 0);
+                "refused while remembered"
+            }
+            Ok(()) => {
+                assert_eq!(state(&backend, "o", now), Ok(OrderState::Held));
+                assert_counts(&backend, 3, &ends, 1);
+                "held once forgotten"
+            }
+            other => panic!("block: {other:?}"),
+        }
+    });
+}
+
 /// Two blocks of one order id: a block builds its order before it looks for
 /// the id, then takes stock only once it holds the id's place in the map,
 /// so exactly one holds (its own quantity) and the other is refused as a

@@ -7,7 +7,8 @@
 //! own primitives, and a modeled thread that blocked on any other lock
 //! would hang the model. So there the mutex wraps loom's, the maps are the
 //! small loom-locked stand-ins of `src/loom_map.rs`, the schedule's
-//! snapshot counter is loom's atomic, and the hasher has a fixed seed, so
+//! snapshot counter and an order's forgotten mark are loom's atomics, and
+//! the hasher has a fixed seed, so
 //! that every run of a model puts each id in the same map shard.
 
 #[cfg(not(loom))]
@@ -19,7 +20,7 @@ pub(crate) use foldhash::fast::RandomState;
 #[cfg(not(loom))]
 pub(crate) use parking_lot::{Mutex, MutexGuard};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::AtomicU64;
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64};
 
 #[cfg(loom)]
 pub(crate) use self::modeled::{Mutex, MutexGuard};
@@ -28,7 +29,7 @@ pub(crate) use crate::loom_map::{DashMap, Entry, VacantEntry};
 #[cfg(loom)]
 pub(crate) use foldhash::fast::FixedState as RandomState;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::AtomicU64;
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64};
 
 #[cfg(loom)]
 mod modeled {

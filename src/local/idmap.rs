@@ -23,6 +23,9 @@ use crate::sync::{DashMap, Entry, RandomState, VacantEntry};
 /// A value kept by its id. Cloning it is cheap: it is a shared handle.
 pub(super) trait Identified: Clone {
     fn id(&self) -> &str;
+
+    /// Whether `other` is this very value, not only one with its id.
+    fn same(&self, other: &Self) -> bool;
 }
 
 pub(super) struct IdMap<T> {
@@ -54,9 +57,34 @@ impl<T: Identified> IdMap<T> {
     /// the map stays locked: no other id there can be found, added or
     /// removed. Dropping it adds nothing.
     pub(super) fn vacancy(&self, hash: u64, value: T) -> Option<Vacancy<'_, T>> {
-        match self.map.entry(Keyed { hash, value }) {
-            Entry::Occupied(_) => None,
-            Entry::Vacant(slot) => Some(Vacancy(slot)),
+        self.vacancy_past(hash, value, |_| false)
+    }
+
+    /// [`IdMap::vacancy`], where a value that `stale` says of is no longer
+    /// there: it is taken out of the map first, whether or not the place is
+    /// then filled. A value is stale for good once it is, and is the same
+    /// handle ([`Identified::same`]) as long as it is kept.
+    pub(super) fn vacancy_past(
+        &self,
+        hash: u64,
+        value: T,
+        stale: impl Fn(&T) -> bool,
+    ) -> Option<Vacancy<'_, T>> {
+        let mut key = Keyed { hash, value };
+        loop {
+            match self.map.entry(key) {
+                Entry::Vacant(slot) => return Some(Vacancy(slot)),
+                Entry::Occupied(kept) if stale(&kept.key().value) => {
+                    // Taken out with the shard let go and locked again, as
+                    // DashMap's occupied entry cannot remove and give back
+                    // the key it was asked with; another thread may take
+                    // the place meanwhile, which the next round sees.
+                    let old = kept.key().value.clone();
+                    key = kept.into_key();
+                    self.remove_if(old.id(), |kept| kept.same(&old));
+                }
+                Entry::Occupied(_) => return None,
+            }
         }
     }
 
@@ -188,6 +216,20 @@ mod tests {
         map.vacancy(map.hash("a"), Product::new("a", "A", 1)).expect("a is free").fill();
         assert!(map.vacancy(map.hash("a"), Product::new("a", "B", 1)).is_none());
         assert_eq!(map.get("a").map(|p| p.name().to_owned()), Some("A".to_owned()));
+    }
+
+    #[test]
+    fn a_vacancy_past_a_stale_value_takes_it_out_first() {
+        let map = IdMap::new();
+        assert!(add(&map, "a", "Old"));
+        let stale = |p: &Product| p.name() == "Old";
+        let vacancy = map.vacancy_past(map.hash("a"), Product::new("a", "New", 1), stale);
+        assert_eq!(vacancy.map(|v| v.value().name().to_owned()), Some("New".to_owned()));
+        assert!(map.get("a").is_none(), "the stale value is out, and nothing was filled");
+        map.vacancy_past(map.hash("a"), Product::new("a", "New", 1), stale).unwrap().fill();
+        let refused = map.vacancy_past(map.hash("a"), Product::new("a", "Newer", 1), stale);
+        assert!(refused.is_none(), "a value that is not stale keeps its place");
+        assert_eq!(map.get("a").map(|p| p.name().to_owned()), Some("New".to_owned()));
     }
 
     #[test]

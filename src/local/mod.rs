@@ -8,6 +8,8 @@
 //!   (all at once, so that no call sees it half ended), then, to forget
 //!   another order pushed out by the memory bound, an order-map shard with
 //!   no product locked;
+//! - holding an order whose id a forgotten order still keeps in the map:
+//!   first that shard alone, to remove the forgotten order, then as above;
 //! - schedule shards, and the queue of ended orders, are leaves: taken last
 //!   (a hold or an end counts itself in its schedule shard with its
 //!   products still locked), nothing else is locked while one is held;
@@ -17,6 +19,14 @@
 //! A product's lock is held only to change its counts (stock and outcome
 //! counters alike) together with the hold counts of the metrics, or to read
 //! them.
+//!
+//! An order the memory bound pushes out is forgotten at once, but a release
+//! pass removes the orders it pushed out from the order map only once every
+//! hold due is released: stock comes back first, and the pass holds no
+//! order-map shard meanwhile. Until then such an order is marked forgotten,
+//! and reads as absent: no call finds it, and a block may take its id. The
+//! map holds no more orders during the pass than it did before the
+//! deadline, when the expiring holds were live.
 
 mod idmap;
 mod product;
@@ -25,7 +35,7 @@ mod schedule;
 use std::mem;
 use std::ops::Deref;
 use std::slice;
-use std::sync::Arc;
+use std::sync::{atomic, Arc};
 
 use compact_str::CompactString;
 
@@ -38,7 +48,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{HoldCounts, ProductOutcomes};
 use crate::notify::Events;
 use crate::order::{Event, Line, OrderState, Stock};
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{AtomicBool, Mutex, MutexGuard};
 use crate::validate::{add_counts, MAX_COUNT};
 
 /// What finishing a live hold gives: the deadline it had or now has.
@@ -74,15 +84,26 @@ pub(crate) struct OrderCell {
     lines: Lines,
     phase: Mutex<Phase>,
     shard: u8,
+    /// Forgotten, though the order map may keep it a while (see the
+    /// module's documentation): it reads as absent.
+    forgotten: AtomicBool,
 }
 
 impl Identified for Arc<OrderCell> {
     fn id(&self) -> &str {
         &self.id
     }
+
+    fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(self, other)
+    }
 }
 
 impl OrderCell {
+    fn is_forgotten(&self) -> bool {
+        self.forgotten.load(atomic::Ordering::Acquire)
+    }
+
     fn view(&self, state: OrderState, deadline: Nanos) -> OrderView {
         let lines = self.lines.iter().map(|(p, q)| (p.id().to_owned(), *q)).collect();
         OrderView { state, lines, deadline }
@@ -117,6 +138,16 @@ fn with_counts<R>(
     }
 }
 
+/// What becomes of an order that the memory bound pushes out when another
+/// ends.
+enum Forget<'a> {
+    /// Out of the order map at once.
+    Now,
+    /// Marked forgotten at once, and left for the caller to remove from the
+    /// map.
+    Later(&'a mut Vec<Arc<OrderCell>>),
+}
+
 pub(crate) struct LocalBackend {
     products: IdMap<Product>,
     orders: IdMap<Arc<OrderCell>>,
@@ -140,7 +171,8 @@ impl LocalBackend {
     }
 
     fn order(&self, id: &str) -> Result<Arc<OrderCell>> {
-        self.orders.get(id).ok_or(Error::UnknownOrder)
+        let order = self.orders.get(id).filter(|order| !order.is_forgotten());
+        order.ok_or(Error::UnknownOrder)
     }
 
     /// Sums lines per product, in ascending product id order.
@@ -170,6 +202,7 @@ impl LocalBackend {
         state: OrderState,
         now: Nanos,
         events: &mut Events,
+        forget: Forget<'_>,
     ) {
         let Phase::Held { deadline } = *phase else {
             unreachable!("only a held order can end");
@@ -187,12 +220,18 @@ impl LocalBackend {
         *phase = Phase::Ended { state, deadline };
         events.add(|| order.ended_event(state));
         if let Some(pushed_out) = self.schedule.remember(order, now) {
-            self.forget(&pushed_out);
+            match forget {
+                Forget::Now => self.forget(&pushed_out),
+                Forget::Later(later) => {
+                    pushed_out.forgotten.store(true, atomic::Ordering::Release);
+                    later.push(pushed_out);
+                }
+            }
         }
     }
 
     fn forget(&self, order: &Arc<OrderCell>) {
-        self.orders.remove_if(&order.id, |cell| Arc::ptr_eq(cell, order));
+        self.orders.remove_if(&order.id, |cell| cell.same(order));
     }
 
     /// Runs `finish` on a held order whose deadline has not passed, or expires
@@ -211,7 +250,7 @@ impl LocalBackend {
                 finish(self, &order, &mut phase, deadline, events)
             }
             Phase::Held { .. } => {
-                self.end(&order, &mut phase, OrderState::Expired, now, events);
+                self.end(&order, &mut phase, OrderState::Expired, now, events, Forget::Now);
                 Err(Error::Expired)
             }
             Phase::Ended { state, .. } => Err(match state {
@@ -308,8 +347,10 @@ impl Backend for LocalBackend {
             lines,
             phase: Mutex::new(Phase::Held { deadline }),
             shard: shard_of(hash),
+            forgotten: AtomicBool::new(false),
         });
-        let Some(vacancy) = self.orders.vacancy(hash, order) else {
+        let Some(vacancy) = self.orders.vacancy_past(hash, order, |order| order.is_forgotten())
+        else {
             return Err(Error::DuplicateOrder);
         };
         let order = vacancy.value();
@@ -325,7 +366,7 @@ impl Backend for LocalBackend {
 
     fn confirm(&self, order_id: &str, now: Nanos, events: &mut Events) -> Result<()> {
         self.finish(order_id, now, events, |this, order, phase, deadline, events| {
-            this.end(order, phase, OrderState::Confirmed, now, events);
+            this.end(order, phase, OrderState::Confirmed, now, events, Forget::Now);
             Ok(deadline)
         })
         .map(drop)
@@ -333,7 +374,7 @@ impl Backend for LocalBackend {
 
     fn cancel(&self, order_id: &str, now: Nanos, events: &mut Events) -> Result<()> {
         self.finish(order_id, now, events, |this, order, phase, deadline, events| {
-            this.end(order, phase, OrderState::Cancelled, now, events);
+            this.end(order, phase, OrderState::Cancelled, now, events, Forget::Now);
             Ok(deadline)
         })
         .map(drop)
@@ -353,7 +394,7 @@ impl Backend for LocalBackend {
         let mut phase = order.phase.lock();
         if let Phase::Held { deadline } = *phase {
             if now > deadline {
-                self.end(&order, &mut phase, OrderState::Expired, now, events);
+                self.end(&order, &mut phase, OrderState::Expired, now, events, Forget::Now);
             }
         }
         Ok(match *phase {
@@ -369,6 +410,7 @@ impl Backend for LocalBackend {
         publish: &dyn Fn(Events),
     ) -> usize {
         let mut expired = 0;
+        let mut pushed_out = Vec::new();
         loop {
             let work = self.schedule.take_due(now);
             let mut batch = events();
@@ -381,7 +423,8 @@ impl Backend for LocalBackend {
                 let mut phase = order.phase.lock();
                 // An extended hold left its old entry behind; its new one comes later.
                 if matches!(*phase, Phase::Held { deadline } if deadline < now) {
-                    self.end(order, &mut phase, OrderState::Expired, now, &mut batch);
+                    let forget = Forget::Later(&mut pushed_out);
+                    self.end(order, &mut phase, OrderState::Expired, now, &mut batch, forget);
                     expired += 1;
                 }
             }
@@ -390,6 +433,9 @@ impl Backend for LocalBackend {
                 self.forget(order);
             }
             if !work.more {
+                for order in &pushed_out {
+                    self.forget(order);
+                }
                 return expired;
             }
         }

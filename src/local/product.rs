@@ -150,6 +150,10 @@ impl Identified for Product {
     fn id(&self) -> &str {
         Product::id(self)
     }
+
+    fn same(&self, other: &Self) -> bool {
+        self.header == other.header
+    }
 }
 
 impl Clone for Product {
