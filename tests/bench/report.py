@@ -229,7 +229,7 @@ def build(data: Path) -> str:
                 "and confirms without pause. Release time runs from the deadline until the "
                 "metrics count every hold expired. The blocks measured during the release run "
                 "from the deadline until a second after it is done, while the releaser also "
-                "takes the orders that the memory bound pushed out out of the order map. "
+                "removes the orders that the memory bound pushed out from the order map. "
                 "Baseline: the same thread's blocks in the quiet seconds before the deadline.")
             add("")
             add("| figure | during the release (and 1 s after) | quiet baseline | ratio |")
