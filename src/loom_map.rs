@@ -66,7 +66,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> DashMap<K, V, S> {
 
     pub(crate) fn entry(&self, key: K) -> Entry<'_, K, V> {
         match self.find(&key) {
-            (entries, Some(index)) => Entry::Occupied(OccupiedEntry { entries, index, key }),
+            (entries, Some(index)) => {
+                Entry::Occupied(OccupiedEntry { found: Ref { entries, index }, key })
+            }
             (entries, None) => Entry::Vacant(VacantEntry { entries, key }),
         }
     }
@@ -107,8 +109,7 @@ pub(crate) enum Entry<'a, K, V> {
 
 /// A key found in the map; its shard stays locked while this lives.
 pub(crate) struct OccupiedEntry<'a, K, V> {
-    entries: MutexGuard<'a, Shard<K, V>>,
-    index: usize,
+    found: Ref<'a, K, V>,
     /// The key the entry was asked for with.
     key: K,
 }
@@ -116,7 +117,7 @@ pub(crate) struct OccupiedEntry<'a, K, V> {
 impl<K, V> OccupiedEntry<'_, K, V> {
     /// The key in the map.
     pub(crate) fn key(&self) -> &K {
-        &self.entries[self.index].0
+        self.found.key()
     }
 
     /// The key the entry was asked for with; the shard's lock is let go.

@@ -135,6 +135,12 @@ fn hold(backend: &LocalBackend, order: &str, quantity: u64) -> Result<()> {
     backend.hold(order, &lines, DEADLINE, true, &mut Events::collecting())
 }
 
+/// Holds one unit of the product for `order`, past [`DEADLINE`].
+fn hold_later(backend: &LocalBackend, order: &str) -> Result<()> {
+    let lines = [Line::new(PRODUCT, 1)];
+    backend.hold(order, &lines, DEADLINE + 100, true, &mut Events::collecting())
+}
+
 fn state(backend: &LocalBackend, order: &str, now: Nanos) -> Result<OrderState> {
     backend.status(order, now, &mut Events::collecting()).map(|view| view.state)
 }
@@ -347,12 +353,9 @@ fn a_block_races_a_release_pass_forgetting_its_order_id() {
     check(&["refused while remembered", "held once forgotten"], || {
         let backend = backend(3, &["h", "o"], 1);
         call(|events| backend.confirm("o", DEADLINE - 1, events)).0.unwrap();
-        let later = [Line::new(PRODUCT, 1)];
         let (block, (expired, _)) = race(
             &backend,
-            move |backend| {
-                backend.hold("o", &later, DEADLINE + 100, true, &mut Events::collecting())
-            },
+            |backend| hold_later(backend, "o"),
             |backend| release(backend, DEADLINE + 1),
         );
         assert_eq!(expired, 1);
@@ -370,6 +373,68 @@ fn a_block_races_a_release_pass_forgetting_its_order_id() {
                 "held once forgotten"
             }
             other => panic!("block: {other:?}"),
+        }
+    });
+}
+
+/// Two blocks of the id of an order that a release pass has pushed out of a
+/// memory bound of one: they run while the pass publishes its events, when
+/// the order is marked forgotten but still in the order map. Each block
+/// that finds it there removes it and tries again, so exactly one holds,
+/// the other is refused as a duplicate, and the pass leaves the one that
+/// holds where it is. A block that removed whatever order had the id could
+/// remove the other's new order, and both would hold.
+#[test]
+fn two_blocks_race_for_the_id_of_an_order_a_pass_forgot() {
+    check(&["first holds", "second holds"], || {
+        let backend = backend(3, &["h", "o"], 1);
+        call(|events| backend.confirm("o", DEADLINE - 1, events)).0.unwrap();
+        let raced = Mutex::new(Vec::new());
+        let publish = |_: Events| {
+            let blocks = race(&backend, |b| hold_later(b, "o"), |b| hold_later(b, "o"));
+            raced.lock().unwrap().push(blocks);
+        };
+        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &publish), 1);
+        let raced = raced.into_inner().unwrap();
+        let outcome = match raced[..] {
+            [(Ok(()), Err(Error::DuplicateOrder))] => "first holds",
+            [(Err(Error::DuplicateOrder), Ok(()))] => "second holds",
+            ref other => panic!("blocks during the pass: {other:?}"),
+        };
+        assert_eq!(state(&backend, "o", DEADLINE + 1), Ok(OrderState::Held));
+        assert_counts(&backend, 3, &[OrderState::Confirmed, OrderState::Expired], 1);
+        outcome
+    });
+}
+
+/// Under a memory bound of one, with "x" remembered, two confirms race:
+/// whichever ends first pushes "x" out. However the two interleave, once a
+/// confirm has returned, at most one order is remembered besides its own
+/// moment of ending, so "x" must already read as absent to the thread that
+/// ran it. An order marked forgotten only after the queue's lock is let go
+/// could still be found then, by a thread whose own confirm came second.
+#[test]
+fn an_order_pushed_out_reads_absent_once_a_later_end_returns() {
+    check(&["a pushed x out", "b pushed x out"], || {
+        let backend = backend(3, &["x", "a", "b"], 1);
+        call(|events| backend.confirm("x", DEADLINE - 1, events)).0.unwrap();
+        let now = DEADLINE - 1;
+        let confirm_then_look = move |backend: &LocalBackend, order: &str| {
+            call(|events| backend.confirm(order, now, events)).0.unwrap();
+            state(backend, "x", now)
+        };
+        let (after_a, after_b) = race(
+            &backend,
+            move |backend| confirm_then_look(backend, "a"),
+            move |backend| confirm_then_look(backend, "b"),
+        );
+        assert_eq!((after_a, after_b), (Err(Error::UnknownOrder), Err(Error::UnknownOrder)));
+        let ends = [OrderState::Confirmed; 3];
+        assert_counts(&backend, 3, &ends, 0);
+        match (state(&backend, "a", now), state(&backend, "b", now)) {
+            (Err(Error::UnknownOrder), Ok(OrderState::Confirmed)) => "a pushed x out",
+            (Ok(OrderState::Confirmed), Err(Error::UnknownOrder)) => "b pushed x out",
+            other => panic!("a, b: {other:?}"),
         }
     });
 }

@@ -51,8 +51,9 @@ impl Events {
         }
     }
 
-    /// A buffer that collects every event, for a model to see what a call did.
-    #[cfg(all(test, loom))]
+    /// A buffer that collects every event, for a test or a model to see what
+    /// a call did.
+    #[cfg(test)]
     pub(crate) fn collecting() -> Events {
         Events { listened: true, list: Vec::new() }
     }

@@ -81,11 +81,17 @@ impl<T: Identified> IdMap<T> {
                     // the place meanwhile, which the next round sees.
                     let old = kept.key().value.clone();
                     key = kept.into_key();
-                    self.remove_if(old.id(), |kept| kept.same(&old));
+                    self.remove(&old);
                 }
                 Entry::Occupied(_) => return None,
             }
         }
+    }
+
+    /// Removes `value` if the map keeps it, this very value
+    /// ([`Identified::same`]), not only one with its id.
+    pub(super) fn remove(&self, value: &T) {
+        self.remove_if(value.id(), |kept| kept.same(value));
     }
 
     /// Removes the value kept for `id` if `this` is that value.

@@ -20,13 +20,16 @@
 //! counters alike) together with the hold counts of the metrics, or to read
 //! them.
 //!
-//! An order the memory bound pushes out is forgotten at once, but a release
-//! pass removes the orders it pushed out from the order map only once every
-//! hold due is released: stock comes back first, and the pass holds no
-//! order-map shard meanwhile. Until then such an order is marked forgotten,
-//! and reads as absent: no call finds it, and a block may take its id. The
-//! map holds no more orders during the pass than it did before the
-//! deadline, when the expiring holds were live.
+//! An ended order is forgotten the moment it leaves the queue of ended
+//! orders (past its retention, or pushed out by the memory bound), which
+//! marks it so under the queue's lock: from then on it reads as absent, no
+//! call finds it and a block may take its id, though the order map may keep
+//! it a while. A call that ends a hold, and so pushes an order out, removes
+//! that order from the map at once; but a release pass removes the orders
+//! it forgets only once every hold due is released: stock comes back first,
+//! and the pass holds no order-map shard meanwhile. The map then holds no
+//! more orders than it did before the deadline, when the expiring holds were
+//! live; the pass's list of them takes 8 bytes an order besides.
 
 mod idmap;
 mod product;
@@ -84,8 +87,9 @@ pub(crate) struct OrderCell {
     lines: Lines,
     phase: Mutex<Phase>,
     shard: u8,
-    /// Forgotten, though the order map may keep it a while (see the
-    /// module's documentation): it reads as absent.
+    /// Set once the order leaves the queue of ended orders: it reads as
+    /// absent, though the order map may keep it a while (see the module's
+    /// documentation).
     forgotten: AtomicBool,
 }
 
@@ -102,6 +106,10 @@ impl Identified for Arc<OrderCell> {
 impl OrderCell {
     fn is_forgotten(&self) -> bool {
         self.forgotten.load(atomic::Ordering::Acquire)
+    }
+
+    fn mark_forgotten(&self) {
+        self.forgotten.store(true, atomic::Ordering::Release);
     }
 
     fn view(&self, state: OrderState, deadline: Nanos) -> OrderView {
@@ -138,13 +146,12 @@ fn with_counts<R>(
     }
 }
 
-/// What becomes of an order that the memory bound pushes out when another
-/// ends.
+/// When an order that the memory bound pushes out, marked forgotten at
+/// once, leaves the order map.
 enum Forget<'a> {
-    /// Out of the order map at once.
+    /// At once.
     Now,
-    /// Marked forgotten at once, and left for the caller to remove from the
-    /// map.
+    /// When the caller, which keeps it here, removes it.
     Later(&'a mut Vec<Arc<OrderCell>>),
 }
 
@@ -222,16 +229,13 @@ impl LocalBackend {
         if let Some(pushed_out) = self.schedule.remember(order, now) {
             match forget {
                 Forget::Now => self.forget(&pushed_out),
-                Forget::Later(later) => {
-                    pushed_out.forgotten.store(true, atomic::Ordering::Release);
-                    later.push(pushed_out);
-                }
+                Forget::Later(later) => later.push(pushed_out),
             }
         }
     }
 
     fn forget(&self, order: &Arc<OrderCell>) {
-        self.orders.remove_if(&order.id, |cell| cell.same(order));
+        self.orders.remove(order);
     }
 
     /// Runs `finish` on a held order whose deadline has not passed, or expires
@@ -410,9 +414,10 @@ impl Backend for LocalBackend {
         publish: &dyn Fn(Events),
     ) -> usize {
         let mut expired = 0;
-        let mut pushed_out = Vec::new();
+        // Every order the pass forgets, removed from the order map at the end.
+        let mut forgotten = Vec::new();
         loop {
-            let work = self.schedule.take_due(now);
+            let mut work = self.schedule.take_due(now);
             let mut batch = events();
             for (i, order) in work.expiries.orders().enumerate() {
                 // A pass can take a whole heap of expiries: their events go
@@ -423,17 +428,15 @@ impl Backend for LocalBackend {
                 let mut phase = order.phase.lock();
                 // An extended hold left its old entry behind; its new one comes later.
                 if matches!(*phase, Phase::Held { deadline } if deadline < now) {
-                    let forget = Forget::Later(&mut pushed_out);
+                    let forget = Forget::Later(&mut forgotten);
                     self.end(order, &mut phase, OrderState::Expired, now, &mut batch, forget);
                     expired += 1;
                 }
             }
             publish(batch);
-            for order in &work.forgotten {
-                self.forget(order);
-            }
+            forgotten.append(&mut work.forgotten);
             if !work.more {
-                for order in &pushed_out {
+                for order in &forgotten {
                     self.forget(order);
                 }
                 return expired;
@@ -457,5 +460,48 @@ impl Backend for LocalBackend {
             cancelled: counts.cancelled,
             expired: counts.expired,
         })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+
+    const DEADLINE: Nanos = 1_000;
+
+    fn hold(backend: &LocalBackend, order: &str, deadline: Nanos) -> Result<()> {
+        let lines = [Line::new("p", 1)];
+        backend.hold(order, &lines, deadline, true, &mut Events::collecting())
+    }
+
+    /// A release pass whose expiry pushes an ended order out of a memory
+    /// bound of one. It publishes its events before it removes what it
+    /// forgot from the order map, and by then the order already reads as
+    /// absent and its id is free; the pass then leaves the new order with
+    /// that id where it is.
+    #[test]
+    fn an_order_a_release_pass_pushes_out_is_forgotten_before_the_pass_ends() {
+        let backend = LocalBackend::new(1_000_000, 1);
+        backend.add_product("p", "Product", 3).unwrap();
+        hold(&backend, "h", DEADLINE).unwrap();
+        hold(&backend, "o", DEADLINE).unwrap();
+        backend.confirm("o", DEADLINE - 1, &mut Events::collecting()).unwrap();
+        let now = DEADLINE + 1;
+        let state = |backend: &LocalBackend| {
+            backend.status("o", now, &mut Events::collecting()).map(|view| view.state)
+        };
+        let seen = RefCell::new(Vec::new());
+        let publish = |_: Events| {
+            let confirm = backend.confirm("o", now, &mut Events::collecting());
+            let found = state(&backend);
+            seen.borrow_mut().push((found, confirm, hold(&backend, "o", now + 100)));
+        };
+        assert_eq!(backend.release_due(now, &Events::collecting, &publish), 1);
+        let absent = Err(Error::UnknownOrder);
+        assert_eq!(seen.into_inner(), [(absent.clone(), absent.map(drop), Ok(()))]);
+        assert_eq!(state(&backend), Ok(OrderState::Held), "the new order is in the map");
+        assert_eq!(backend.stock("p").unwrap(), Stock::new(2, 1));
     }
 }

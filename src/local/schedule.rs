@@ -10,7 +10,8 @@
 //!
 //! Ended orders wait in one queue, in the order they ended, so that the
 //! memory bound forgets exactly the oldest; ending takes that lock for one
-//! push, after the order's stock is settled. A pass costs one lock per shard
+//! push, after the order's stock is settled. An order leaving the queue is
+//! marked forgotten before the lock is let go. A pass costs one lock per shard
 //! plus the entries that fell due; live holds that are not due are never
 //! visited. Every lock here is a leaf: nothing else is locked while one is
 //! held, but for the metrics snapshot's own lock, under which it takes the
@@ -83,6 +84,16 @@ impl<T> Ord for Due<T> {
     // Reversed, so that the std max-heap yields the earliest moment first.
     fn cmp(&self, other: &Self) -> Ordering {
         other.at.cmp(&self.at)
+    }
+}
+
+impl Due {
+    /// The order of an entry leaving the ended orders' queue, marked
+    /// forgotten while the queue's lock is still held: an order is forgotten
+    /// exactly when it leaves the queue, whenever the order map lets it go.
+    fn forgotten(self) -> Arc<OrderCell> {
+        self.order.mark_forgotten();
+        self.order
     }
 }
 
@@ -380,22 +391,22 @@ impl Schedule {
     }
 
     /// Remembers an ended order until its retention runs out at `now` plus
-    /// the retention; returns the oldest order, pushed out early, when more
-    /// than the bound are remembered.
+    /// the retention; returns the oldest order, pushed out early and marked
+    /// forgotten, when more than the bound are remembered.
     pub(super) fn remember(&self, order: &Arc<OrderCell>, now: Nanos) -> Option<Arc<OrderCell>> {
         let at = now.saturating_add(self.retention);
         let mut remembered = self.remembered.lock();
         remembered.push_back(Due { at, order: Arc::clone(order) });
         if remembered.len() > self.max_remembered {
-            return remembered.pop_front().map(|due| due.order);
+            return remembered.pop_front().map(Due::forgotten);
         }
         None
     }
 
     /// Takes entries due at or before `now`: from each shard, at most
     /// [`PER_SHARD`] expiries one by one, or a whole heap of them in one
-    /// move; and at most [`BATCH`] forgotten orders. `more` says whether due
-    /// entries remain.
+    /// move; and at most [`BATCH`] forgotten orders, marked so. `more` says
+    /// whether due entries remain.
     pub(super) fn take_due(&self, now: Nanos) -> DueWork {
         let mut work = DueWork::default();
         for shard in self.shards.iter() {
@@ -417,7 +428,7 @@ impl Schedule {
                 work.more = true;
                 break;
             }
-            work.forgotten.extend(remembered.pop_front().map(|due| due.order));
+            work.forgotten.extend(remembered.pop_front().map(Due::forgotten));
         }
         work
     }

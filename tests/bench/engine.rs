@@ -35,6 +35,10 @@ struct Scale {
     flash: u64,
     expiring: u64,
     expiry_margin: Duration,
+    /// How long after the release the concurrent blocks are still measured:
+    /// a release pass removes the orders it forgot from the order map once
+    /// every hold due is released, and the blocks meanwhile count too.
+    after_release: Duration,
     prompt_rounds: u64,
     prompt_live: u64,
     ffi_products: u64,
@@ -50,6 +54,7 @@ const FULL: Scale = Scale {
     flash: 1_000_000,
     expiring: 1_000_000,
     expiry_margin: Duration::from_secs(8),
+    after_release: Duration::from_secs(1),
     prompt_rounds: 100,
     prompt_live: 100_000,
     ffi_products: 100_000,
@@ -64,6 +69,7 @@ const SMOKE: Scale = Scale {
     flash: 5_000,
     expiring: 2_000,
     expiry_margin: Duration::from_millis(300),
+    after_release: Duration::from_millis(50),
     prompt_rounds: 2,
     prompt_live: 100,
     ffi_products: 1_000,
@@ -319,16 +325,10 @@ fn flash<S: Store>(store: &S, subject: &str, scale: Scale) {
         .print();
 }
 
-/// How long after the release the blocks are still measured as during it:
-/// a release pass takes the orders that the memory bound pushed out out of
-/// the order map once every hold due is released, and those blocks must see
-/// that too.
-const AFTER_RELEASE: Duration = Duration::from_secs(1);
-
 /// A million holds fall due at one moment while another thread keeps
 /// blocking and confirming: how long until every one is released, and what
-/// the blocking thread's blocks cost before the deadline, and from it until
-/// [`AFTER_RELEASE`] past the release.
+/// the blocking thread's blocks cost before the deadline, during the
+/// release, and for a while after it (`Scale::after_release`).
 fn expiry(scale: Scale) {
     const PRODUCTS: u64 = 100_000;
     let engine = new_engine();
@@ -374,7 +374,7 @@ fn expiry(scale: Scale) {
             thread::sleep(Duration::from_millis(1));
         }
         let released_at = engine.now();
-        thread::sleep(AFTER_RELEASE + Duration::from_millis(100));
+        thread::sleep(scale.after_release + Duration::from_millis(100));
         stop.store(true, Ordering::Relaxed);
         (released_at, blocker.join().unwrap())
     });
@@ -383,8 +383,9 @@ fn expiry(scale: Scale) {
         blocks.iter().filter(|(at, _)| (from..to).contains(at)).map(|(_, ns)| *ns).collect()
     };
     let quiet = window(placed, deadline);
-    let settled = released_at + AFTER_RELEASE;
-    let during = window(deadline, settled);
+    let during = window(deadline, released_at);
+    let settled = released_at + scale.after_release;
+    let after = window(released_at, settled);
     let release = released_at.saturating_sub(deadline);
     // A thread can be taken off a CPU for a millisecond or more on a shared
     // machine whatever it runs; how often that happens in the quiet window
@@ -405,12 +406,19 @@ fn expiry(scale: Scale) {
     over_1ms(&mut record, placed, deadline);
     record.num("blocks", quiet.len() as f64).latency(percentiles(quiet)).print();
     let mut record = Record::new("expiry", "engine");
-    over_1ms(&mut record, deadline, settled);
+    over_1ms(&mut record, deadline, released_at);
     record
         .num("holds", scale.expiring as f64)
         .num("release_secs", release.as_secs_f64())
         .num("blocks_during", during.len() as f64)
         .latency(percentiles(during))
+        .print();
+    let mut record = Record::new("expiry-after", "engine");
+    over_1ms(&mut record, released_at, settled);
+    record
+        .num("after_secs", scale.after_release.as_secs_f64())
+        .num("blocks", after.len() as f64)
+        .latency(percentiles(after))
         .print();
 }
 
