@@ -29,7 +29,8 @@
 //! it forgets only once every hold due is released: stock comes back first,
 //! and the pass holds no order-map shard meanwhile. The map then holds no
 //! more orders than it did before the deadline, when the expiring holds were
-//! live; the pass's list of them takes 8 bytes an order besides.
+//! live, but for holds started since; the pass's list of them takes 8 to 16
+//! bytes an order besides.
 
 mod idmap;
 mod product;
@@ -476,11 +477,16 @@ mod tests {
         backend.hold(order, &lines, deadline, true, &mut Events::collecting())
     }
 
+    /// Whether the order map keeps an order with this id marked forgotten.
+    fn keeps_forgotten(backend: &LocalBackend, order: &str) -> bool {
+        backend.orders.get(order).is_some_and(|order| order.is_forgotten())
+    }
+
     /// A release pass whose expiry pushes an ended order out of a memory
     /// bound of one. It publishes its events before it removes what it
-    /// forgot from the order map, and by then the order already reads as
-    /// absent and its id is free; the pass then leaves the new order with
-    /// that id where it is.
+    /// forgot from the order map: the map still keeps the order then, but
+    /// it already reads as absent and its id is free; the pass then leaves
+    /// the new order with that id where it is.
     #[test]
     fn an_order_a_release_pass_pushes_out_is_forgotten_before_the_pass_ends() {
         let backend = LocalBackend::new(1_000_000, 1);
@@ -494,14 +500,42 @@ mod tests {
         };
         let seen = RefCell::new(Vec::new());
         let publish = |_: Events| {
+            let kept = keeps_forgotten(&backend, "o");
             let confirm = backend.confirm("o", now, &mut Events::collecting());
             let found = state(&backend);
-            seen.borrow_mut().push((found, confirm, hold(&backend, "o", now + 100)));
+            seen.borrow_mut().push((kept, found, confirm, hold(&backend, "o", now + 100)));
         };
         assert_eq!(backend.release_due(now, &Events::collecting, &publish), 1);
         let absent = Err(Error::UnknownOrder);
-        assert_eq!(seen.into_inner(), [(absent.clone(), absent.map(drop), Ok(()))]);
+        assert_eq!(seen.into_inner(), [(true, absent.clone(), absent.map(drop), Ok(()))]);
         assert_eq!(state(&backend), Ok(OrderState::Held), "the new order is in the map");
         assert_eq!(backend.stock("p").unwrap(), Stock::new(2, 1));
+    }
+
+    /// A pass that takes several rounds (at most a few expiries from each
+    /// schedule shard at a time) removes what it forgot only after the
+    /// last: the order the first round pushed out is kept, marked, until
+    /// then, and under a memory bound of one only the last expired order
+    /// is left.
+    #[test]
+    fn a_pass_of_several_rounds_removes_what_it_forgot_at_the_end() {
+        const HOLDS: usize = 3 * schedule::BATCH;
+        let backend = LocalBackend::new(1_000_000, 1);
+        backend.add_product("p", "Product", 10 * HOLDS as u64).unwrap();
+        hold(&backend, "o", DEADLINE).unwrap();
+        backend.confirm("o", DEADLINE - 1, &mut Events::collecting()).unwrap();
+        let ids: Vec<String> = (0..HOLDS).map(|i| format!("h{i}")).collect();
+        for id in &ids {
+            hold(&backend, id, DEADLINE).unwrap();
+        }
+        let rounds = RefCell::new(Vec::new());
+        let publish = |_: Events| rounds.borrow_mut().push(keeps_forgotten(&backend, "o"));
+        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &publish), HOLDS);
+        let rounds = rounds.into_inner();
+        assert!(rounds.len() >= 3, "the pass took {} rounds", rounds.len());
+        assert!(rounds.iter().all(|&kept| kept), "kept in every round: {rounds:?}");
+        assert!(backend.orders.get("o").is_none(), "removed at the end");
+        let kept = ids.iter().filter(|id| backend.orders.get(id).is_some()).count();
+        assert_eq!(kept, 1, "one expired order remembered");
     }
 }
