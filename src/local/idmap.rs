@@ -95,7 +95,7 @@ impl<T: Identified> IdMap<T> {
     }
 
     /// Removes the value kept for `id` if `this` is that value.
-    pub(super) fn remove_if(&self, id: &str, this: impl FnOnce(&T) -> bool) {
+    fn remove_if(&self, id: &str, this: impl FnOnce(&T) -> bool) {
         self.map.remove_if(id, |key, _| this(&key.value));
     }
 }
