@@ -65,6 +65,9 @@ test-python: python-package
 
 test-go: toolchains lib
 	cd bindings/go && CGO_ENABLED=1 $(GO) vet ./... && CGO_ENABLED=1 $(GO) test -count=1 ./...
+	# The benchmark-only files: vetted, and their helpers tested.
+	cd bindings/go && CGO_ENABLED=1 $(GO) vet -tags $(GO_BENCH_TAG) ./... && \
+	  CGO_ENABLED=1 $(GO) test -tags $(GO_BENCH_TAG) -count=1 -run BenchSplit ./...
 
 # The long checks (tests/VERIFICATION.md says what each proves). Each runs
 # even when an earlier one failed; the target fails if any did. Miri,
@@ -150,6 +153,9 @@ BENCH_OUT := $(BUILD)/bench
 # drifts from the next on a shared machine: they run this many times more,
 # Rust, C and Go in turn, and each door's least disturbed run counts.
 FFI_ROUNDS ?= 5
+# Builds the Go benchmarks that split a pair's time into the front door's
+# code, the crossings into C and the engine (bindings/go/benchsplit.go).
+GO_BENCH_TAG := stockkeeper_bench
 # More runs of the core's throughput workloads; the report keeps each
 # figure's fastest. The mass expiry, whose target is a worst case, runs once.
 CORE_ROUNDS ?= 2
@@ -167,8 +173,8 @@ bench: toolchains lib python-package
 	  done; \
 	done
 	$(MAKE) -s --no-print-directory -C tests/c bench ROOT=$(ROOT) CC=$(CC) > $(BENCH_OUT)/c.jsonl
-	cd bindings/go && CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchtime 1000000x \
-	  -count 1 > $(BENCH_OUT)/go.txt
+	cd bindings/go && CGO_ENABLED=1 $(GO) test -tags $(GO_BENCH_TAG) -run '^$$' -bench . \
+	  -benchtime 1000000x -count 1 > $(BENCH_OUT)/go.txt
 	$(VPY) python/benchmarks/bench_service.py --original "$(ORIGINAL)" > $(BENCH_OUT)/python.jsonl
 	rm -f $(BENCH_OUT)/ffi.jsonl $(BENCH_OUT)/ffi-go.txt
 	for round in $$(seq $(FFI_ROUNDS)); do \
@@ -176,8 +182,8 @@ bench: toolchains lib python-package
 	    >> $(BENCH_OUT)/ffi.jsonl && \
 	  $(MAKE) -s --no-print-directory -C tests/c bench ROOT=$(ROOT) CC=$(CC) \
 	    >> $(BENCH_OUT)/ffi.jsonl && \
-	  (cd bindings/go && CGO_ENABLED=1 $(GO) test -run '^$$' \
-	    -bench '^Benchmark(BlockConfirm|Available|CgoFloor)$$' \
+	  (cd bindings/go && CGO_ENABLED=1 $(GO) test -tags $(GO_BENCH_TAG) -run '^$$' \
+	    -bench '^Benchmark(BlockConfirm(Bare|LoopedInC)?|Available|CgoFloor|Cold.*)$$' \
 	    -benchtime 1000000x -count 1) >> $(BENCH_OUT)/ffi-go.txt || exit 1; \
 	done
 	$(PYTHON) tests/bench/report.py $(BENCH_OUT) tests/bench/RESULTS.md

@@ -51,11 +51,19 @@ func settle() {
 	runtime.GC()
 }
 
-func BenchmarkBlockConfirm(b *testing.B) {
-	engine := benchEngine(b)
-	products, orders := benchIds(b.N, fmt.Sprint(benchRun.Add(1)%10))
+// startPairs makes the engine and the ids of a pairs benchmark, settles the
+// collector and starts the timer from zero.
+func startPairs(b *testing.B) (engine *Engine, products, orders []string) {
+	b.Helper()
+	engine = benchEngine(b)
+	products, orders = benchIds(b.N, fmt.Sprint(benchRun.Add(1)%10))
 	settle()
 	b.ResetTimer()
+	return engine, products, orders
+}
+
+func BenchmarkBlockConfirm(b *testing.B) {
+	engine, products, orders := startPairs(b)
 	for i := range b.N {
 		if _, err := engine.Block(products[i], 1, orders[i]); err != nil {
 			b.Fatal(err)
@@ -96,11 +104,8 @@ func BenchmarkCgoFloor(b *testing.B) {
 }
 
 func BenchmarkBlockConfirmParallel(b *testing.B) {
-	engine := benchEngine(b)
-	products, orders := benchIds(b.N, fmt.Sprint(benchRun.Add(1)%10))
-	settle()
+	engine, products, orders := startPairs(b)
 	var next atomic.Int64
-	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1) - 1

@@ -324,6 +324,7 @@ def build(data: Path) -> str:
                  ("Go (`go test -bench`)", figures.fastest("go-BlockConfirm", "go")[0])]
         door_table(doors, 2, "pairs", targets, add)
         add("")
+        go_split(figures, rust_ns, add)
         add("One product read over and over, through each door (`available`, "
             "`sk_product_available`, `Engine.Available`): nothing cold and nothing "
             "allocated, so the difference is the door alone, one call per read. The last "
@@ -416,6 +417,50 @@ def door_table(doors: list[tuple[str, float | None]], calls: int, what: str,
         if over is not None:
             targets.append((f"{label.split()[0]} adds under 100 ns per call ({what})",
                             f"{over:.0f} ns", verdict(over < 100)))
+
+
+def go_split(figures: Figures, rust_ns: float | None, add: Any) -> None:
+    """Where a Go pair's time goes: the same pairs with less and less of Go
+    around them (bindings/go/benchsplit_test.go), and what a crossing into C
+    costs around a call that touches cold memory."""
+    door = figures.fastest("go-BlockConfirm", "go")[0]
+    bare = figures.fastest("go-BlockConfirmBare", "go")[0]
+    looped = figures.fastest("go-BlockConfirmLoopedInC", "go")[0]
+    if None in (door, bare, looped, rust_ns):
+        return
+    add("Where the Go pair's time goes: the same pairs with less and less of Go around "
+        "them, each its fastest run. Per call is half the difference per pair from the "
+        "pairs looped in C.")
+    add("")
+    add("| the same pairs | ns per pair | per call over the loop in C |")
+    add("|---|---|---|")
+    rows = [("through the Go front door", door),
+            ("through cgo, without the front door's own code", bare),
+            ("from a loop in C inside the Go test binary: one crossing in all", looped),
+            ("Rust (baseline)", rust_ns)]
+    for index, (label, ns) in enumerate(rows):
+        over = f"{(ns - looped) / 2:.0f} ns" if index < 2 else "-"
+        add(f"| {label} | {ns:.0f} | {over} |")
+    add("")
+    c_door = figures.fastest("ffi-pairs", "c")[0]
+    behind_c = f" (behind the C door, {ratio(c_door, rust_ns)})" if c_door else ""
+    add(f"Looped in C inside the Go test binary, the pairs take {ratio(looped, rust_ns)} "
+        f"Rust's time{behind_c}: that is the engine and the C ABI in a Go program. The rest "
+        f"is the calls from Go: {(door - looped) / 2:.0f} ns a call through the front door, "
+        f"{(bare - looped) / 2:.0f} ns through cgo alone. Runs of the same benchmark "
+        "drift apart by tens of nanoseconds a call, so a smaller difference between "
+        "those two says nothing.")
+    crossing = figures.fastest("go-ColdCrossing", "go")[0]
+    in_c = figures.fastest("go-ColdLoopedInC", "go")[0]
+    floor = figures.fastest("go-CgoFloor", "go")[0]
+    if None not in (crossing, in_c, floor):
+        add("")
+        add("What a crossing costs depends on the call. A C function that adds one to a "
+            f"byte in each of four cold cache lines takes {in_c:.0f} ns a call from a loop "
+            f"in C, and {crossing:.0f} ns when Go crosses into C for each call: "
+            f"{crossing - in_c:.0f} ns a crossing, where a crossing to a function that "
+            f"touches nothing costs {floor:.0f} ns.")
+    add("")
 
 
 def speedup_target(label: str, record: Record, base: Record | None, at_least: float,
