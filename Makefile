@@ -156,6 +156,9 @@ FFI_ROUNDS ?= 5
 # Builds the Go benchmarks that split a pair's time into the front door's
 # code, the crossings into C and the engine (bindings/go/benchsplit.go).
 GO_BENCH_TAG := stockkeeper_bench
+# The Go benchmarks that run in every round with Rust's and C's.
+GO_ROUND_PAIRS := Block(Many)?|BlockConfirm(Bare|LoopedInC|Many)?
+GO_ROUND_BENCH := ^Benchmark($(GO_ROUND_PAIRS)|Available|CgoFloor|Cold.*)$$
 # More runs of the core's throughput workloads; the report keeps each
 # figure's fastest. The mass expiry, whose target is a worst case, runs once.
 CORE_ROUNDS ?= 2
@@ -183,7 +186,7 @@ bench: toolchains lib python-package
 	  $(MAKE) -s --no-print-directory -C tests/c bench ROOT=$(ROOT) CC=$(CC) \
 	    >> $(BENCH_OUT)/ffi.jsonl && \
 	  (cd bindings/go && CGO_ENABLED=1 $(GO) test -tags $(GO_BENCH_TAG) -run '^$$' \
-	    -bench '^Benchmark(BlockConfirm(Bare|LoopedInC)?|Available|CgoFloor|Cold.*)$$' \
+	    -bench '$(GO_ROUND_BENCH)' \
 	    -benchtime 1000000x -count 1) >> $(BENCH_OUT)/ffi-go.txt || exit 1; \
 	done
 	$(PYTHON) tests/bench/report.py $(BENCH_OUT) tests/bench/RESULTS.md

@@ -1,6 +1,7 @@
 package stockkeeper
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -72,6 +73,77 @@ func BenchmarkBlockConfirm(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchBatch is how many orders the batch benchmarks send a batch, as the
+// Python benchmark's batches.
+const benchBatch = 1000
+
+// batches calls run on every benchBatch-long stretch of 0..n in turn.
+func batches(b *testing.B, n int, run func(start, end int) error) {
+	for start := 0; start < n; start += benchBatch {
+		if err := run(start, min(start+benchBatch, n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// startBatches is startPairs for the batch benchmarks: the ids come as the
+// requests of a batch too.
+func startBatches(b *testing.B) (engine *Engine, requests []BlockRequest, orders []string) {
+	b.Helper()
+	engine, products, orders := startPairs(b)
+	b.StopTimer()
+	requests = make([]BlockRequest, len(products))
+	for i := range requests {
+		requests[i] = BlockRequest{Product: products[i], Quantity: 1, Order: orders[i]}
+	}
+	settle()
+	b.StartTimer()
+	return engine, requests, orders
+}
+
+// BenchmarkBlock and BenchmarkBlockMany hold the same orders, one call each
+// and in batches: what a batch saves per order is the crossing into C.
+func BenchmarkBlock(b *testing.B) {
+	engine, products, orders := startPairs(b)
+	for i := range b.N {
+		if _, err := engine.Block(products[i], 1, orders[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBlockMany(b *testing.B) {
+	engine, requests, _ := startBatches(b)
+	batches(b, b.N, func(start, end int) error {
+		_, err := engine.BlockMany(requests[start:end])
+		return err
+	})
+}
+
+// BenchmarkBlockConfirmMany runs the same pairs as BenchmarkBlockConfirm in
+// batches, BlockMany then ConfirmMany. A confirm then comes a thousand
+// blocks after its own, when its product is out of the cache again, where
+// BenchmarkBlockConfirm confirms at once. ns/op is per pair.
+func BenchmarkBlockConfirmMany(b *testing.B) {
+	engine, requests, orders := startBatches(b)
+	batches(b, b.N, func(start, end int) error {
+		blocked, err := engine.BlockMany(requests[start:end])
+		if err != nil {
+			return err
+		}
+		confirmed, err := engine.ConfirmMany(orders[start:end])
+		if err != nil {
+			return err
+		}
+		for i := range blocked {
+			if err := errors.Join(blocked[i].Err, confirmed[i]); err != nil {
+				return fmt.Errorf("pair %d: %w", start+i, err)
+			}
+		}
+		return nil
+	})
 }
 
 // BenchmarkAvailable reads one product over and over, as the Rust and C

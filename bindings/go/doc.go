@@ -46,6 +46,14 @@
 // runtime/cgo.Handle, deleted only once the library can no longer call with
 // it.
 //
+// # Batches
+//
+// Every call crosses from Go into C, and a crossing costs more than a C
+// function call, most of all around work that misses the caches.
+// [Engine.BlockMany] and [Engine.ConfirmMany] run a batch of orders in one
+// crossing, each order answered as [Engine.Block] and [Engine.Confirm]
+// would answer it alone.
+//
 // # Metrics
 //
 // [Engine.Metrics] is a snapshot of the counters: holds by outcome, calls

@@ -450,6 +450,7 @@ def go_split(figures: Figures, rust_ns: float | None, add: Any) -> None:
         f"{(bare - looped) / 2:.0f} ns through cgo alone. Runs of the same benchmark "
         "drift apart by tens of nanoseconds a call, so a smaller difference between "
         "those two says nothing.")
+    go_batches(figures, add)
     crossing = figures.fastest("go-ColdCrossing", "go")[0]
     in_c = figures.fastest("go-ColdLoopedInC", "go")[0]
     floor = figures.fastest("go-CgoFloor", "go")[0]
@@ -461,6 +462,26 @@ def go_split(figures: Figures, rust_ns: float | None, add: Any) -> None:
             f"{crossing - in_c:.0f} ns a crossing, where a crossing to a function that "
             f"touches nothing costs {floor:.0f} ns.")
     add("")
+
+
+def go_batches(figures: Figures, add: Any) -> None:
+    """The same orders from Go one call each and in batches of a thousand
+    (`Engine.BlockMany`, `Engine.ConfirmMany`), each its fastest run."""
+    rows = [("blocks", figures.fastest("go-Block", "go")[0],
+             figures.fastest("go-BlockMany", "go")[0]),
+            ("block+confirm pairs", figures.fastest("go-BlockConfirm", "go")[0],
+             figures.fastest("go-BlockConfirmMany", "go")[0])]
+    if any(None in row for row in rows):
+        return
+    add("")
+    add("The same orders from Go in batches of 1,000 (`Engine.BlockMany`, "
+        "`Engine.ConfirmMany`), one crossing a batch. A batched confirm comes a thousand "
+        "blocks after its own, when its product has left the cache again.")
+    add("")
+    add("| the same orders | ns each, one call each | ns each, in batches | speedup |")
+    add("|---|---|---|---|")
+    for label, single, batched in rows:
+        add(f"| {label} | {single:.0f} | {batched:.0f} | {ratio(single, batched)} |")
 
 
 def speedup_target(label: str, record: Record, base: Record | None, at_least: float,

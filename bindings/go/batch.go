@@ -1,0 +1,219 @@
+package stockkeeper
+
+// #include "stockkeeper.h"
+//
+// // Where one id of a batch lies in the batch's bytes.
+// typedef struct {
+// 	size_t at;
+// 	size_t len;
+// } sk_go_span;
+//
+// typedef struct {
+// 	sk_go_span order;
+// 	sk_go_span product;
+// 	int64_t quantity;
+// } sk_go_request;
+//
+// // A request's status and deadline, as sk_go_blocked holds a single one's.
+// typedef struct {
+// 	sk_status status;
+// 	sk_deadline deadline;
+// } sk_go_held;
+//
+// // NULL for an empty id, which the library reads as "" (and refuses), as
+// // cBytes passes it for a single call.
+// static const uint8_t *sk_go_at(const uint8_t *bytes, sk_go_span span) {
+// 	return span.len == 0 ? NULL : bytes + span.at;
+// }
+//
+// // Every block of a batch in one call from Go: a crossing into C costs far
+// // more than a C function call once the work around it misses the caches.
+// static void sk_go_block_many(sk_engine *engine, const uint8_t *bytes,
+// 		const sk_go_request *requests, size_t count, uint64_t hold_time_ns,
+// 		sk_go_held *held) {
+// 	for (size_t i = 0; i < count; i++) {
+// 		const sk_go_request *r = &requests[i];
+// 		held[i].status = sk_order_block(engine, sk_go_at(bytes, r->order),
+// 			r->order.len, sk_go_at(bytes, r->product), r->product.len,
+// 			r->quantity, hold_time_ns, &held[i].deadline);
+// 	}
+// }
+//
+// static void sk_go_confirm_many(sk_engine *engine, const uint8_t *bytes,
+// 		const sk_go_span *orders, size_t count, sk_status *statuses) {
+// 	for (size_t i = 0; i < count; i++) {
+// 		statuses[i] = sk_order_confirm(engine, sk_go_at(bytes, orders[i]),
+// 			orders[i].len);
+// 	}
+// }
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// BlockRequest is one block of a batch: Quantity units of Product held for
+// Order, as [Engine.Block] takes them.
+type BlockRequest struct {
+	Product  string
+	Quantity int64
+	Order    string
+}
+
+// Blocked is what one request of a batch gave: the deadline of its hold,
+// or the error [Engine.Block] would have returned for it.
+type Blocked struct {
+	Deadline Deadline
+	Err      error
+}
+
+// BlockMany runs every request in turn, exactly as [Engine.Block] would run
+// it, and returns what each gave, in order: a request that fails leaves
+// the others alone. The whole batch makes one call into the library, where
+// a Block makes one per order, so a batch costs less per order; see the
+// package's benchmarks.
+//
+// It returns ErrClosed and no results on a closed engine. When the engine
+// is closed while the batch runs, the requests before the close have taken
+// effect, each one after it fails with ErrClosed, and BlockMany returns
+// ErrClosed too.
+func (e *Engine) BlockMany(requests []BlockRequest) ([]Blocked, error) {
+	return e.blockMany(requests, 0)
+}
+
+// BlockManyFor is [Engine.BlockMany] with a hold time of its own for every
+// request, which must be positive: zero or a negative hold time fails with
+// ErrInvalidDuration before any request runs.
+func (e *Engine) BlockManyFor(requests []BlockRequest, holdTime time.Duration) ([]Blocked, error) {
+	if holdTime <= 0 {
+		return nil, ErrInvalidDuration
+	}
+	return e.blockMany(requests, uint64(holdTime))
+}
+
+func (e *Engine) blockMany(requests []BlockRequest, holdTime uint64) ([]Blocked, error) {
+	scratch := getScratch()
+	defer scratchPool.Put(scratch)
+	cRequests := grow(&scratch.requests, len(requests))
+	for i, request := range requests {
+		cRequests[i] = C.sk_go_request{
+			order:    scratch.add(request.Order),
+			product:  scratch.add(request.Product),
+			quantity: C.int64_t(request.Quantity),
+		}
+	}
+	held := grow(&scratch.held, len(requests))
+	handle, err := e.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer e.leave()
+	if len(requests) == 0 {
+		return []Blocked{}, nil
+	}
+
+	C.sk_go_block_many(handle, scratch.base(), &cRequests[0], C.size_t(len(requests)),
+		C.uint64_t(holdTime), &held[0])
+	runtime.KeepAlive(e)
+	results := make([]Blocked, len(requests))
+	for i, one := range held {
+		if err := errorOf(one.status); err != nil {
+			results[i].Err = err
+			continue
+		}
+		results[i].Deadline = deadlineOf(one.deadline)
+	}
+	return results, closedDuring(results, func(r Blocked) error { return r.Err })
+}
+
+// ConfirmMany confirms every order in turn, exactly as [Engine.Confirm]
+// would, and returns the error each confirm gave, nil where it succeeded,
+// in one call into the library for the whole batch. It answers a closed
+// engine as [Engine.BlockMany] does.
+func (e *Engine) ConfirmMany(orders []string) ([]error, error) {
+	scratch := getScratch()
+	defer scratchPool.Put(scratch)
+	spans := grow(&scratch.spans, len(orders))
+	for i, order := range orders {
+		spans[i] = scratch.add(order)
+	}
+	statuses := grow(&scratch.statuses, len(orders))
+	handle, err := e.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer e.leave()
+	if len(orders) == 0 {
+		return []error{}, nil
+	}
+
+	C.sk_go_confirm_many(handle, scratch.base(), &spans[0], C.size_t(len(orders)), &statuses[0])
+	runtime.KeepAlive(e)
+	results := make([]error, len(orders))
+	for i, status := range statuses {
+		// errorOf's nil *Error must not become a non-nil error.
+		if err := errorOf(status); err != nil {
+			results[i] = err
+		}
+	}
+	return results, closedDuring(results, func(err error) error { return err })
+}
+
+// batchScratch is the memory a batch hands to C: its ids gathered into one
+// byte slice, which the requests point into by offset (Go memory handed to
+// C may hold no Go pointers), and the arrays C writes the outcomes to. A
+// pool keeps it from one batch to the next, so that a batch allocates only
+// the results it returns.
+type batchScratch struct {
+	bytes    []byte
+	requests []C.sk_go_request
+	held     []C.sk_go_held
+	spans    []C.sk_go_span
+	statuses []C.sk_status
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
+
+func getScratch() *batchScratch {
+	scratch := scratchPool.Get().(*batchScratch)
+	scratch.bytes = scratch.bytes[:0]
+	return scratch
+}
+
+// grow sets *s to a slice of length n, reusing its memory when there is
+// enough, and returns it.
+func grow[T any](s *[]T, n int) []T {
+	if cap(*s) < n {
+		*s = make([]T, n)
+	}
+	*s = (*s)[:n]
+	return *s
+}
+
+func (b *batchScratch) add(id string) C.sk_go_span {
+	span := C.sk_go_span{at: C.size_t(len(b.bytes)), len: C.size_t(len(id))}
+	b.bytes = append(b.bytes, id...)
+	return span
+}
+
+// base is the address of the ids' bytes, or NULL when every id is empty.
+func (b *batchScratch) base() *C.uint8_t {
+	if len(b.bytes) == 0 {
+		return nil
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&b.bytes[0]))
+}
+
+// closedDuring is ErrClosed when the engine closed while a batch ran, which
+// the first result failing with ErrClosed tells: a close is for good.
+func closedDuring[R any](results []R, errOf func(R) error) error {
+	for _, result := range results {
+		if errOf(result) == ErrClosed {
+			return ErrClosed
+		}
+	}
+	return nil
+}
