@@ -96,7 +96,7 @@ func (e *Engine) BlockManyFor(requests []BlockRequest, holdTime time.Duration) (
 
 func (e *Engine) blockMany(requests []BlockRequest, holdTime uint64) ([]Blocked, error) {
 	scratch := getScratch()
-	defer scratchPool.Put(scratch)
+	defer putScratch(scratch)
 	cRequests := grow(&scratch.requests, len(requests))
 	for i, request := range requests {
 		cRequests[i] = C.sk_go_request{
@@ -135,7 +135,7 @@ func (e *Engine) blockMany(requests []BlockRequest, holdTime uint64) ([]Blocked,
 // engine as [Engine.BlockMany] does.
 func (e *Engine) ConfirmMany(orders []string) ([]error, error) {
 	scratch := getScratch()
-	defer scratchPool.Put(scratch)
+	defer putScratch(scratch)
 	spans := grow(&scratch.spans, len(orders))
 	for i, order := range orders {
 		spans[i] = scratch.add(order)
@@ -177,10 +177,26 @@ type batchScratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
 
+// A pooled scratch keeps at most this many bytes of ids and arrays for this
+// many requests: the memory of an outsized batch goes back to the collector
+// rather than stay in the pool.
+const (
+	pooledBytes    = 1 << 20
+	pooledRequests = 1 << 16
+)
+
 func getScratch() *batchScratch {
 	scratch := scratchPool.Get().(*batchScratch)
 	scratch.bytes = scratch.bytes[:0]
 	return scratch
+}
+
+func putScratch(scratch *batchScratch) {
+	arrays := max(cap(scratch.requests), cap(scratch.held), cap(scratch.spans),
+		cap(scratch.statuses))
+	if cap(scratch.bytes) <= pooledBytes && arrays <= pooledRequests {
+		scratchPool.Put(scratch)
+	}
 }
 
 // grow sets *s to a slice of length n, reusing its memory when there is
