@@ -117,7 +117,10 @@ func BenchmarkBlock(b *testing.B) {
 func BenchmarkBlockMany(b *testing.B) {
 	engine, requests, _ := startBatches(b)
 	batches(b, b.N, func(start, end int) error {
-		_, err := engine.BlockMany(requests[start:end])
+		blocked, err := engine.BlockMany(requests[start:end])
+		for i := range blocked {
+			err = errors.Join(err, blocked[i].Err)
+		}
 		return err
 	})
 }

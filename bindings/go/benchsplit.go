@@ -75,6 +75,7 @@ package stockkeeper
 import "C"
 
 import (
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -88,6 +89,9 @@ type benchIdsInC struct {
 }
 
 func newBenchIdsInC(products, orders []string) *benchIdsInC {
+	if len(products) != len(orders) {
+		panic("newBenchIdsInC: as many products as orders, one pair each")
+	}
 	ids := &benchIdsInC{count: len(products)}
 	ids.products = ids.table(products)
 	ids.orders = ids.table(orders)
@@ -138,9 +142,14 @@ func benchBarePair(engine *Engine, product, order string) bool {
 	if status != C.SK_STATUS_OK {
 		return false
 	}
-	return C.sk_order_confirm(engine.handle, orderID.bytes, orderID.len) == C.SK_STATUS_OK
+	confirmed := C.sk_order_confirm(engine.handle, orderID.bytes, orderID.len)
+	runtime.KeepAlive(engine)
+	return confirmed == C.SK_STATUS_OK
 }
 
+// benchCold makes the cold buffer once, kept for the rest of the process,
+// and tells whether there was memory for it. The probes below may run only
+// once it said true.
 var benchCold = sync.OnceValue(func() bool { return C.sk_bench_cold_init() != 0 })
 
 // benchColdCall crosses into C once to touch four cold cache lines.
