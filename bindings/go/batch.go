@@ -72,9 +72,9 @@ type Blocked struct {
 
 // BlockMany runs every request in turn, exactly as [Engine.Block] would run
 // it, and returns what each gave, in order: a request that fails leaves
-// the others alone. The whole batch makes one call into the library, where
-// a Block makes one per order, so a batch costs less per order; see the
-// package's benchmarks.
+// the others alone. The whole batch crosses into the library once, where
+// a Block crosses once per order; what that saves depends on the work
+// around the calls (BenchmarkBlock against BenchmarkBlockMany).
 //
 // It returns ErrClosed and no results on a closed engine. When the engine
 // is closed while the batch runs, the requests before the close have taken
