@@ -104,7 +104,7 @@ func startBatches(b *testing.B) (engine *Engine, requests []BlockRequest, orders
 }
 
 // BenchmarkBlock and BenchmarkBlockMany hold the same orders, one call each
-// and in batches: what a batch saves per order is the crossing into C.
+// and in batches: their difference per order is what a batch saves.
 func BenchmarkBlock(b *testing.B) {
 	engine, products, orders := startPairs(b)
 	for i := range b.N {

@@ -450,7 +450,6 @@ def go_split(figures: Figures, rust_ns: float | None, add: Any) -> None:
         f"{(bare - looped) / 2:.0f} ns through cgo alone. Runs of the same benchmark "
         "drift apart by tens of nanoseconds a call, so a smaller difference between "
         "those two says nothing.")
-    go_batches(figures, add)
     crossing = figures.fastest("go-ColdCrossing", "go")[0]
     in_c = figures.fastest("go-ColdLoopedInC", "go")[0]
     floor = figures.fastest("go-CgoFloor", "go")[0]
@@ -461,6 +460,7 @@ def go_split(figures: Figures, rust_ns: float | None, add: Any) -> None:
             f"in C, and {crossing:.0f} ns when Go crosses into C for each call: "
             f"{crossing - in_c:.0f} ns a crossing, where a crossing to a function that "
             f"touches nothing costs {floor:.0f} ns.")
+    go_batches(figures, add)
     add("")
 
 
