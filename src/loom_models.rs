@@ -129,16 +129,20 @@ where
     (first.join().unwrap(), second.join().unwrap())
 }
 
+/// Holds `quantity` units of the product for `order` until `deadline`.
+fn hold_until(backend: &LocalBackend, order: &str, quantity: u64, deadline: Nanos) -> Result<()> {
+    let lines = [Line::new(PRODUCT, quantity)];
+    backend.hold(order, &lines, deadline, true, &mut Events::collecting())
+}
+
 /// Holds `quantity` units of the product for `order` until [`DEADLINE`].
 fn hold(backend: &LocalBackend, order: &str, quantity: u64) -> Result<()> {
-    let lines = [Line::new(PRODUCT, quantity)];
-    backend.hold(order, &lines, DEADLINE, true, &mut Events::collecting())
+    hold_until(backend, order, quantity, DEADLINE)
 }
 
 /// Holds one unit of the product for `order`, past [`DEADLINE`].
 fn hold_later(backend: &LocalBackend, order: &str) -> Result<()> {
-    let lines = [Line::new(PRODUCT, 1)];
-    backend.hold(order, &lines, DEADLINE + 100, true, &mut Events::collecting())
+    hold_until(backend, order, 1, DEADLINE + 100)
 }
 
 fn state(backend: &LocalBackend, order: &str, now: Nanos) -> Result<OrderState> {

@@ -8,8 +8,8 @@
 //! would hang the model. So there the mutex wraps loom's, the maps are the
 //! small loom-locked stand-ins of `src/loom_map.rs`, the schedule's
 //! snapshot counter and an order's forgotten mark are loom's atomics, and
-//! the hasher has a fixed seed, so
-//! that every run of a model puts each id in the same map shard.
+//! the hasher has a fixed seed, so that every run of a model puts each id
+//! in the same map shard.
 
 #[cfg(not(loom))]
 pub(crate) use dashmap::mapref::entry::{Entry, VacantEntry};

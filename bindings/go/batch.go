@@ -126,7 +126,7 @@ func (e *Engine) blockMany(requests []BlockRequest, holdTime uint64) ([]Blocked,
 		}
 		results[i].Deadline = deadlineOf(one.deadline)
 	}
-	return results, closedDuring(results, func(r Blocked) error { return r.Err })
+	return results, closedDuring(held[len(held)-1].status)
 }
 
 // ConfirmMany confirms every order in turn, exactly as [Engine.Confirm]
@@ -159,7 +159,7 @@ func (e *Engine) ConfirmMany(orders []string) ([]error, error) {
 			results[i] = err
 		}
 	}
-	return results, closedDuring(results, func(err error) error { return err })
+	return results, closedDuring(statuses[len(statuses)-1])
 }
 
 // batchScratch is the memory a batch hands to C: its ids gathered into one
@@ -224,12 +224,11 @@ func (b *batchScratch) base() *C.uint8_t {
 }
 
 // closedDuring is ErrClosed when the engine closed while a batch ran, which
-// the first result failing with ErrClosed tells: a close is for good.
-func closedDuring[R any](results []R, errOf func(R) error) error {
-	for _, result := range results {
-		if errOf(result) == ErrClosed {
-			return ErrClosed
-		}
+// its last request failing with ErrClosed tells: a close is for good, so
+// every request from the close on failed with it.
+func closedDuring(last C.sk_status) error {
+	if last == C.SK_STATUS_CLOSED {
+		return ErrClosed
 	}
 	return nil
 }

@@ -325,6 +325,8 @@ def build(data: Path) -> str:
         door_table(doors, 2, "pairs", targets, add)
         add("")
         go_split(figures, rust_ns, add)
+        go_batches(figures, add)
+        add("")
         add("One product read over and over, through each door (`available`, "
             "`sk_product_available`, `Engine.Available`): nothing cold and nothing "
             "allocated, so the difference is the door alone, one call per read. The last "
@@ -460,8 +462,6 @@ def go_split(figures: Figures, rust_ns: float | None, add: Any) -> None:
             f"in C, and {crossing:.0f} ns when Go crosses into C for each call: "
             f"{crossing - in_c:.0f} ns a crossing, where a crossing to a function that "
             f"touches nothing costs {floor:.0f} ns.")
-    go_batches(figures, add)
-    add("")
 
 
 def go_batches(figures: Figures, add: Any) -> None:
