@@ -121,14 +121,14 @@ verify-miri: nightly
 	MIRIFLAGS=-Zmiri-disable-isolation CARGO_TARGET_DIR=$(ROOT)/target/miri \
 	  $(CARGO) +nightly miri test --test fuzz_regressions
 
-# The stress and lifecycle tests with every crate, std included, built for
-# ThreadSanitizer.
+# The stress, lifecycle and close-racing tests with every crate, std
+# included, built for ThreadSanitizer.
 verify-tsan: nightly
 	@if ! $(HAVE_NIGHTLY); then echo "skipped: no nightly"; exit 0; fi; \
 	RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
 	  TSAN_OPTIONS="halt_on_error=1" CARGO_TARGET_DIR=$(ROOT)/target/tsan \
 	  $(CARGO) +nightly test -Zbuild-std --target $(HOST) --test stress --test lifecycle \
-	    --test atomicity
+	    --test atomicity --test close_racing_calls
 
 # Crashing inputs land in tests/fuzz/artifacts; copy them to
 # tests/fuzz/regressions, where the normal test suite replays them.

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fork;
 use crate::local::LocalBackend;
 use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
-use crate::notify::{Callback, Events, Notifier, SubscriptionId};
+use crate::notify::{Callback, Events, Notifier, Publishing, SubscriptionId};
 use crate::order::{Deadline, Event, Line, OrderStatus, Stock};
 use crate::releaser::{self, Alarm};
 use crate::validate::{check_count, check_id, check_name, check_quantity};
@@ -83,10 +83,29 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Releases what fell due; nothing once the engine is closed, so that a
+    /// pass never publishes after the notifier stopped.
     pub(crate) fn release_due(&self) -> usize {
-        self.backend.release_due(self.clock.now(), &|| self.notifier.events(), &|events| {
+        let Ok(publishing) = self.enter() else {
+            return 0;
+        };
+        self.backend.release_due(self.clock.now(), &|| publishing.events(), &|events| {
             self.notifier.publish(events)
         })
+    }
+
+    /// Counts the caller among the calls that may publish events (see
+    /// [`Notifier::publishing`]), then fails if the engine is closed.
+    fn enter(&self) -> Result<Publishing<'_>> {
+        let publishing = self.notifier.publishing();
+        match self.is_closed() {
+            true => Err(Error::Closed),
+            false => Ok(publishing),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst) || fork::forked_since(self.born)
     }
 
     pub(crate) fn next_due(&self) -> Option<Nanos> {
@@ -174,8 +193,9 @@ impl Engine {
     /// confirm that finds the deadline passed expires the hold and fails),
     /// and counts a refusal.
     fn run<T>(&self, call: impl FnOnce(&Shared, &mut Events) -> Result<T>) -> Result<T> {
-        let shared = self.open()?;
-        let mut events = shared.notifier.events();
+        let shared = &*self.shared;
+        let publishing = shared.enter()?;
+        let mut events = publishing.events();
         let result = call(shared, &mut events);
         shared.notifier.publish(events);
         if let Err(error) = &result {
@@ -352,7 +372,7 @@ impl Engine {
     /// past their retention; returns how many holds it released. The
     /// background releaser does this on its own; call it with manual release.
     pub fn release_expired(&self) -> Result<usize> {
-        Ok(self.open()?.release_due())
+        self.run(|shared, _| Ok(shared.release_due()))
     }
 
     /// Moves the manual clock forward by `by`, then releases what fell due;
@@ -434,24 +454,26 @@ impl Engine {
     }
 
     /// Stops the engine: later calls fail with [`Error::Closed`], the
-    /// releaser thread is stopped and joined, and queued events are delivered
-    /// before the notifier thread stops. Returns once all that is done, also
+    /// releaser thread is stopped and joined, calls already in progress on
+    /// other threads finish, and their events and every other queued event
+    /// are delivered before the notifier thread stops: a call that succeeded
+    /// is always announced. Returns once all that is done, also
     /// when another thread is closing the engine at the same time; calling it
     /// again does nothing.
     ///
     /// Called from an event callback, it cannot wait for the notifier thread
-    /// it runs on: it stops the engine and returns, and events already queued
-    /// are still delivered; a later close (or drop) from another thread waits
-    /// for them.
+    /// it runs on: it waits for the calls in progress, stops the engine and
+    /// returns, and the queued events are still delivered; a later close (or
+    /// drop) from another thread waits for them.
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::Release);
+        self.shared.closed.store(true, Ordering::SeqCst);
         if fork::forked_since(self.shared.born) {
             // The threads are the parent's and the locks may be held forever.
             return;
         }
         self.shared.alarm.stop();
         if self.shared.notifier.on_notifier_thread() {
-            self.shared.notifier.stop_from_callback();
+            self.shared.notifier.stop_without_joining();
             return;
         }
         let _closing = self.closing.lock();
@@ -467,7 +489,7 @@ impl Engine {
     /// Whether [`Engine::close`] was called, or the engine was made before
     /// the process forked into this child (it then acts as closed).
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire) || fork::forked_since(self.shared.born)
+        self.shared.is_closed()
     }
 }
 

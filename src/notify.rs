@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::OnceLock;
 use std::thread::{self, JoinHandle, ThreadId};
@@ -34,6 +34,31 @@ enum Message {
     Unsubscribe(SubscriptionId),
     Flush(mpsc::SyncSender<()>),
     Stop,
+}
+
+/// A call that may publish events, counted until dropped so that stopping
+/// the notifier can wait for it. Only calls that collect events are counted:
+/// until the first subscriber arrives there is nothing to wait for, and
+/// nothing is spent on the count.
+pub(crate) struct Publishing<'a> {
+    counted: Option<&'a AtomicUsize>,
+}
+
+impl Publishing<'_> {
+    /// An empty buffer for the events of this call (or of a release pass).
+    /// It collects only if the call is counted: a call that starts after
+    /// `subscribe` returned is, and collects its events.
+    pub(crate) fn events(&self) -> Events {
+        Events { listened: self.counted.is_some(), list: Vec::new() }
+    }
+}
+
+impl Drop for Publishing<'_> {
+    fn drop(&mut self) {
+        if let Some(calls) = self.counted {
+            calls.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// The events one call gives rise to, collected while it holds locks and
@@ -72,6 +97,8 @@ pub(crate) struct Notifier {
     thread_id: OnceLock<ThreadId>,
     next_id: AtomicU64,
     stopped: AtomicBool,
+    /// Calls counted by [`Notifier::publishing`] and not yet done.
+    publishing: AtomicUsize,
 }
 
 impl Notifier {
@@ -79,12 +106,22 @@ impl Notifier {
         self.sender.get().is_some_and(|sender| sender.send(message).is_ok())
     }
 
-    /// An empty buffer for the events of one call. Until the first
-    /// subscriber arrives it builds none: a confirm then spends nothing on an
-    /// event nobody can receive. A call that starts after `subscribe`
-    /// returned sees the sender and collects its events.
-    pub(crate) fn events(&self) -> Events {
-        Events { listened: self.sender.get().is_some(), list: Vec::new() }
+    /// Counts a call that may publish, once anyone has subscribed; until
+    /// then the call collects no events (see [`Publishing::events`]), and a
+    /// confirm spends nothing on an event nobody can receive.
+    ///
+    /// The caller checks that the engine is open only after this, and the
+    /// engine's close marks it closed before stopping the notifier, which
+    /// waits for every counted call: so a call either sees the close and
+    /// fails, or is waited for and its events are delivered. Both sides use
+    /// sequentially consistent order, without which each could miss the
+    /// other's write.
+    pub(crate) fn publishing(&self) -> Publishing<'_> {
+        let counted = self.sender.get().map(|_| {
+            self.publishing.fetch_add(1, Ordering::SeqCst);
+            &self.publishing
+        });
+        Publishing { counted }
     }
 
     /// Hands events to the notifier thread; does nothing when nobody ever
@@ -145,23 +182,29 @@ impl Notifier {
         }
     }
 
-    /// Delivers what is queued, then stops and joins the notifier thread.
-    /// The thread's lock is not held while joining, so a callback still
-    /// running may call into the notifier (and be refused as stopped).
+    /// Waits for the counted calls to publish, delivers what is queued,
+    /// then stops and joins the notifier thread. The thread's lock is not
+    /// held while joining, so a callback still running may call into the
+    /// notifier (and be refused as stopped).
     pub(crate) fn stop(&self) {
-        self.stopped.store(true, Ordering::Release);
-        self.send(Message::Stop);
+        self.stop_without_joining();
         let thread = self.thread.lock().take();
         if let Some(thread) = thread {
             let _ = thread.join();
         }
     }
 
-    /// Stops the notifier from one of its own callbacks: queued events are
-    /// still delivered, and the thread is left for [`Notifier::stop`] on
-    /// another thread to join.
-    pub(crate) fn stop_from_callback(&self) {
+    /// Refuses new subscribers, waits until no counted call is left (each
+    /// lasts as long as a block or confirm, and none waits for the notifier,
+    /// since publishing never blocks), then queues the stop behind their
+    /// events: the notifier thread delivers everything before it and ends.
+    /// Called alone from one of the notifier's own callbacks, which cannot
+    /// join their own thread; [`Notifier::stop`] on another thread joins it.
+    pub(crate) fn stop_without_joining(&self) {
         self.stopped.store(true, Ordering::Release);
+        while self.publishing.load(Ordering::SeqCst) != 0 {
+            thread::yield_now();
+        }
         self.send(Message::Stop);
     }
 }

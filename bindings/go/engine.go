@@ -149,11 +149,12 @@ func finalize(engine *Engine) {
 
 // Close stops the engine. Calls that start after it fail with ErrClosed.
 // It then stops and joins the background releaser, delivers the events
-// already queued to their subscribers (whose funcs may still call the
-// engine, and are told ErrClosed), waits for calls in progress on other
-// goroutines to return, frees the library's memory and ends every
-// subscription, closing the channels of [Engine.Events]. While a
-// subscriber's func is running, Close waits for it to return.
+// already queued and those of every call that succeeded to their
+// subscribers (whose funcs may still call the engine, and are told
+// ErrClosed), waits for calls in progress on other goroutines to return,
+// frees the library's memory and ends every subscription, closing the
+// channels of [Engine.Events]. While a subscriber's func is running, Close
+// waits for it to return.
 //
 // Close is safe to call again and from several goroutines at once: every
 // call returns once the engine is freed. The one exception is a call from

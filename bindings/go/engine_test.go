@@ -196,33 +196,19 @@ func TestCloseRacesCalls(t *testing.T) {
 		}
 		mustAdd(t, engine, "kettle", 1_000_000)
 
-		var workers sync.WaitGroup
-		for worker := 0; worker < 8; worker++ {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				for i := 0; ; i++ {
-					order := strconv.Itoa(worker) + "-" + strconv.Itoa(i)
-					_, err := engine.Block("kettle", 1, order)
-					if err == nil {
-						err = engine.Cancel(order)
-					}
-					if err == nil {
-						_, err = engine.Status(order)
-					}
-					if err == nil {
-						_, err = engine.Stock("kettle")
-					}
-					if errors.Is(err, ErrClosed) {
-						return
-					}
-					if err != nil {
-						t.Errorf("call while closing: %v", err)
-						return
-					}
-				}
-			}()
-		}
+		workers := callUntilClosed(t, 8, func(order string, _ int) error {
+			_, err := engine.Block("kettle", 1, order)
+			if err == nil {
+				err = engine.Cancel(order)
+			}
+			if err == nil {
+				_, err = engine.Status(order)
+			}
+			if err == nil {
+				_, err = engine.Stock("kettle")
+			}
+			return err
+		})
 		runtime.Gosched()
 		var closers sync.WaitGroup
 		for closer := 0; closer < 2; closer++ {
@@ -237,6 +223,31 @@ func TestCloseRacesCalls(t *testing.T) {
 		closers.Wait()
 		workers.Wait()
 	}
+}
+
+// callUntilClosed starts n goroutines, each calling step with orders of its
+// own ("worker-i", i counting from 0) until step fails with ErrClosed. Any
+// other error fails the test and stops that goroutine.
+func callUntilClosed(t *testing.T, n int, step func(order string, i int) error) *sync.WaitGroup {
+	var workers sync.WaitGroup
+	for worker := 0; worker < n; worker++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for i := 0; ; i++ {
+				order := strconv.Itoa(worker) + "-" + strconv.Itoa(i)
+				err := step(order, i)
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("%s while closing: %v", order, err)
+					return
+				}
+			}
+		}()
+	}
+	return &workers
 }
 
 // An engine dropped without Close is closed and freed by the garbage

@@ -717,6 +717,50 @@ func TestSubscriptionsRaceClose(t *testing.T) {
 	}
 }
 
+// Every hold a call ended before Close (the call returned nil) reaches the
+// subscriber, wherever Close lands among the calls: the library waits for
+// calls already past its check to publish. Many short rounds, each closing
+// once a few holds have ended.
+func TestCloseRacingCallsLosesNoEvent(t *testing.T) {
+	for round := 0; round < 150; round++ {
+		engine, err := New(Options{ManualClock: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustAdd(t, engine, "kettle", 1_000_000)
+		var announced, ended atomic.Int64
+		if _, err := engine.Subscribe(func(event Event) {
+			if event.Kind == HoldEnded {
+				announced.Add(1)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		workers := callUntilClosed(t, 3, func(order string, i int) error {
+			_, err := engine.Block("kettle", 1, order)
+			if err == nil && i%2 == 0 {
+				err = engine.Confirm(order)
+			} else if err == nil {
+				err = engine.Cancel(order)
+			}
+			if err == nil {
+				ended.Add(1)
+			}
+			return err
+		})
+		for ended.Load() < int64(2+round%30) {
+			runtime.Gosched()
+		}
+		if err := engine.Close(); err != nil {
+			t.Fatal(err)
+		}
+		workers.Wait()
+		if got, want := announced.Load(), ended.Load(); got != want {
+			t.Fatalf("round %d: %d holds ended before Close, %d announced", round, want, got)
+		}
+	}
+}
+
 // A subscription does not keep a forgotten engine alive: the garbage
 // collector closes the engine, and that ends the subscription's channel.
 func TestForgottenEngineWithSubscriptionsIsFinalized(t *testing.T) {

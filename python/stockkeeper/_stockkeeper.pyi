@@ -335,7 +335,8 @@ class Engine:
         returns at once when called from a callback."""
     def close(self) -> None:
         """Closes the engine; later calls raise EngineClosed. Idempotent.
-        Waits for queued events to reach their callbacks."""
+        Waits for calls in progress on other threads, then for their events
+        and the others queued to reach their callbacks."""
     @property
     def closed(self) -> bool: ...
     @property

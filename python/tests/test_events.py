@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import itertools
 import logging
 import subprocess
 import sys
@@ -418,6 +419,46 @@ def test_close_delivers_what_is_queued(kettle: Engine) -> None:
         kettle.confirm(f"o{index}")
     kettle.close()
     assert len(delivered) == 5
+
+
+def test_a_close_racing_calls_loses_none_of_their_events() -> None:
+    """Every hold a call ended before the close (the call returned) is
+    announced, wherever the close lands among the calls: it waits for the
+    calls already past its check. Many short rounds, each closing once a few
+    holds have ended."""
+    for round_ in range(150):
+        engine = Engine(manual_clock=True)
+        engine.add_product("kettle", "Kettle", 1_000_000)
+        announced: list[Event] = []
+        engine.subscribe(announced.append)
+        ended = [0, 0, 0]
+        enough = threading.Event()
+        unexpected: list[BaseException] = []
+
+        def work(worker: int) -> None:
+            for n in itertools.count():
+                order = f"{worker}-{n}"
+                try:
+                    engine.block("kettle", 1, order)
+                    (engine.confirm if n % 2 else engine.cancel)(order)
+                except stockkeeper.EngineClosed:
+                    return
+                except BaseException as error:  # noqa: BLE001 - reported below
+                    unexpected.append(error)
+                    return
+                ended[worker] += 1
+                if sum(ended) >= 2 + round_ % 20:
+                    enough.set()
+
+        workers = [threading.Thread(target=work, args=(w,)) for w in range(3)]
+        for worker in workers:
+            worker.start()
+        assert enough.wait(WAIT)
+        engine.close()
+        for worker in workers:
+            worker.join(WAIT)
+        assert not unexpected, unexpected
+        assert len(announced) == sum(ended), f"round {round_}"
 
 
 def test_dropping_an_engine_mid_callback_does_not_deadlock() -> None:

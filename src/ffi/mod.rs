@@ -203,8 +203,9 @@ pub unsafe extern "C" fn sk_engine_new(
     })
 }
 
-/// Closes an engine: stops and joins its releaser thread, delivers the
-/// events already queued and stops its notifier thread; every later call on
+/// Closes an engine: stops and joins its releaser thread, lets calls in
+/// progress on other threads finish, delivers their events and the others
+/// already queued, and stops its notifier thread; every later call on
 /// the handle returns `SK_STATUS_CLOSED`. It returns once all that is done,
 /// also when another thread is closing the same engine. Called from inside an
 /// event callback it cannot wait for the thread it runs on: it stops the

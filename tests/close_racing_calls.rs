@@ -1,0 +1,68 @@
+//! Closing an engine while other threads call it: every call either fails
+//! as closed or is waited for, and the events of those that succeeded reach
+//! the subscribers. Its own test binary, so that its busy threads do not
+//! slow the timing-sensitive tests of other files running beside it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use stockkeeper::{Engine, Error, Event, Options, OrderState, MAX_COUNT};
+
+/// Every hold that a call ended before the close (the call answered Ok) is
+/// announced, however the close falls among the calls: the close waits for
+/// calls already past its check to publish what they caused. Many short
+/// rounds, each closing once a few orders have ended, so that the close
+/// lands inside calls at many points.
+#[test]
+fn a_close_racing_calls_loses_none_of_their_events() {
+    const ROUNDS: usize = 300;
+    const THREADS: usize = 3;
+    for round in 0..ROUNDS {
+        let engine = Arc::new(Engine::new(Options::manual()).unwrap());
+        engine.add_product("kettle", "Kettle", MAX_COUNT).unwrap();
+        let feed = engine.subscribe().unwrap();
+        let ended = Arc::new(AtomicU64::new(0));
+        let callers: Vec<_> = (0..THREADS)
+            .map(|caller| {
+                let (engine, ended) = (Arc::clone(&engine), Arc::clone(&ended));
+                thread::spawn(move || {
+                    for n in 0.. {
+                        let order = format!("{caller}-{n}");
+                        let outcome = engine.block("kettle", 1, &order, None).and_then(|_| {
+                            if n % 2 == 0 {
+                                engine.confirm(&order)
+                            } else {
+                                engine.cancel(&order)
+                            }
+                        });
+                        match outcome {
+                            Ok(()) => ended.fetch_add(1, Ordering::SeqCst),
+                            Err(Error::Closed) => return,
+                            Err(other) => panic!("{order}: {other}"),
+                        };
+                    }
+                })
+            })
+            .collect();
+        while ended.load(Ordering::SeqCst) < 2 + (round % 40) as u64 {
+            std::hint::spin_loop();
+        }
+        engine.close();
+        for caller in callers {
+            caller.join().unwrap();
+        }
+        let announced = feed
+            .try_iter()
+            .filter(|event| {
+                matches!(event, Event::HoldEnded { state, .. }
+                    if matches!(state, OrderState::Confirmed | OrderState::Cancelled))
+            })
+            .count() as u64;
+        assert_eq!(
+            announced,
+            ended.load(Ordering::SeqCst),
+            "round {round}: holds ended before the close but never announced"
+        );
+    }
+}
