@@ -201,7 +201,14 @@ impl Notifier {
     /// Called alone from one of the notifier's own callbacks, which cannot
     /// join their own thread; [`Notifier::stop`] on another thread joins it.
     pub(crate) fn stop_without_joining(&self) {
-        self.stopped.store(true, Ordering::Release);
+        {
+            // Marked under the lock a subscribe holds while it starts the
+            // thread: one that checked the mark before has its thread and
+            // sender in place by now, so the stop below reaches that thread
+            // (sent earlier, it went nowhere, and the join waited for ever).
+            let _starting = self.thread.lock();
+            self.stopped.store(true, Ordering::Release);
+        }
         while self.publishing.load(Ordering::SeqCst) != 0 {
             thread::yield_now();
         }

@@ -1,11 +1,14 @@
 //! Closing an engine while other threads call it: every call either fails
 //! as closed or is waited for, and the events of those that succeeded reach
-//! the subscribers. Its own test binary, so that its busy threads do not
-//! slow the timing-sensitive tests of other files running beside it.
+//! the subscribers; a subscription starting the notifier thread as the close
+//! runs never leaves that thread behind. Its own test binary, so that its
+//! busy threads do not slow the timing-sensitive tests of other files
+//! running beside it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use stockkeeper::{Engine, Error, Event, Options, OrderState, MAX_COUNT};
 
@@ -64,5 +67,44 @@ fn a_close_racing_calls_loses_none_of_their_events() {
             ended.load(Ordering::SeqCst),
             "round {round}: holds ended before the close but never announced"
         );
+    }
+}
+
+/// The first subscription, which starts the notifier thread, racing a
+/// close: either the subscription is refused as closed, or the close stops
+/// the thread it started. A close that missed the new thread would wait for
+/// it for ever; each round runs on a thread of its own so that such a
+/// round fails the test instead of hanging it.
+#[test]
+fn a_close_racing_the_first_subscription_stops_the_notifier_it_started() {
+    for round in 0..2000 {
+        let (done, finished) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let engine = Arc::new(Engine::new(Options::manual()).unwrap());
+            let start = Arc::new(Barrier::new(2));
+            let subscriber = {
+                let (engine, start) = (Arc::clone(&engine), Arc::clone(&start));
+                thread::spawn(move || {
+                    start.wait();
+                    engine.subscribe().map(|_| ())
+                })
+            };
+            // The close lands a little later each round (a busy wait of
+            // up to 100 µs), so that over the rounds it meets the
+            // subscription at every stage of starting the thread.
+            start.wait();
+            let lag = Instant::now();
+            while lag.elapsed() < Duration::from_micros(round % 100) {
+                std::hint::spin_loop();
+            }
+            engine.close();
+            let subscribed = subscriber.join().unwrap();
+            let _ = done.send(subscribed);
+        });
+        match finished.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(())) | Ok(Err(Error::Closed)) => {}
+            Ok(Err(other)) => panic!("round {round}: subscribe failed with {other}"),
+            Err(_) => panic!("round {round}: close and the first subscribe deadlocked"),
+        }
     }
 }
