@@ -83,20 +83,33 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Releases what fell due; nothing once the engine is closed, so that a
-    /// pass never publishes after the notifier stopped.
+    /// The background releaser's pass: releases what fell due; nothing once
+    /// the engine is closed, so that a pass never publishes after the
+    /// notifier stopped.
     pub(crate) fn release_due(&self) -> usize {
-        let Ok(publishing) = self.enter() else {
-            return 0;
-        };
-        self.backend.release_due(self.clock.now(), &|| publishing.events(), &|events| {
+        match self.enter() {
+            Ok(publishing) => self.release_due_within(&publishing.events()),
+            Err(_) => 0,
+        }
+    }
+
+    /// Releases what fell due inside a call already entered, collecting
+    /// events as that call's buffer `call` does.
+    fn release_due_within(&self, call: &Events) -> usize {
+        self.backend.release_due(self.clock.now(), &|| call.another(), &|events| {
             self.notifier.publish(events)
         })
     }
 
     /// Counts the caller among the calls that may publish events (see
-    /// [`Notifier::publishing`]), then fails if the engine is closed.
+    /// [`Notifier::publishing`]), then fails if the engine is closed. A
+    /// closed engine is refused before the count too: only calls that
+    /// began before the close can hold the close up, never the stream of
+    /// calls refused after it.
     fn enter(&self) -> Result<Publishing<'_>> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         let publishing = self.notifier.publishing();
         match self.is_closed() {
             true => Err(Error::Closed),
@@ -372,16 +385,16 @@ impl Engine {
     /// past their retention; returns how many holds it released. The
     /// background releaser does this on its own; call it with manual release.
     pub fn release_expired(&self) -> Result<usize> {
-        self.run(|shared, _| Ok(shared.release_due()))
+        self.run(|shared, events| Ok(shared.release_due_within(events)))
     }
 
     /// Moves the manual clock forward by `by`, then releases what fell due;
     /// returns how many holds it released. Fails with
     /// [`Error::ClockNotManual`] on the system clock.
     pub fn advance(&self, by: Duration) -> Result<usize> {
-        self.run(|shared, _| {
+        self.run(|shared, events| {
             shared.clock.advance(by)?;
-            Ok(shared.release_due())
+            Ok(shared.release_due_within(events))
         })
     }
 

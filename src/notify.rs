@@ -69,6 +69,12 @@ pub(crate) struct Events {
 }
 
 impl Events {
+    /// An empty buffer that collects as this one does, for a release pass
+    /// inside a call, which publishes its events in batches of its own.
+    pub(crate) fn another(&self) -> Events {
+        Events { listened: self.listened, list: Vec::new() }
+    }
+
     /// Adds the event `make` builds, if anyone can receive it.
     pub(crate) fn add(&mut self, make: impl FnOnce() -> Event) {
         if self.listened {

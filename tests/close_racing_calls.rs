@@ -5,7 +5,7 @@
 //! busy threads do not slow the timing-sensitive tests of other files
 //! running beside it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -107,4 +107,49 @@ fn a_close_racing_the_first_subscription_stops_the_notifier_it_started() {
             Err(_) => panic!("round {round}: close and the first subscribe deadlocked"),
         }
     }
+}
+
+/// A close returns while other threads go on calling the engine: calls it
+/// refuses as closed never hold it up, only those that began before it.
+/// The callers stop only once the close has returned (or the bound of 10 s
+/// passed), and outnumber the cores many times, so that one of them is
+/// nearly always inside its call: a close that waited for every call to be
+/// out would wait as long as they go on.
+#[test]
+fn a_close_returns_while_other_threads_go_on_calling() {
+    const CALLERS: usize = 32;
+    let engine = Arc::new(Engine::new(Options::manual()).unwrap());
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let _feed = engine.subscribe().unwrap();
+    let closed = Arc::new(AtomicBool::new(false));
+    let calling = Arc::new(Barrier::new(CALLERS + 1));
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (engine, closed, calling) =
+                (Arc::clone(&engine), Arc::clone(&closed), Arc::clone(&calling));
+            thread::spawn(move || {
+                calling.wait();
+                while !closed.load(Ordering::SeqCst) {
+                    let _ = engine.stock("kettle");
+                }
+            })
+        })
+        .collect();
+    calling.wait();
+    let (done, returned) = std::sync::mpsc::channel();
+    let closer = {
+        let engine = Arc::clone(&engine);
+        thread::spawn(move || {
+            engine.close();
+            let _ = done.send(());
+        })
+    };
+    let in_time = returned.recv_timeout(Duration::from_secs(10)).is_ok();
+    closed.store(true, Ordering::SeqCst);
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    closer.join().unwrap();
+    assert!(in_time, "close waited for calls it refused");
+    assert_eq!(engine.stock("kettle"), Err(Error::Closed));
 }

@@ -222,6 +222,12 @@ func (e *Engine) enter() (*C.sk_engine, error) {
 	if e == nil {
 		return nil, ErrNullArgument
 	}
+	// Refused before counting once closing: a stream of refused calls,
+	// each counted for a moment, could otherwise keep the count from ever
+	// reaching the value shutdown waits for.
+	if e.calls.Load()&closingBit != 0 {
+		return nil, ErrClosed
+	}
 	if e.calls.Add(1)&closingBit != 0 {
 		e.leave()
 		return nil, ErrClosed

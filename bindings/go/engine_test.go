@@ -225,6 +225,54 @@ func TestCloseRacesCalls(t *testing.T) {
 	}
 }
 
+// Close returns while other goroutines go on calling: calls refused as
+// closed never hold it up. The callers stop only once Close returned (or
+// the bound passed), and outnumber the CPUs many times, so that one of
+// them is nearly always inside a call: a Close that waited for every call
+// to be out would wait as long as they go on.
+func TestCloseReturnsWhileOthersGoOnCalling(t *testing.T) {
+	engine, err := New(Options{ManualClock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, engine, "kettle", 5)
+	var stop atomic.Bool
+	var callers, calling sync.WaitGroup
+	for caller := 0; caller < 32; caller++ {
+		callers.Add(1)
+		calling.Add(1)
+		go func() {
+			defer callers.Done()
+			_, _ = engine.Stock("kettle")
+			calling.Done()
+			for !stop.Load() {
+				_, _ = engine.Stock("kettle")
+			}
+		}()
+	}
+	calling.Wait()
+	closed := make(chan struct{})
+	go func() {
+		_ = engine.Close()
+		close(closed)
+	}()
+	inTime := true
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		inTime = false
+	}
+	stop.Store(true)
+	callers.Wait()
+	<-closed
+	if !inTime {
+		t.Fatal("Close waited for calls it refused")
+	}
+	if _, err := engine.Stock("kettle"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Stock after Close: %v, want ErrClosed", err)
+	}
+}
+
 // callUntilClosed starts n goroutines, each calling step with orders of its
 // own ("worker-i", i counting from 0) until step fails with ErrClosed. Any
 // other error fails the test and stops that goroutine.
