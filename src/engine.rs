@@ -74,6 +74,8 @@ pub(crate) struct Shared {
     backend: Box<dyn Backend>,
     clock: Clock,
     hold_time: Nanos,
+    /// How long an ended order is remembered.
+    retention: Nanos,
     closed: AtomicBool,
     /// The fork generation the engine was made in (see [`crate::fork`]).
     born: u64,
@@ -121,6 +123,18 @@ impl Shared {
         self.closed.load(Ordering::SeqCst) || fork::forked_since(self.born)
     }
 
+    /// Runs a call that may end an order at the clock's `now`, then has the
+    /// releaser wake in time to forget what it ended once the retention has
+    /// run out: a releaser asleep until a later deadline would otherwise
+    /// remember the order, and refuse its id, until that deadline. After the
+    /// call, so that a releaser woken by it finds the order remembered.
+    fn ending<T>(&self, call: impl FnOnce(Nanos) -> Result<T>) -> Result<T> {
+        let now = self.clock.now();
+        let result = call(now);
+        self.alarm.schedule(now.saturating_add(self.retention));
+        result
+    }
+
     pub(crate) fn next_due(&self) -> Option<Nanos> {
         self.backend.next_due()
     }
@@ -161,6 +175,7 @@ impl Engine {
             backend: Box::new(LocalBackend::new(retention, options.max_remembered)),
             clock: Clock::new(options.clock),
             hold_time,
+            retention,
             closed: AtomicBool::new(false),
             born: fork::generation(),
             alarm: Alarm::new(),
@@ -342,7 +357,7 @@ impl Engine {
     pub fn confirm(&self, order: &str) -> Result<()> {
         self.run(|shared, events| {
             check_id(order)?;
-            shared.backend.confirm(order, shared.clock.now(), events)
+            shared.ending(|now| shared.backend.confirm(order, now, events))
         })
     }
 
@@ -351,7 +366,7 @@ impl Engine {
     pub fn cancel(&self, order: &str) -> Result<()> {
         self.run(|shared, events| {
             check_id(order)?;
-            shared.backend.cancel(order, shared.clock.now(), events)
+            shared.ending(|now| shared.backend.cancel(order, now, events))
         })
     }
 
@@ -365,7 +380,7 @@ impl Engine {
             if by == 0 {
                 return Err(Error::InvalidDuration);
             }
-            let deadline = shared.backend.extend(order, by, shared.clock.now(), events)?;
+            let deadline = shared.ending(|now| shared.backend.extend(order, by, now, events))?;
             Ok(shared.deadline(deadline))
         })
     }
@@ -376,7 +391,7 @@ impl Engine {
         self.run(|shared, events| {
             check_id(order)?;
             let OrderView { state, lines, deadline } =
-                shared.backend.status(order, shared.clock.now(), events)?;
+                shared.ending(|now| shared.backend.status(order, now, events))?;
             Ok(OrderStatus { state, lines, deadline: shared.deadline(deadline) })
         })
     }
@@ -521,5 +536,46 @@ impl Drop for Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("closed", &self.is_closed()).finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// Yields until `done` holds. The bound of 30 s only keeps a releaser
+    /// that never wakes from hanging the suite.
+    fn eventually(what: &str, done: impl Fn() -> bool) {
+        let give_up = Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(Instant::now() < give_up, "{what} never happened");
+            std::thread::yield_now();
+        }
+    }
+
+    /// A call that ends an order wakes a releaser asleep until a later
+    /// deadline, so that it forgets the order when the retention runs out
+    /// rather than at that deadline. Watched through the moment the
+    /// releaser sleeps until, so that nothing waits for the retention.
+    #[test]
+    fn ending_an_order_wakes_a_releaser_asleep_until_a_later_deadline() {
+        let (hour, minute) = (Duration::from_secs(3600), 60_000_000_000);
+        let options = Options { hold_time: hour, retention: hour / 2, ..Options::default() };
+        let engine = Engine::new(options).unwrap();
+        engine.add_product("kettle", "Kettle", 5).unwrap();
+        engine.block("kettle", 1, "live", None).unwrap();
+        engine.block("kettle", 1, "paid", None).unwrap();
+        let (alarm, clock) = (&engine.shared.alarm, &engine.shared.clock);
+        eventually("the releaser asleep until the hour's deadlines", || {
+            let at = alarm.sleeps_until();
+            at != u64::MAX && at > clock.now() + 45 * minute
+        });
+        let ended = clock.now();
+        engine.confirm("paid").unwrap();
+        eventually("the releaser asleep until the paid order's retention ends", || {
+            alarm.sleeps_until() <= ended + 31 * minute
+        });
     }
 }

@@ -116,10 +116,10 @@ impl Notifier {
     /// then the call collects no events (see [`Publishing::events`]), and a
     /// confirm spends nothing on an event nobody can receive.
     ///
-    /// The caller checks that the engine is open only after this, and the
-    /// engine's close marks it closed before stopping the notifier, which
-    /// waits for every counted call: so a call either sees the close and
-    /// fails, or is waited for and its events are delivered. Both sides use
+    /// The caller checks (again) that the engine is open after this, and
+    /// the engine's close marks it closed before stopping the notifier,
+    /// which waits for every counted call: so a call either sees the close
+    /// and fails, or is waited for and its events are delivered. Both sides use
     /// sequentially consistent order, without which each could miss the
     /// other's write.
     pub(crate) fn publishing(&self) -> Publishing<'_> {

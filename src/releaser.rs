@@ -22,7 +22,9 @@ struct Flags {
 pub(crate) struct Alarm {
     flags: Mutex<Flags>,
     ring: Condvar,
-    /// The moment the releaser sleeps until; `u64::MAX` while it is deciding.
+    /// The moment the releaser sleeps until; `u64::MAX` while it is deciding;
+    /// 0 until a releaser first decides, as there is no thread to wake (a
+    /// releaser started later reads the whole schedule before it sleeps).
     wakes_at: AtomicU64,
 }
 
@@ -31,18 +33,24 @@ impl Alarm {
         Alarm {
             flags: Mutex::new(Flags::default()),
             ring: Condvar::new(),
-            wakes_at: AtomicU64::new(u64::MAX),
+            wakes_at: AtomicU64::new(0),
         }
     }
 
     /// Wakes the releaser if `due` comes before the moment it sleeps until.
-    /// In the common case (every new deadline later than the earliest) this
-    /// is one atomic load.
+    /// In the common case (every new deadline later than the earliest, or no
+    /// releaser) this is one atomic load.
     pub(crate) fn schedule(&self, due: Nanos) {
         if due < self.wakes_at.load(Ordering::SeqCst) {
             self.flags.lock().rescan = true;
             self.ring.notify_one();
         }
+    }
+
+    /// The moment the releaser sleeps until, as [`Alarm::schedule`] sees it.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn sleeps_until(&self) -> Nanos {
+        self.wakes_at.load(Ordering::SeqCst)
     }
 
     pub(crate) fn stop(&self) {

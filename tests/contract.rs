@@ -870,6 +870,38 @@ fn start_releaser_does_nothing_on_the_manual_clock() {
     assert!(!engine.has_releaser());
 }
 
+/// An order ended by a call is forgotten once its retention has run out,
+/// and its id can be held again, with the background releaser and a live
+/// hold an hour away (the unit test beside `Engine` checks that the call
+/// wakes a releaser already asleep until that hour). Waits on the outcome,
+/// not on a duration: the limit only stops a releaser that never wakes
+/// from hanging the suite.
+#[test]
+fn the_releaser_forgets_ended_orders_when_their_retention_runs_out() {
+    let options = Options {
+        hold_time: secs(3600),
+        retention: Duration::from_millis(1),
+        ..Options::default()
+    };
+    let engine = Engine::new(options).unwrap();
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    engine.block("kettle", 1, "live", None).unwrap();
+    engine.block("kettle", 1, "paid", None).unwrap();
+    engine.block("kettle", 1, "failed", None).unwrap();
+    engine.confirm("paid").unwrap();
+    engine.cancel("failed").unwrap();
+    // Asked by blocking again, which wakes nothing while it is refused.
+    let give_up = std::time::Instant::now() + secs(30);
+    for order in ["paid", "failed"] {
+        while let Err(error) = engine.block("kettle", 1, order, None) {
+            assert_eq!(error, Error::DuplicateOrder);
+            assert!(std::time::Instant::now() < give_up, "{order} was never forgotten");
+            std::thread::yield_now();
+        }
+    }
+    assert_eq!(state(&engine, "live"), Ok(OrderState::Held));
+}
+
 #[test]
 fn start_releaser_starts_one_thread_that_releases_on_its_own() {
     let options = Options { background_release: false, ..Options::default() };
