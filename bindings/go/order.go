@@ -32,11 +32,14 @@ import (
 type Deadline struct {
 	// SinceStart is the deadline on the engine's monotonic clock, as time
 	// since the engine started (the scale of [Engine.Now]). Wall-clock
-	// changes never move it.
+	// changes never move it. A deadline more than 292 years after the start
+	// (a hold extended by almost the longest time there is) reads as the
+	// largest Duration.
 	SinceStart time.Duration
 	// Wall is the same instant on the wall clock as it stood when the engine
 	// started. It is for display: if the wall clock is set later, the hold
-	// still ends at SinceStart.
+	// still ends at SinceStart. An instant after April 2262 reads as that
+	// month, the last time.Unix holds in nanoseconds.
 	Wall time.Time
 }
 

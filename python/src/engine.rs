@@ -389,8 +389,12 @@ impl PyEngine {
 
     /// Moves the manual clock `seconds` forward (zero is allowed), releases
     /// what fell due and returns how many holds it released. Raises
-    /// ClockNotManual on the system clock. Like the engine's own refusals of
-    /// this clock control, a refused `seconds` is not counted in `metrics()`.
+    /// ClockNotManual on the system clock, which `metrics()` does not count.
+    /// A `seconds` refused before the engine sees it (negative, not a
+    /// number, infinite, an int past 2**63 - 1 or a float of 2**64 or more)
+    /// is not counted either; any other step that would carry the clock past
+    /// 2**64 - 1 nanoseconds is refused by the engine as Overflow and counted
+    /// as an invalid refusal.
     fn advance(&self, py: Python<'_>, seconds: Checked<Seconds>) -> PyResult<usize> {
         let seconds = seconds.or_raise()?;
         py.detach(|| self.engine.advance(seconds.0)).map_err(to_py)

@@ -156,8 +156,8 @@ def test_a_value_of_the_wrong_type_is_not_a_refusal(kettle: Engine) -> None:
 
 
 def test_clock_controls_count_no_refusal(engine: Engine) -> None:
-    # The engine counts none of its own refusals of `advance` (overflow,
-    # system clock), so a negative step refused here is not counted either.
+    # The engine does not count `advance` refused on the system clock, and a
+    # step refused here, before the engine sees it, is not counted either.
     attempt(lambda: engine.advance(-1))
     attempt(lambda: engine.advance(math.inf))
     assert counts(engine) == dict.fromkeys(FIELDS, 0)

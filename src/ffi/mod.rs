@@ -76,7 +76,9 @@ pub struct SkDeadline {
     /// On the engine's monotonic clock: nanoseconds since the engine started.
     pub since_start_ns: u64,
     /// The same instant as nanoseconds since the Unix epoch on the wall
-    /// clock, as it stood when the engine started. For display only.
+    /// clock, as it stood when the engine started. For display only. An
+    /// instant past what 64 signed bits of nanoseconds hold (April 2262)
+    /// reads `INT64_MAX`, as a hold extended by close to `UINT64_MAX` may.
     pub wall_unix_ns: i64,
 }
 
