@@ -74,8 +74,6 @@ pub(crate) struct Shared {
     backend: Box<dyn Backend>,
     clock: Clock,
     hold_time: Nanos,
-    /// How long an ended order is remembered.
-    retention: Nanos,
     closed: AtomicBool,
     /// The fork generation the engine was made in (see [`crate::fork`]).
     born: u64,
@@ -98,9 +96,8 @@ impl Shared {
     /// Releases what fell due inside a call already entered, collecting
     /// events as that call's buffer `call` does.
     fn release_due_within(&self, call: &Events) -> usize {
-        self.backend.release_due(self.clock.now(), &|| call.another(), &|events| {
-            self.notifier.publish(events)
-        })
+        self.backend
+            .release_due(self.clock.now(), &|| call.another(), &|events| self.finish(events))
     }
 
     /// Counts the caller among the calls that may publish events (see
@@ -123,16 +120,16 @@ impl Shared {
         self.closed.load(Ordering::SeqCst) || fork::forked_since(self.born)
     }
 
-    /// Runs a call that may end an order at the clock's `now`, then has the
-    /// releaser wake in time to forget what it ended once the retention has
-    /// run out: a releaser asleep until a later deadline would otherwise
-    /// remember the order, and refuse its id, until that deadline. After the
-    /// call, so that a releaser woken by it finds the order remembered.
-    fn ending<T>(&self, call: impl FnOnce(Nanos) -> Result<T>) -> Result<T> {
-        let now = self.clock.now();
-        let result = call(now);
-        self.alarm.schedule(now.saturating_add(self.retention));
-        result
+    /// Hands a call's (or a release batch's) events to the notifier, and
+    /// wakes the releaser by the moment the call needs it awake: a first
+    /// ended order to forget when its retention runs out, which a releaser
+    /// asleep until a later deadline would otherwise keep, refusing its id,
+    /// until that deadline.
+    fn finish(&self, events: Events) {
+        if let Some(at) = events.wake_by() {
+            self.alarm.schedule(at);
+        }
+        self.notifier.publish(events);
     }
 
     pub(crate) fn next_due(&self) -> Option<Nanos> {
@@ -175,7 +172,6 @@ impl Engine {
             backend: Box::new(LocalBackend::new(retention, options.max_remembered)),
             clock: Clock::new(options.clock),
             hold_time,
-            retention,
             closed: AtomicBool::new(false),
             born: fork::generation(),
             alarm: Alarm::new(),
@@ -225,7 +221,7 @@ impl Engine {
         let publishing = shared.enter()?;
         let mut events = publishing.events();
         let result = call(shared, &mut events);
-        shared.notifier.publish(events);
+        shared.finish(events);
         if let Err(error) = &result {
             shared.refusals.note(error.code());
         }
@@ -357,7 +353,7 @@ impl Engine {
     pub fn confirm(&self, order: &str) -> Result<()> {
         self.run(|shared, events| {
             check_id(order)?;
-            shared.ending(|now| shared.backend.confirm(order, now, events))
+            shared.backend.confirm(order, shared.clock.now(), events)
         })
     }
 
@@ -366,7 +362,7 @@ impl Engine {
     pub fn cancel(&self, order: &str) -> Result<()> {
         self.run(|shared, events| {
             check_id(order)?;
-            shared.ending(|now| shared.backend.cancel(order, now, events))
+            shared.backend.cancel(order, shared.clock.now(), events)
         })
     }
 
@@ -380,7 +376,7 @@ impl Engine {
             if by == 0 {
                 return Err(Error::InvalidDuration);
             }
-            let deadline = shared.ending(|now| shared.backend.extend(order, by, now, events))?;
+            let deadline = shared.backend.extend(order, by, shared.clock.now(), events)?;
             Ok(shared.deadline(deadline))
         })
     }
@@ -391,7 +387,7 @@ impl Engine {
         self.run(|shared, events| {
             check_id(order)?;
             let OrderView { state, lines, deadline } =
-                shared.ending(|now| shared.backend.status(order, now, events))?;
+                shared.backend.status(order, shared.clock.now(), events)?;
             Ok(OrderStatus { state, lines, deadline: shared.deadline(deadline) })
         })
     }
@@ -555,10 +551,11 @@ mod tests {
         }
     }
 
-    /// A call that ends an order wakes a releaser asleep until a later
-    /// deadline, so that it forgets the order when the retention runs out
-    /// rather than at that deadline. Watched through the moment the
-    /// releaser sleeps until, so that nothing waits for the retention.
+    /// A call that ends an order, with no other remembered, wakes a
+    /// releaser asleep until a later deadline, so that it forgets the order
+    /// when the retention runs out rather than at that deadline. Watched
+    /// through the moment the releaser sleeps until, so that nothing waits
+    /// for the retention.
     #[test]
     fn ending_an_order_wakes_a_releaser_asleep_until_a_later_deadline() {
         let (hour, minute) = (Duration::from_secs(3600), 60_000_000_000);

@@ -12,6 +12,7 @@ use std::thread::{self, JoinHandle, ThreadId};
 
 use parking_lot::Mutex;
 
+use crate::clock::Nanos;
 use crate::error::{Error, Result};
 use crate::order::Event;
 
@@ -49,7 +50,7 @@ impl Publishing<'_> {
     /// It collects only if the call is counted: a call that starts after
     /// `subscribe` returned is, and collects its events.
     pub(crate) fn events(&self) -> Events {
-        Events { listened: self.counted.is_some(), list: Vec::new() }
+        Events::new(self.counted.is_some())
     }
 }
 
@@ -62,17 +63,33 @@ impl Drop for Publishing<'_> {
 }
 
 /// The events one call gives rise to, collected while it holds locks and
-/// published after it released them.
+/// published after it released them; and, whether or not anyone listens,
+/// the moment by which the call needs the releaser awake.
 pub(crate) struct Events {
     listened: bool,
     list: Vec<Event>,
+    wake_by: Option<Nanos>,
 }
 
 impl Events {
+    fn new(listened: bool) -> Events {
+        Events { listened, list: Vec::new(), wake_by: None }
+    }
+
+    /// Notes that the releaser must be awake by `at` (a first ended order
+    /// to forget then), for whoever publishes this buffer to tell it.
+    pub(crate) fn wake_releaser_by(&mut self, at: Nanos) {
+        self.wake_by = Some(self.wake_by.map_or(at, |earlier| earlier.min(at)));
+    }
+
+    /// The moment noted by [`Events::wake_releaser_by`], if any.
+    pub(crate) fn wake_by(&self) -> Option<Nanos> {
+        self.wake_by
+    }
     /// An empty buffer that collects as this one does, for a release pass
     /// inside a call, which publishes its events in batches of its own.
     pub(crate) fn another(&self) -> Events {
-        Events { listened: self.listened, list: Vec::new() }
+        Events::new(self.listened)
     }
 
     /// Adds the event `make` builds, if anyone can receive it.
@@ -86,7 +103,7 @@ impl Events {
     /// a call did.
     #[cfg(test)]
     pub(crate) fn collecting() -> Events {
-        Events { listened: true, list: Vec::new() }
+        Events::new(true)
     }
 
     #[cfg(all(test, loom))]

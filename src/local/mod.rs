@@ -227,7 +227,11 @@ impl LocalBackend {
         });
         *phase = Phase::Ended { state, deadline };
         events.add(|| order.ended_event(state));
-        if let Some(pushed_out) = self.schedule.remember(order, now) {
+        let (pushed_out, first) = self.schedule.remember(order, now);
+        if let Some(at) = first {
+            events.wake_releaser_by(at);
+        }
+        if let Some(pushed_out) = pushed_out {
             match forget {
                 Forget::Now => self.forget(&pushed_out),
                 Forget::Later(later) => later.push(pushed_out),

@@ -391,16 +391,23 @@ impl Schedule {
     }
 
     /// Remembers an ended order until its retention runs out at `now` plus
-    /// the retention; returns the oldest order, pushed out early and marked
-    /// forgotten, when more than the bound are remembered.
-    pub(super) fn remember(&self, order: &Arc<OrderCell>, now: Nanos) -> Option<Arc<OrderCell>> {
+    /// the retention. Returns the oldest order, pushed out early and marked
+    /// forgotten, when more than the bound are remembered; and the moment
+    /// the order is due to be forgotten when no other was remembered, as
+    /// only then is it the earliest, which a sleeping releaser must learn.
+    pub(super) fn remember(
+        &self,
+        order: &Arc<OrderCell>,
+        now: Nanos,
+    ) -> (Option<Arc<OrderCell>>, Option<Nanos>) {
         let at = now.saturating_add(self.retention);
         let mut remembered = self.remembered.lock();
+        let first = remembered.is_empty().then_some(at);
         remembered.push_back(Due { at, order: Arc::clone(order) });
         if remembered.len() > self.max_remembered {
-            return remembered.pop_front().map(Due::forgotten);
+            return (remembered.pop_front().map(Due::forgotten), first);
         }
-        None
+        (None, first)
     }
 
     /// Takes entries due at or before `now`: from each shard, at most
