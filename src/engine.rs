@@ -1,6 +1,7 @@
 //! The engine: the public face of the core. It checks input, reads the clock,
 //! runs the releaser and hands the work to the backend.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -433,11 +434,15 @@ impl Engine {
 
     /// [`Engine::metrics`] in the Prometheus text exposition format, with the
     /// outcomes of each product named in `products` (a catalogue of millions
-    /// is never listed whole). Fails if a named product is unknown.
+    /// is never listed whole), once each however often it is named: a
+    /// series twice over would fail the whole scrape. Fails if a named
+    /// product is unknown.
     pub fn metrics_text(&self, products: &[&str]) -> Result<String> {
         let metrics = self.metrics()?;
+        let mut named = HashSet::new();
         let outcomes = products
             .iter()
+            .filter(|&&product| named.insert(product))
             .map(|&product| Ok((product, self.product_outcomes(product)?)))
             .collect::<Result<Vec<_>>>()?;
         Ok(prometheus(&metrics, &outcomes))

@@ -253,6 +253,10 @@ fn metrics_count_every_outcome_and_refusal() {
         "stockkeeper_product_holds_ended_total{product=\"kettle\",outcome=\"confirmed\"} 1\n"
     ));
     assert!(engine.metrics_text(&["nothing"]).is_err());
+
+    // A product named twice is listed once: a repeated series fails a scrape.
+    let once = engine.metrics_text(&["kettle"]).unwrap();
+    assert_eq!(engine.metrics_text(&["kettle", "kettle"]).unwrap(), once);
 }
 
 #[test]

@@ -150,10 +150,10 @@ const metricsTextFirstSize = 2048
 
 // MetricsText is [Engine.Metrics] in the Prometheus text exposition format
 // (version 0.0.4), with the outcomes of each product named, so that a
-// catalogue of millions is never listed whole. Every metric is named
-// stockkeeper_*: holds_total{outcome}, refusals_total{reason}, live_holds,
-// held_units and, when products are named, product_holds_ended_total{product,
-// outcome}.
+// catalogue of millions is never listed whole; a product named more than
+// once is listed once. Every metric is named stockkeeper_*:
+// holds_total{outcome}, refusals_total{reason}, live_holds, held_units and,
+// when products are named, product_holds_ended_total{product, outcome}.
 //
 // It fails with ErrUnknownProduct or an id error for a product named, and
 // with ErrClosed.

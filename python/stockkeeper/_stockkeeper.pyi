@@ -322,7 +322,8 @@ class Engine:
     def product_outcomes(self, product_id: str) -> ProductOutcomes:
         """How the holds on one product ended."""
     def metrics_text(self, products: Iterable[str] = ()) -> str:
-        """The counters as Prometheus text, with the named products' outcomes."""
+        """The counters as Prometheus text, with the named products' outcomes
+        (each once, however often named)."""
     def subscribe(self, callback: Callable[[_Event], object]) -> int:
         """Calls `callback` with every event from now on, on the engine's
         notifier thread (not the caller's), one at a time; returns the

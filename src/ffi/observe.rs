@@ -92,7 +92,8 @@ pub unsafe extern "C" fn sk_product_outcomes(
 }
 
 /// Writes the counters as Prometheus text, with the outcomes of the
-/// `product_count` products in `products` (may be NULL when 0), into `buf`
+/// `product_count` products in `products` (may be NULL when 0; a product
+/// named more than once is listed once), into `buf`
 /// (no NUL added) and its length into `*len`. When `cap` is too small it
 /// returns `SK_STATUS_BUFFER_TOO_SMALL` and writes only the length needed
 /// into `*len`, so the caller can retry; `buf` may be NULL when `cap` is 0,
