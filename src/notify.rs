@@ -136,8 +136,8 @@ impl Notifier {
     /// The caller checks (again) that the engine is open after this, and
     /// the engine's close marks it closed before stopping the notifier,
     /// which waits for every counted call: so a call either sees the close
-    /// and fails, or is waited for and its events are delivered. Both sides use
-    /// sequentially consistent order, without which each could miss the
+    /// and fails, or is waited for and its events are delivered. Both sides
+    /// use sequentially consistent order, without which each could miss the
     /// other's write.
     pub(crate) fn publishing(&self) -> Publishing<'_> {
         let counted = self.sender.get().map(|_| {
