@@ -105,16 +105,17 @@ impl Shared {
     /// [`Notifier::publishing`]), then fails if the engine is closed. A
     /// closed engine is refused before the count too: only calls that
     /// began before the close can hold the close up, never the stream of
-    /// calls refused after it.
+    /// calls refused after it. Only a counted call needs the second check,
+    /// as only a counted call is waited for.
     fn enter(&self) -> Result<Publishing<'_>> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
         let publishing = self.notifier.publishing();
-        match self.is_closed() {
-            true => Err(Error::Closed),
-            false => Ok(publishing),
+        if publishing.is_counted() && self.is_closed() {
+            return Err(Error::Closed);
         }
+        Ok(publishing)
     }
 
     fn is_closed(&self) -> bool {

@@ -46,11 +46,16 @@ pub(crate) struct Publishing<'a> {
 }
 
 impl Publishing<'_> {
+    /// Whether the call is counted, so that the notifier's stop waits for it.
+    pub(crate) fn is_counted(&self) -> bool {
+        self.counted.is_some()
+    }
+
     /// An empty buffer for the events of this call (or of a release pass).
     /// It collects only if the call is counted: a call that starts after
     /// `subscribe` returned is, and collects its events.
     pub(crate) fn events(&self) -> Events {
-        Events::new(self.counted.is_some())
+        Events::new(self.is_counted())
     }
 }
 
