@@ -55,9 +55,15 @@ fn a_callback_may_close_its_own_engine_and_queued_events_still_arrive() {
     let seen = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&seen);
     let (closed, closed_from_callback) = mpsc::channel();
+    // The callback closes only once every call below has returned, so that
+    // the later events are queued behind the close whichever thread runs
+    // first. Dropping the sender (a failed call unwinding) lets it go on.
+    let (calls_done, all_called) = mpsc::channel::<()>();
+    let all_called = std::sync::Mutex::new(all_called);
     engine
         .on_event(move |_| {
             if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                let _ = all_called.lock().unwrap().recv();
                 if let Some(engine) = weak.upgrade() {
                     engine.close();
                     let _ = closed.send(engine.block("kettle", 1, "late", None));
@@ -69,6 +75,7 @@ fn a_callback_may_close_its_own_engine_and_queued_events_still_arrive() {
         engine.block("kettle", 1, order, None).unwrap();
         engine.cancel(order).unwrap();
     }
+    drop(calls_done);
     assert_eq!(closed_from_callback.recv().unwrap(), Err(Error::Closed));
     engine.close();
     assert_eq!(seen.load(Ordering::SeqCst), 3);
