@@ -132,7 +132,7 @@ impl ErrorCode {
             ErrorCode::InvalidName => "name is longer than 1024 bytes or contains a NUL byte",
             ErrorCode::InvalidQuantity => "quantity must be positive, and a count not negative",
             ErrorCode::Overflow => "count or time would pass its bound",
-            ErrorCode::InvalidDuration => "duration must be greater than zero",
+            ErrorCode::InvalidDuration => "duration is negative, or zero where it must be positive",
             ErrorCode::UnknownProduct => "no product has this id",
             ErrorCode::UnknownOrder => "no order has this id",
             ErrorCode::ProductExists => "a product with this id exists already",

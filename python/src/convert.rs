@@ -182,7 +182,10 @@ impl Convert for Limit {
 
 /// A time span given in seconds, as an int or a float. Negative and NaN are
 /// refused as invalid durations; zero passes, for the engine to judge (it is
-/// a valid step of the manual clock, not a valid hold time).
+/// a valid step of the manual clock, not a valid hold time). A float is
+/// rounded to the nearest nanosecond, but a positive one never to zero: a
+/// span shorter than half a nanosecond counts as one nanosecond, so that a
+/// positive span is never refused as if it were zero.
 #[derive(Clone, Copy)]
 pub struct Seconds(pub Duration);
 
@@ -201,8 +204,9 @@ impl Convert for Seconds {
             if secs.is_nan() || secs < 0.0 {
                 Err(Error::InvalidDuration)
             } else {
-                // Rounds to the nearest nanosecond; infinity does not fit.
-                Duration::try_from_secs_f64(secs).map_err(|_| Error::Overflow)
+                // Infinity does not fit.
+                let span = Duration::try_from_secs_f64(secs).map_err(|_| Error::Overflow)?;
+                Ok(if span.is_zero() && secs > 0.0 { Duration::from_nanos(1) } else { span })
             }
         };
         Ok(Seconds(span?))

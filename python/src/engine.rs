@@ -39,7 +39,8 @@ const BULK_CHUNK: usize = 4096;
 ///
 /// Orders hold stock while their customers pay. A hold ends exactly once:
 /// confirmed (its units leave `on_hand`), cancelled, or expired when its
-/// deadline passes. Times are seconds, as int or float.
+/// deadline passes. Times are seconds, as int or float; a float is rounded to
+/// the nearest nanosecond, a positive one to at least one nanosecond.
 ///
 /// `hold_time` is the hold time of a `block` that names none; `retention` is
 /// how long ended orders are remembered, so that a late confirm is told

@@ -252,7 +252,8 @@ class Engine:
 
     Every method raises a `StockkeeperError` subclass when the engine refuses
     the call, and then nothing has changed; a value of the wrong type raises
-    `TypeError`. Times are seconds. Refusals are counted in `metrics()`.
+    `TypeError`. Times are seconds, rounded to the nearest nanosecond (a
+    positive time to at least one). Refusals are counted in `metrics()`.
     Callbacks given to `subscribe` run on the engine's notifier thread.
     """
 

@@ -403,6 +403,17 @@ def test_extend_moves_the_deadline_later(kettle: Engine) -> None:
     assert kettle.status("o1").deadline.since_start == 360.0
 
 
+def test_a_positive_time_under_half_a_nanosecond_counts_as_one(kettle: Engine) -> None:
+    kettle.block("kettle", 1, "o1", hold_time=1e-10)
+    assert kettle.status("o1").deadline.since_start_ns == 1
+    assert kettle.extend("o1", 1e-12).since_start_ns == 2
+    assert kettle.advance(2e-10) == 0
+    assert kettle.now() == 1e-9
+    assert kettle.advance(1e-300) == 0, "a hold lives up to its deadline"
+    assert kettle.advance(5e-324) == 1
+    assert kettle.status("o1").state == "expired"
+
+
 def test_extend_refusals(kettle: Engine) -> None:
     kettle.block("kettle", 1, "live")
     refused("invalid_duration", lambda: kettle.extend("live", 0))
