@@ -5,9 +5,16 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 GO ?= go
-CC ?= cc
-CXX ?= c++
+# make has defaults of its own for these two, which `?=` would keep.
+ifeq ($(origin CC),default)
+CC := cc
+endif
+ifeq ($(origin CXX),default)
+CXX := c++
+endif
 PYTHON ?= python3
+# apt-get needs root: through sudo when the user is not, and sudo is there.
+SUDO := $(if $(filter 0,$(shell id -u)),,$(if $(shell command -v sudo),sudo))
 
 ROOT := $(abspath .)
 VENV := $(ROOT)/.venv
@@ -18,21 +25,24 @@ STATIC_LIB := $(RELEASE_DIR)/libstockkeeper.a
 BUILD := $(ROOT)/build
 
 .PHONY: all demo test test-rust test-c test-cpp test-python test-go header check-header \
-        lib python-package toolchains bench clean verify verify-linearizability \
+        lib python-package c-toolchain toolchains bench clean verify verify-linearizability \
         verify-valgrind verify-miri verify-tsan verify-fuzz verify-python-properties verify-loom \
         nightly
 
 all: lib python-package
 
-demo: python-package
+demo: c-toolchain python-package
 	$(VPY) python/examples/flash_sale.py
 
-test: test-rust verify-loom test-c test-cpp test-python test-go
+# The C toolchain comes first: cargo and maturin link with it too.
+test: toolchains test-rust verify-loom test-c test-cpp test-python test-go
 
 # Debian's packages for the C side, only when the machine lacks them.
-toolchains:
+c-toolchain:
 	@command -v $(CC) >/dev/null && command -v $(CXX) >/dev/null && command -v pkg-config >/dev/null \
-	  || (apt-get update -qq && apt-get install -y -qq build-essential pkg-config)
+	  || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq build-essential pkg-config)
+
+toolchains: c-toolchain
 	@command -v $(GO) >/dev/null || { echo "Go 1.22 or later is needed (https://go.dev/dl);" \
 	  "Debian 12's golang-go is too old for the Go package"; exit 1; }
 
@@ -44,11 +54,12 @@ $(VPY):
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet "maturin>=1.9.4,<2" "pytest>=8"
 
-python-package: $(VPY)
+python-package: c-toolchain $(VPY)
 	PATH="$(VENV)/bin:$$PATH" $(VPY) -m pip install --quiet --no-build-isolation ./python
 
-test-rust:
+test-rust: c-toolchain
 	$(CARGO) test --all-targets
+	$(CARGO) test --doc
 
 # Regenerates include/stockkeeper.h from the sources.
 header:
