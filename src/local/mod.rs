@@ -65,18 +65,24 @@ enum Phase {
 
 /// An order's lines, one per product, sorted by product id: the order its
 /// products are locked in. Most orders have one line, kept without an
-/// allocation of its own.
+/// allocation of its own. Several lines are reached through a thin pointer,
+/// so that the enum takes the two words of one line and no tag: an order is
+/// then 16 bytes smaller as `malloc` rounds it, and every order is fresh
+/// memory.
 enum Lines {
-    One([(Product, u64); 1]),
-    Many(Box<[(Product, u64)]>),
+    One((Product, u64)),
+    Many(Box<Box<[(Product, u64)]>>),
 }
+
+// The layout the comment above counts on: one line's two words, no tag.
+const _: () = assert!(mem::size_of::<Lines>() == 2 * mem::size_of::<usize>());
 
 impl Deref for Lines {
     type Target = [(Product, u64)];
 
     fn deref(&self) -> &[(Product, u64)] {
         match self {
-            Lines::One(line) => line,
+            Lines::One(line) => slice::from_ref(line),
             Lines::Many(lines) => lines,
         }
     }
@@ -186,7 +192,7 @@ impl LocalBackend {
     /// Sums lines per product, in ascending product id order.
     fn merge_lines(&self, lines: &[Line<'_>]) -> Result<Lines> {
         if let [line] = lines {
-            return Ok(Lines::One([(self.product(line.product)?, line.quantity)]));
+            return Ok(Lines::One((self.product(line.product)?, line.quantity)));
         }
         let mut sorted: Vec<(&str, u64)> = lines.iter().map(|l| (l.product, l.quantity)).collect();
         sorted.sort_unstable_by_key(|&(id, _)| id);
@@ -198,7 +204,8 @@ impl LocalBackend {
             }
         }
         let products = merged.into_iter().map(|(id, quantity)| Ok((self.product(id)?, quantity)));
-        products.collect::<Result<_>>().map(Lines::Many)
+        let lines: Box<[_]> = products.collect::<Result<_>>()?;
+        Ok(Lines::Many(Box::new(lines)))
     }
 
     /// Ends a held order: moves its units and records the outcome. The caller
