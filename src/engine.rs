@@ -101,18 +101,17 @@ impl Shared {
             .release_due(self.clock.now(), &|| call.another(), &|events| self.finish(events))
     }
 
-    /// Counts the caller among the calls that may publish events (see
-    /// [`Notifier::publishing`]), then fails if the engine is closed. A
-    /// closed engine is refused before the count too: only calls that
-    /// began before the close can hold the close up, never the stream of
-    /// calls refused after it. Only a counted call needs the second check,
-    /// as only a counted call is waited for.
+    /// Counts the caller among the calls in progress, which a close waits
+    /// for (see [`Notifier::publishing`]), then fails if the engine is
+    /// closed. A closed engine is refused before the count too: only calls
+    /// that began before the close can hold the close up, never the stream
+    /// of calls refused after it.
     fn enter(&self) -> Result<Publishing<'_>> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
         let publishing = self.notifier.publishing();
-        if publishing.is_counted() && self.is_closed() {
+        if self.is_closed() {
             return Err(Error::Closed);
         }
         Ok(publishing)
@@ -192,7 +191,7 @@ impl Engine {
     /// Fails with [`Error::Closed`] on a closed engine or when the operating
     /// system refuses a new thread.
     pub fn start_releaser(&self) -> Result<()> {
-        let shared = self.open()?;
+        let (shared, _call) = self.open()?;
         let mut releaser = self.releaser.lock();
         if releaser.is_some() || shared.clock.is_manual() {
             return Ok(());
@@ -207,11 +206,12 @@ impl Engine {
         self.releaser.lock().is_some()
     }
 
-    fn open(&self) -> Result<&Shared> {
-        match self.is_closed() {
-            true => Err(Error::Closed),
-            false => Ok(&self.shared),
-        }
+    /// The engine for a call that publishes nothing, counted among the
+    /// calls in progress, which a close waits for, until the second value
+    /// is dropped.
+    fn open(&self) -> Result<(&Shared, Publishing<'_>)> {
+        let shared = &*self.shared;
+        Ok((shared, shared.enter()?))
     }
 
     /// Runs an operation on an open engine with an event buffer, then
@@ -421,7 +421,7 @@ impl Engine {
     /// though read one schedule shard at a time: a block or a release waits
     /// for a metrics read at most while it reads one shard.
     pub fn metrics(&self) -> Result<Metrics> {
-        let shared = self.open()?;
+        let (shared, _call) = self.open()?;
         Ok(shared.refusals.snapshot(shared.backend.hold_counts()))
     }
 
@@ -454,7 +454,8 @@ impl Engine {
     /// reading costs memory, never a stalled block or confirm. Dropping the
     /// receiver ends the subscription.
     pub fn subscribe(&self) -> Result<Receiver<Event>> {
-        self.open()?.notifier.channel()
+        let (shared, _call) = self.open()?;
+        shared.notifier.channel()
     }
 
     /// Calls `callback` with every event from now on, on the engine's
@@ -466,28 +467,35 @@ impl Engine {
         callback: impl FnMut(&Event) + Send + 'static,
     ) -> Result<SubscriptionId> {
         let callback: Callback = Box::new(callback);
-        self.open()?.notifier.on_event(callback)
+        let (shared, _call) = self.open()?;
+        shared.notifier.on_event(callback)
     }
 
     /// Ends a subscription. Events already queued for it may still arrive
     /// until [`Engine::flush_events`] returns. Unknown ids are ignored.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
-        self.open()?.notifier.unsubscribe(id);
+        let (shared, _call) = self.open()?;
+        shared.notifier.unsubscribe(id);
         Ok(())
     }
 
     /// Waits until every event published before this call reached its
-    /// subscribers. Called from a callback, it returns at once.
+    /// subscribers. Called from a callback, it returns at once. It is the
+    /// one call a close does not wait for: a close from a callback waits for
+    /// the calls in progress, and a flush may be waiting for that callback.
     pub fn flush_events(&self) -> Result<()> {
-        self.open()?.notifier.flush();
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        self.shared.notifier.flush();
         Ok(())
     }
 
     /// Stops the engine: later calls fail with [`Error::Closed`], the
     /// releaser thread is stopped and joined, calls already in progress on
-    /// other threads finish, and their events and every other queued event
-    /// are delivered before the notifier thread stops: a call that succeeded
-    /// is always announced. Returns once all that is done, also
+    /// other threads are waited for (all but [`Engine::flush_events`]), and
+    /// their events and every other queued event are delivered before the
+    /// notifier thread stops: a call that succeeded is always announced. Returns once all that is done, also
     /// when another thread is closing the engine at the same time; calling it
     /// again does nothing.
     ///
@@ -580,5 +588,30 @@ mod tests {
         eventually("the releaser asleep until the paid order's retention ends", || {
             alarm.sleeps_until() <= ended + 31 * minute
         });
+    }
+
+    /// A close returns only once the calls in progress on other threads are
+    /// done, whether or not anyone subscribed: after it returns, a C caller
+    /// frees the engine. A call is held in progress here by entering it and
+    /// not yet leaving.
+    #[test]
+    fn a_close_waits_for_calls_in_progress_with_no_subscriber() {
+        let engine = Engine::new(Options::manual()).unwrap();
+        let call = engine.shared.enter().unwrap();
+        let returned = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                engine.close();
+                returned.store(true, Ordering::SeqCst);
+            });
+            eventually("the close begun", || engine.is_closed());
+            // A close that did not wait returns within these yields.
+            for _ in 0..10_000 {
+                assert!(!returned.load(Ordering::SeqCst), "close returned during a call");
+                std::thread::yield_now();
+            }
+            drop(call);
+        });
+        assert!(returned.load(Ordering::SeqCst));
     }
 }

@@ -3,6 +3,7 @@
 //! holds a lock. Publishing is one channel send, so a slow or stuck
 //! subscriber delays only other subscribers, never blocks or confirms.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -37,34 +38,82 @@ enum Message {
     Stop,
 }
 
-/// A call that may publish events, counted until dropped so that stopping
-/// the notifier can wait for it. Only calls that collect events are counted:
-/// until the first subscriber arrives there is nothing to wait for, and
-/// nothing is spent on the count.
+/// A call in progress, counted until dropped so that stopping the notifier
+/// waits for it: for its events to be published, and, whether or not it has
+/// any, for it to be done with the engine, so that a closed engine may be
+/// freed at once.
 pub(crate) struct Publishing<'a> {
-    counted: Option<&'a AtomicUsize>,
+    calls: &'a AtomicUsize,
+    listened: bool,
 }
 
 impl Publishing<'_> {
-    /// Whether the call is counted, so that the notifier's stop waits for it.
-    pub(crate) fn is_counted(&self) -> bool {
-        self.counted.is_some()
-    }
-
     /// An empty buffer for the events of this call (or of a release pass).
-    /// It collects only if the call is counted: a call that starts after
-    /// `subscribe` returned is, and collects its events.
+    /// It collects only if someone had subscribed when the call began: a
+    /// call that starts after `subscribe` returned collects its events, and
+    /// until then a confirm spends nothing on an event nobody can receive.
     pub(crate) fn events(&self) -> Events {
-        Events::new(self.is_counted())
+        Events::new(self.listened)
     }
 }
 
 impl Drop for Publishing<'_> {
     fn drop(&mut self) {
-        if let Some(calls) = self.counted {
-            calls.fetch_sub(1, Ordering::SeqCst);
-        }
+        self.calls.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Calls in progress, each counted on one of several cache lines, picked
+/// per thread: a single count would be written by every call of every
+/// thread, and threads calling at once would take its line from each other
+/// (reads from two threads ran a third slower on one shared count).
+///
+/// A call adds one to its thread's line and takes it off again; the count
+/// is zero when one pass over the lines reads every line as zero. That
+/// pass comes after the close marks the engine closed, and a call checks
+/// for the mark after adding itself, both in sequentially consistent order:
+/// a call the pass read as absent from its line added itself after that
+/// read, so it sees the mark and does nothing.
+#[derive(Default)]
+struct CallCount {
+    lines: [Line; CALL_LINES],
+}
+
+const CALL_LINES: usize = 32;
+
+/// A count alone on its cache line, and on the next, which processors
+/// fetch in pairs.
+#[derive(Default)]
+#[repr(align(128))]
+struct Line(AtomicUsize);
+
+impl CallCount {
+    /// Counts a call on its thread's line, which the caller takes it off.
+    fn enter(&self) -> &AtomicUsize {
+        let line = &self.lines[thread_line()].0;
+        line.fetch_add(1, Ordering::SeqCst);
+        line
+    }
+
+    /// Whether any call is counted.
+    fn any(&self) -> bool {
+        self.lines.iter().any(|line| line.0.load(Ordering::SeqCst) != 0)
+    }
+}
+
+/// The line the calling thread counts its calls on: threads take the lines
+/// in turn, as they first call an engine.
+fn thread_line() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static LINE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    LINE.with(|line| {
+        if line.get() == usize::MAX {
+            line.set(NEXT.fetch_add(1, Ordering::Relaxed) % CALL_LINES);
+        }
+        line.get()
+    })
 }
 
 /// The events one call gives rise to, collected while it holds locks and
@@ -126,7 +175,7 @@ pub(crate) struct Notifier {
     next_id: AtomicU64,
     stopped: AtomicBool,
     /// Calls counted by [`Notifier::publishing`] and not yet done.
-    publishing: AtomicUsize,
+    calls: CallCount,
 }
 
 impl Notifier {
@@ -134,9 +183,7 @@ impl Notifier {
         self.sender.get().is_some_and(|sender| sender.send(message).is_ok())
     }
 
-    /// Counts a call that may publish, once anyone has subscribed; until
-    /// then the call collects no events (see [`Publishing::events`]), and a
-    /// confirm spends nothing on an event nobody can receive.
+    /// Counts a call in progress (see [`Publishing`]).
     ///
     /// The caller checks (again) that the engine is open after this, and
     /// the engine's close marks it closed before stopping the notifier,
@@ -145,11 +192,8 @@ impl Notifier {
     /// use sequentially consistent order, without which each could miss the
     /// other's write.
     pub(crate) fn publishing(&self) -> Publishing<'_> {
-        let counted = self.sender.get().map(|_| {
-            self.publishing.fetch_add(1, Ordering::SeqCst);
-            &self.publishing
-        });
-        Publishing { counted }
+        let calls = self.calls.enter();
+        Publishing { calls, listened: self.sender.get().is_some() }
     }
 
     /// Hands events to the notifier thread; does nothing when nobody ever
@@ -237,7 +281,7 @@ impl Notifier {
             let _starting = self.thread.lock();
             self.stopped.store(true, Ordering::Release);
         }
-        while self.publishing.load(Ordering::SeqCst) != 0 {
+        while self.calls.any() {
             thread::yield_now();
         }
         self.send(Message::Stop);

@@ -205,15 +205,18 @@ pub unsafe extern "C" fn sk_engine_new(
     })
 }
 
-/// Closes an engine: stops and joins its releaser thread, lets calls in
-/// progress on other threads finish, delivers their events and the others
-/// already queued, and stops its notifier thread; every later call on
-/// the handle returns `SK_STATUS_CLOSED`. It returns once all that is done,
-/// also when another thread is closing the same engine. Called from inside an
-/// event callback it cannot wait for the thread it runs on: it stops the
-/// engine and returns at once, and queued events are still delivered until a
-/// close from another thread, or `sk_engine_free`, waits for them. Closing
-/// twice is fine. The handle stays valid until `sk_engine_free`.
+/// Closes an engine: stops and joins its releaser thread, waits for the
+/// calls in progress on other threads to finish, delivers their events and
+/// the others already queued, and stops its notifier thread; every later
+/// call on the handle returns `SK_STATUS_CLOSED`. It returns once all that
+/// is done, also when another thread is closing the same engine; the handle
+/// may then be freed, unless a `sk_engine_flush_events`, the one call a
+/// close does not wait for, is still running. Called from inside an event
+/// callback it cannot wait for the thread it runs on: it waits for the calls
+/// in progress, stops the engine and returns, and queued events are still
+/// delivered until a close from another thread, or `sk_engine_free`, waits
+/// for them. Closing twice is fine. The handle stays valid until
+/// `sk_engine_free`.
 ///
 /// # Safety
 /// `engine` must be NULL or a handle from `sk_engine_new` not yet freed.
