@@ -234,7 +234,10 @@ typedef struct {
 // A function the engine calls with each event, on its notifier thread (one
 // thread per engine, never the caller's), never while it holds a lock.
 // It may call back into the engine, except `sk_engine_free`. It must not
-// unwind (no C++ exception or longjmp out of it).
+// unwind (no C++ exception or longjmp out of it). A callback that closes or
+// flushes another engine waits for that engine's notifier thread: if that
+// engine's callbacks may close or flush this one, the two wait for each
+// other for ever.
 typedef void (*sk_event_callback)(const sk_event *event, void *user_data);
 
 
@@ -428,7 +431,9 @@ sk_status sk_order_status(const sk_engine *engine,
 // length into `*product_len` and the quantity into `*quantity`. Fails with
 // `SK_STATUS_BUFFER_TOO_SMALL` when the id does not fit, writing only the
 // length needed into `*product_len` (never more than `SK_MAX_ID_BYTES`), and
-// `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line.
+// `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line. A NULL
+// `product_buf` with a `product_cap` of 0 asks for the length alone, as
+// with `sk_engine_metrics_text`.
 //
 // # Safety
 // As `sk_order_confirm`; `product_buf` NULL or writable for `product_cap`

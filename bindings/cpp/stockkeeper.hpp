@@ -536,8 +536,9 @@ class Engine {
 
   /// Calls `callback` with every event from now on, on the engine's notifier
   /// thread, never while the engine holds a lock. The callback may call back
-  /// into the engine. An exception it throws is dropped. The callback is kept
-  /// until the Engine is destroyed.
+  /// into the engine, but must not destroy the Engine or move from it: its
+  /// callbacks are destroyed with it, the running one included. An exception
+  /// it throws is dropped. The callback is kept until the Engine is destroyed.
   SubscriptionId subscribe(std::function<void(const Event &)> callback) {
     if (engine_ == nullptr) {
       throw Error(Status::NullArgument, "sk_engine_subscribe");

@@ -136,9 +136,10 @@ func (e *Engine) Subscribe(fn func(Event)) (*Subscription, error) {
 // [Subscription.Close], or after [Engine.Close] once the events queued
 // before it were sent, so a range loop over it ends with the engine.
 //
-// It fails with ErrInvalidQuantity for a buffer below 1 and with ErrClosed.
+// It fails with ErrInvalidQuantity for a buffer below 1 or above
+// MaxEventsBuffer, and with ErrClosed.
 func (e *Engine) Events(buffer int) (<-chan Event, *Subscription, error) {
-	if buffer < 1 {
+	if buffer < 1 || buffer > MaxEventsBuffer {
 		return nil, nil, ErrInvalidQuantity
 	}
 	feed := make(chan Event, buffer)
@@ -148,6 +149,11 @@ func (e *Engine) Events(buffer int) (<-chan Event, *Subscription, error) {
 	}
 	return feed, subscription, nil
 }
+
+// MaxEventsBuffer is the largest buffer [Engine.Events] takes: 16 Mi events,
+// which already reserves gigabytes. A channel too large to make would
+// otherwise end the program rather than fail the call.
+const MaxEventsBuffer = 1 << 24
 
 func (e *Engine) subscribe(s *subscriber) (*Subscription, error) {
 	handle, err := e.enter()

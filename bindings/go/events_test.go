@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -309,6 +310,21 @@ func TestSubscribeRefusesBadArguments(t *testing.T) {
 	for _, buffer := range []int{0, -1} {
 		_, _, err := engine.Events(buffer)
 		wantErr(t, "buffer "+strconv.Itoa(buffer), err, ErrInvalidQuantity)
+	}
+	if n := liveSubscriptions(engine); n != 0 {
+		t.Errorf("refused subscriptions left %d handles", n)
+	}
+}
+
+// A buffer too large to make fails the call instead of ending the program.
+func TestEventsRefusesABufferTooLargeToMake(t *testing.T) {
+	engine := newTestEngine(t, Options{})
+	for _, buffer := range []int{MaxEventsBuffer + 1, math.MaxInt} {
+		feed, subscription, err := engine.Events(buffer)
+		wantErr(t, "buffer "+strconv.Itoa(buffer), err, ErrInvalidQuantity)
+		if feed != nil || subscription != nil {
+			t.Errorf("buffer %d: a refused call gave a feed or a subscription", buffer)
+		}
 	}
 	if n := liveSubscriptions(engine); n != 0 {
 		t.Errorf("refused subscriptions left %d handles", n)

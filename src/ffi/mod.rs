@@ -546,7 +546,9 @@ pub unsafe extern "C" fn sk_order_status(
 /// length into `*product_len` and the quantity into `*quantity`. Fails with
 /// `SK_STATUS_BUFFER_TOO_SMALL` when the id does not fit, writing only the
 /// length needed into `*product_len` (never more than `SK_MAX_ID_BYTES`), and
-/// `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line.
+/// `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line. A NULL
+/// `product_buf` with a `product_cap` of 0 asks for the length alone, as
+/// with `sk_engine_metrics_text`.
 ///
 /// # Safety
 /// As `sk_order_confirm`; `product_buf` NULL or writable for `product_cap`
@@ -565,7 +567,7 @@ pub unsafe extern "C" fn sk_order_line(
     call(|| {
         let len_out = required(product_len)?;
         let quantity_out = required(quantity)?;
-        if product_buf.is_null() {
+        if product_buf.is_null() && product_cap != 0 {
             return Err(SkStatus::NullArgument);
         }
         let (engine, order) = engine_and_text(engine, order, order_len)?;

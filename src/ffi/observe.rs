@@ -59,7 +59,10 @@ pub struct SkEvent {
 /// A function the engine calls with each event, on its notifier thread (one
 /// thread per engine, never the caller's), never while it holds a lock.
 /// It may call back into the engine, except `sk_engine_free`. It must not
-/// unwind (no C++ exception or longjmp out of it).
+/// unwind (no C++ exception or longjmp out of it). A callback that closes or
+/// flushes another engine waits for that engine's notifier thread: if that
+/// engine's callbacks may close or flush this one, the two wait for each
+/// other for ever.
 pub type SkEventCallback =
     Option<unsafe extern "C" fn(event: *const SkEvent, user_data: *mut c_void)>;
 

@@ -1013,6 +1013,10 @@ static void test_order_line(void) {
   CHECK_STATUS(sk_order_line(engine, S("o"), 0, buf, 0, &len, &quantity),
                SK_STATUS_BUFFER_TOO_SMALL);
   CHECK(len == 4);
+  len = 0;
+  CHECK_STATUS(sk_order_line(engine, S("o"), 0, NULL, 0, &len, &quantity),
+               SK_STATUS_BUFFER_TOO_SMALL);
+  CHECK(len == 4);
   CHECK_UNTOUCHED(buf);
   CHECK_UNTOUCHED(quantity);
 
