@@ -167,6 +167,8 @@ pub(super) unsafe fn read_by_id<T>(
     read: impl FnOnce(&Engine, &str) -> crate::Result<T>,
 ) -> SkStatus {
     call(|| {
+        // A closed engine answers as closed before a missing output.
+        engine_of(engine)?;
         let out = required(out)?;
         let (engine, id) = engine_and_text(engine, ptr, len)?;
         *out = read(engine, id)?;

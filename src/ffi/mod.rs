@@ -303,8 +303,8 @@ pub unsafe extern "C" fn sk_engine_advance(
 #[no_mangle]
 pub unsafe extern "C" fn sk_engine_now(engine: *const SkEngine, out: *mut u64) -> SkStatus {
     call(|| {
-        let out = required(out)?;
-        *out = engine_of(engine)?.now().as_nanos() as u64;
+        let engine = engine_of(engine)?;
+        *required(out)? = engine.now().as_nanos() as u64;
         Ok(())
     })
 }
@@ -565,6 +565,8 @@ pub unsafe extern "C" fn sk_order_line(
     quantity: *mut i64,
 ) -> SkStatus {
     call(|| {
+        // A closed engine answers as closed before a missing output.
+        engine_of(engine)?;
         let len_out = required(product_len)?;
         let quantity_out = required(quantity)?;
         if product_buf.is_null() && product_cap != 0 {

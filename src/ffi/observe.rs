@@ -73,8 +73,8 @@ pub type SkEventCallback =
 #[no_mangle]
 pub unsafe extern "C" fn sk_engine_metrics(engine: *const SkEngine, out: *mut Metrics) -> SkStatus {
     call(|| {
-        let out = required(out)?;
-        *out = engine_of(engine)?.metrics()?;
+        let engine = engine_of(engine)?;
+        *required(out)? = engine.metrics()?;
         Ok(())
     })
 }
@@ -116,11 +116,11 @@ pub unsafe extern "C" fn sk_engine_metrics_text(
     len: *mut usize,
 ) -> SkStatus {
     call(|| {
+        let engine = engine_of(engine)?;
         let len = required(len)?;
         if buf.is_null() && cap > 0 {
             return Err(SkStatus::NullArgument);
         }
-        let engine = engine_of(engine)?;
         let products: &[SkText] = match product_count {
             0 => &[],
             _ if products.is_null() => return Err(SkStatus::NullArgument),

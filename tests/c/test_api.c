@@ -1445,6 +1445,15 @@ static void test_closed(void) {
   CHECK_STATUS(sk_engine_subscribe(engine, record_event, NULL, &u64), SK_STATUS_CLOSED);
   CHECK_STATUS(sk_engine_unsubscribe(engine, 1), SK_STATUS_CLOSED);
   CHECK_STATUS(sk_engine_flush_events(engine), SK_STATUS_CLOSED);
+  /* Closed comes first, before a missing output. */
+  CHECK_STATUS(sk_engine_now(engine, NULL), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_product_available(engine, S("kettle"), NULL), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_product_stock(engine, S("kettle"), NULL), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_order_status(engine, S("o"), NULL), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_order_line(engine, S("o"), 0, NULL, 1, NULL, NULL), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_engine_metrics(engine, NULL), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_product_outcomes(engine, S("kettle"), NULL), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_engine_metrics_text(engine, NULL, 0, NULL, 1, NULL), SK_STATUS_CLOSED);
   CHECK_UNTOUCHED(metrics);
   CHECK_UNTOUCHED(outcomes);
   CHECK_UNTOUCHED(u64);
