@@ -155,12 +155,20 @@ typedef struct {
 } sk_line;
 
 // An order's state, how many lines it has and its deadline. Read the lines
-// with `sk_order_line`.
+// with `sk_order_line`, or everything at once with `sk_order_read`.
 typedef struct {
   sk_order_state state;
   size_t line_count;
   sk_deadline deadline;
 } sk_order_info;
+
+// One line of an order read by `sk_order_read`: its product id is
+// `product_len` bytes at `product_offset` in the ids buffer of that call.
+typedef struct {
+  size_t product_offset;
+  size_t product_len;
+  int64_t quantity;
+} sk_line_view;
 
 // A snapshot of the engine's counters. The hold figures are read together,
 // so `live_holds == held - confirmed - cancelled - expired` always holds in a
@@ -446,6 +454,36 @@ sk_status sk_order_line(const sk_engine *engine,
                         size_t product_cap,
                         size_t *product_len,
                         int64_t *quantity);
+
+// Reads an order whole, as it stood at one moment: its state, line count
+// and deadline into `*info`, its lines (sorted by product id) into `lines`,
+// room for `line_cap`, and their product ids one after another into `ids`,
+// `ids_cap` bytes, no NUL added; each line gives its id's offset and length
+// there. Writes how many lines and id bytes the order has into
+// `*line_count` and `*ids_len`. When either does not fit, fails with
+// `SK_STATUS_BUFFER_TOO_SMALL` and writes only those two: call again with
+// that much room. (NULL, 0) for `lines` or `ids` asks for the sizes alone.
+//
+// Unlike `sk_order_status` then `sk_order_line`, the lines always belong to
+// the order the state describes, even when its id is forgotten and used
+// again between calls (possible with a short retention or a small bound on
+// remembered orders); a second call after `SK_STATUS_BUFFER_TOO_SMALL` may
+// find another order, and may ask for more room again.
+//
+// # Safety
+// As `sk_order_confirm`; `info`, `line_count` and `ids_len` NULL or
+// writable; `lines` NULL or writable for `line_cap` lines; `ids` NULL or
+// writable for `ids_cap` bytes.
+sk_status sk_order_read(const sk_engine *engine,
+                        const uint8_t *order,
+                        size_t order_len,
+                        sk_order_info *info,
+                        sk_line_view *lines,
+                        size_t line_cap,
+                        uint8_t *ids,
+                        size_t ids_cap,
+                        size_t *line_count,
+                        size_t *ids_len);
 
 // A NUL-terminated, static English sentence for a status code; an unknown
 // code gets a sentence saying so. Never NULL; never free it.

@@ -21,6 +21,7 @@
 #ifndef STOCKKEEPER_HPP
 #define STOCKKEEPER_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -472,26 +473,39 @@ class Engine {
     return detail::deadline(raw);
   }
 
-  /// Where an order stands, its lines and its deadline.
+  /// Where an order stands, its lines and its deadline, all as they stood at
+  /// one moment.
   OrderStatus status(std::string_view order) const {
     sk_order_info info;
-    detail::check(sk_order_status(engine_, detail::bytes(order), order.size(), &info),
-                  "sk_order_status");
-    OrderStatus status;
-    status.state = static_cast<OrderState>(info.state);
-    status.deadline = detail::deadline(info.deadline);
-    status.lines.reserve(info.line_count);
-    // No id is longer than SK_MAX_ID_BYTES, so one buffer fits every line.
-    std::uint8_t product[SK_MAX_ID_BYTES];
-    for (std::size_t i = 0; i < info.line_count; i++) {
-      std::size_t len = 0;
-      std::int64_t quantity = 0;
-      detail::check(sk_order_line(engine_, detail::bytes(order), order.size(), i, product,
-                                  sizeof(product), &len, &quantity),
-                    "sk_order_line");
-      status.lines.push_back(OrderLine{detail::text(product, len), quantity});
+    // Room for most orders at once; a larger one is read again with the
+    // room it asks for (the id may have been taken by another order since,
+    // which may ask again).
+    std::vector<sk_line_view> views(4);
+    std::vector<std::uint8_t> ids(128);
+    for (;;) {
+      std::size_t count = 0;
+      std::size_t ids_len = 0;
+      sk_status read = sk_order_read(engine_, detail::bytes(order), order.size(), &info,
+                                     views.data(), views.size(), ids.data(), ids.size(), &count,
+                                     &ids_len);
+      if (read == SK_STATUS_BUFFER_TOO_SMALL) {
+        views.resize(std::max(count, views.size()));
+        ids.resize(std::max(ids_len, ids.size()));
+        continue;
+      }
+      detail::check(read, "sk_order_read");
+      OrderStatus status;
+      status.state = static_cast<OrderState>(info.state);
+      status.deadline = detail::deadline(info.deadline);
+      status.lines.reserve(count);
+      for (std::size_t i = 0; i < count; i++) {
+        const sk_line_view &line = views[i];
+        status.lines.push_back(
+            OrderLine{detail::text(ids.data() + line.product_offset, line.product_len),
+                      line.quantity});
+      }
+      return status;
     }
-    return status;
   }
 
   /// A snapshot of the engine's counters.

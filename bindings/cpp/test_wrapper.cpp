@@ -2,6 +2,7 @@
 // move semantics, and the manual clock. Closes with "N passed, M failed";
 // exits non-zero on any failure.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -256,6 +257,25 @@ void test_orders() {
 }
 
 // ---- Clock -------------------------------------------------------------
+
+// An order larger than the room status() tries first: six lines whose ids
+// take 1,200 bytes come back whole, in product id order.
+void test_large_order_status() {
+  Engine engine(Options::manual());
+  std::vector<stockkeeper::OrderLine> lines;
+  for (char letter : std::string("fedcba")) {
+    std::string id(200, letter);
+    engine.add_product(id, "Long", 10);
+    lines.push_back(stockkeeper::OrderLine{id, letter - 'a' + 1});
+  }
+  std::vector<stockkeeper::Line> order;
+  for (const stockkeeper::OrderLine &line : lines) {
+    order.push_back({line.product, line.quantity});
+  }
+  CHECK_OK(engine.block_lines("big", order));
+  std::reverse(lines.begin(), lines.end());
+  CHECK((engine.status("big").lines == lines));
+}
 
 void test_manual_clock() {
   Engine engine(Options::manual());
@@ -536,6 +556,7 @@ int main() {
       {"error", test_error},
       {"products", test_products},
       {"orders", test_orders},
+      {"large_order_status", test_large_order_status},
       {"manual_clock", test_manual_clock},
       {"system_clock", test_system_clock},
       {"move", test_move},

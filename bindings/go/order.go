@@ -256,14 +256,10 @@ func (e *Engine) Extend(order string, by time.Duration) (Deadline, error) {
 	return deadlineOf(deadline), nil
 }
 
-// Status is where an order stands, what it holds and its deadline. A held
-// order whose deadline has passed is expired by this call.
-//
-// The state is read once and the lines one by one after it; lines never
-// change, but an ended order may be forgotten in between, in which case
-// Status fails with ErrUnknownOrder as if it had been forgotten first. It
-// also fails with ErrUnknownOrder for an id never held, an id error or
-// ErrClosed.
+// Status is where an order stands, what it holds and its deadline, all as
+// they stood at one moment. A held order whose deadline has passed is
+// expired by this call. It fails with ErrUnknownOrder for an id never held
+// or forgotten, an id error or ErrClosed.
 func (e *Engine) Status(order string) (OrderStatus, error) {
 	handle, err := e.enter()
 	if err != nil {
@@ -272,47 +268,40 @@ func (e *Engine) Status(order string) (OrderStatus, error) {
 	defer e.leave()
 
 	var info C.sk_order_info
-	status := C.sk_order_status(handle, cBytes(order), cLen(order), &info)
-	runtime.KeepAlive(e)
-	if err := check(status); err != nil {
-		return OrderStatus{}, err
-	}
-
-	lines := make([]Line, int(info.line_count))
-	buf := make([]byte, orderLineFirstSize)
-	for i := range lines {
-		if lines[i], err = e.orderLine(handle, order, i, &buf); err != nil {
-			return OrderStatus{}, err
-		}
-	}
-	return OrderStatus{
-		State:    OrderState(info.state),
-		Lines:    lines,
-		Deadline: deadlineOf(info.deadline),
-	}, nil
-}
-
-// orderLineFirstSize is the product id buffer Status tries first; most ids
-// are shorter, and a longer one costs one more call.
-const orderLineFirstSize = 64
-
-// orderLine reads line index of an order through buf, which it replaces
-// with a buffer of the length the library asks for when an id does not fit.
-func (e *Engine) orderLine(handle *C.sk_engine, order string, index int,
-	buf *[]byte) (Line, error) {
+	views := make([]C.sk_line_view, statusFirstLines)
+	ids := make([]byte, statusFirstIDBytes)
 	for {
-		var length C.size_t
-		var quantity C.int64_t
-		status := C.sk_order_line(handle, cBytes(order), cLen(order), C.size_t(index),
-			(*C.uint8_t)(unsafe.Pointer(&(*buf)[0])), C.size_t(len(*buf)), &length, &quantity)
+		var count, idsLen C.size_t
+		status := C.sk_order_read(handle, cBytes(order), cLen(order), &info,
+			&views[0], C.size_t(len(views)), (*C.uint8_t)(unsafe.Pointer(&ids[0])),
+			C.size_t(len(ids)), &count, &idsLen)
 		runtime.KeepAlive(e)
-		if status == C.SK_STATUS_BUFFER_TOO_SMALL && int(length) > len(*buf) {
-			*buf = make([]byte, length)
+		if status == C.SK_STATUS_BUFFER_TOO_SMALL {
+			// The id may have been forgotten and taken by a larger order
+			// since: the next read asks again if it must.
+			views = make([]C.sk_line_view, max(int(count), len(views)))
+			ids = make([]byte, max(int(idsLen), len(ids)))
 			continue
 		}
 		if err := check(status); err != nil {
-			return Line{}, err
+			return OrderStatus{}, err
 		}
-		return Line{Product: string((*buf)[:length]), Quantity: int64(quantity)}, nil
+		lines := make([]Line, int(count))
+		for i := range lines {
+			at, length := int(views[i].product_offset), int(views[i].product_len)
+			lines[i] = Line{Product: string(ids[at : at+length]), Quantity: int64(views[i].quantity)}
+		}
+		return OrderStatus{
+			State:    OrderState(info.state),
+			Lines:    lines,
+			Deadline: deadlineOf(info.deadline),
+		}, nil
 	}
 }
+
+// The room Status gives an order's lines and ids at first; most orders have
+// one line and a short product id, and a larger one costs one more call.
+const (
+	statusFirstLines   = 4
+	statusFirstIDBytes = 128
+)

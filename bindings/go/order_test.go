@@ -431,6 +431,54 @@ func TestStatusReportsEveryState(t *testing.T) {
 	})
 }
 
+// An id forgotten at once is taken by an order of other lines, over and
+// over, while Status reads it: the lines it returns are always those of the
+// order whose state it returns.
+func TestStatusReadsAnOrderAtOneMoment(t *testing.T) {
+	engine := newTestEngine(t, Options{Retention: time.Nanosecond})
+	for _, product := range []string{"a", "b", "c"} {
+		mustAdd(t, engine, product, 1)
+	}
+	two, one := []Line{{"a", 1}, {"b", 1}}, []Line{{"c", 1}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 2000; i++ {
+			_, errTwo := engine.BlockOrder("x", two, time.Minute)
+			errCancel := engine.Cancel("x")
+			_, errAdvance := engine.Advance(2 * time.Nanosecond)
+			_, errOne := engine.BlockOrder("x", one, time.Minute)
+			errConfirm := engine.Confirm("x")
+			_, errRestock := engine.UpdateInventory("c", 1)
+			_, errForget := engine.Advance(2 * time.Nanosecond)
+			if err := errors.Join(errTwo, errCancel, errAdvance, errOne, errConfirm,
+				errRestock, errForget); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for reads := 0; ; reads++ {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		status, err := engine.Status("x")
+		if errors.Is(err, ErrUnknownOrder) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("read %d: %v", reads, err)
+		}
+		switch {
+		case status.State == Cancelled && !reflect.DeepEqual(status.Lines, two),
+			status.State == Confirmed && !reflect.DeepEqual(status.Lines, one):
+			t.Fatalf("read %d: %v with the lines %v", reads, status.State, status.Lines)
+		}
+	}
+}
+
 func TestOrderStateNames(t *testing.T) {
 	for state, name := range map[OrderState]string{
 		Held: "held", Confirmed: "confirmed", Cancelled: "cancelled", Expired: "expired",

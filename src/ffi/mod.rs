@@ -34,7 +34,7 @@ pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkTe
 pub use self::status::SkStatus;
 use crate::clock::ClockKind;
 use crate::engine::{Engine, Options};
-use crate::order::{Deadline, OrderState, Stock};
+use crate::order::{Deadline, OrderState, OrderStatus, Stock};
 use crate::validate::{check_id, count_from_signed, quantity_from_signed};
 
 /// An engine. Opaque: reached only through pointers the library hands out.
@@ -102,13 +102,33 @@ pub enum SkOrderState {
 }
 
 /// An order's state, how many lines it has and its deadline. Read the lines
-/// with `sk_order_line`.
+/// with `sk_order_line`, or everything at once with `sk_order_read`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct SkOrderInfo {
     pub state: SkOrderState,
     pub line_count: usize,
     pub deadline: SkDeadline,
+}
+
+impl From<&OrderStatus> for SkOrderInfo {
+    fn from(status: &OrderStatus) -> SkOrderInfo {
+        SkOrderInfo {
+            state: status.state.into(),
+            line_count: status.lines.len(),
+            deadline: status.deadline.into(),
+        }
+    }
+}
+
+/// One line of an order read by `sk_order_read`: its product id is
+/// `product_len` bytes at `product_offset` in the ids buffer of that call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SkLineView {
+    pub product_offset: usize,
+    pub product_len: usize,
+    pub quantity: i64,
 }
 
 impl From<Stock> for SkStock {
@@ -531,14 +551,7 @@ pub unsafe extern "C" fn sk_order_status(
     order_len: usize,
     out: *mut SkOrderInfo,
 ) -> SkStatus {
-    read_by_id(engine, order, order_len, out, |engine, order| {
-        let status = engine.status(order)?;
-        Ok(SkOrderInfo {
-            state: status.state.into(),
-            line_count: status.lines.len(),
-            deadline: status.deadline.into(),
-        })
-    })
+    read_by_id(engine, order, order_len, out, |engine, order| Ok((&engine.status(order)?).into()))
 }
 
 /// Copies line `index` of an order (lines are sorted by product id): the
@@ -584,6 +597,77 @@ pub unsafe extern "C" fn sk_order_line(
         unsafe { std::ptr::copy_nonoverlapping(product.as_ptr(), product_buf, product.len()) };
         *len_out = product.len();
         *quantity_out = *units as i64;
+        Ok(())
+    })
+}
+
+/// Reads an order whole, as it stood at one moment: its state, line count
+/// and deadline into `*info`, its lines (sorted by product id) into `lines`,
+/// room for `line_cap`, and their product ids one after another into `ids`,
+/// `ids_cap` bytes, no NUL added; each line gives its id's offset and length
+/// there. Writes how many lines and id bytes the order has into
+/// `*line_count` and `*ids_len`. When either does not fit, fails with
+/// `SK_STATUS_BUFFER_TOO_SMALL` and writes only those two: call again with
+/// that much room. (NULL, 0) for `lines` or `ids` asks for the sizes alone.
+///
+/// Unlike `sk_order_status` then `sk_order_line`, the lines always belong to
+/// the order the state describes, even when its id is forgotten and used
+/// again between calls (possible with a short retention or a small bound on
+/// remembered orders); a second call after `SK_STATUS_BUFFER_TOO_SMALL` may
+/// find another order, and may ask for more room again.
+///
+/// # Safety
+/// As `sk_order_confirm`; `info`, `line_count` and `ids_len` NULL or
+/// writable; `lines` NULL or writable for `line_cap` lines; `ids` NULL or
+/// writable for `ids_cap` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments, reason = "a C function's buffers and lengths")]
+pub unsafe extern "C" fn sk_order_read(
+    engine: *const SkEngine,
+    order: *const u8,
+    order_len: usize,
+    info: *mut SkOrderInfo,
+    lines: *mut SkLineView,
+    line_cap: usize,
+    ids: *mut u8,
+    ids_cap: usize,
+    line_count: *mut usize,
+    ids_len: *mut usize,
+) -> SkStatus {
+    call(|| {
+        // A closed engine answers as closed before a missing output.
+        engine_of(engine)?;
+        let info = required(info)?;
+        let (count_out, ids_len_out) = (required(line_count)?, required(ids_len)?);
+        if (lines.is_null() && line_cap != 0) || (ids.is_null() && ids_cap != 0) {
+            return Err(SkStatus::NullArgument);
+        }
+        let (engine, order) = engine_and_text(engine, order, order_len)?;
+        let status = engine.status(order)?;
+        let id_bytes: usize = status.lines.iter().map(|(product, _)| product.len()).sum();
+        *count_out = status.lines.len();
+        *ids_len_out = id_bytes;
+        if status.lines.len() > line_cap || id_bytes > ids_cap {
+            return Err(SkStatus::BufferTooSmall);
+        }
+        let mut offset = 0;
+        for (index, (product, quantity)) in status.lines.iter().enumerate() {
+            let line = SkLineView {
+                product_offset: offset,
+                product_len: product.len(),
+                // Counts never pass MAX_COUNT, which is i64::MAX.
+                quantity: *quantity as i64,
+            };
+            // SAFETY: the caller vouches for line_cap writable lines and
+            // ids_cap writable bytes; index < line_cap, and the ids written
+            // end at id_bytes <= ids_cap.
+            unsafe {
+                lines.add(index).write(line);
+                std::ptr::copy_nonoverlapping(product.as_ptr(), ids.add(offset), product.len());
+            }
+            offset += product.len();
+        }
+        *info = (&status).into();
         Ok(())
     })
 }

@@ -1062,6 +1062,89 @@ static void test_order_line(void) {
   sk_engine_free(engine);
 }
 
+static void test_order_read(void) {
+  sk_engine *engine = manual_engine();
+  CHECK_STATUS(sk_product_add(engine, S("pan"), S("Pan"), 10), SK_STATUS_OK);
+  CHECK_STATUS(sk_product_add(engine, S("bowl"), S("Bowl"), 10), SK_STATUS_OK);
+  sk_line lines[] = {line("pan", 2), line("bowl", 1), line("pan", 4)};
+  CHECK_STATUS(sk_order_block_lines(engine, S("o"), lines, 3, SECONDS(30), NULL, NULL),
+               SK_STATUS_OK);
+
+  sk_order_info info;
+  sk_line_view read[2];
+  uint8_t ids[7];
+  size_t count, ids_len;
+
+  /* The whole order at once: lines sorted by product id, ids end to end. */
+  POISON_OUT(ids);
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, read, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_OK);
+  CHECK(info.state == SK_ORDER_STATE_HELD && info.line_count == 2);
+  CHECK(info.deadline.since_start_ns == SECONDS(30));
+  CHECK(count == 2 && ids_len == 7 && memcmp(ids, "bowlpan", 7) == 0);
+  CHECK(read[0].product_offset == 0 && read[0].product_len == 4 && read[0].quantity == 1);
+  CHECK(read[1].product_offset == 4 && read[1].product_len == 3 && read[1].quantity == 6);
+
+  /* Too little room for the lines or the ids: only the sizes are written. */
+  POISON_OUT(info);
+  POISON_OUT(read);
+  POISON_OUT(ids);
+  count = ids_len = 0;
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, read, 1, ids, 7, &count, &ids_len),
+               SK_STATUS_BUFFER_TOO_SMALL);
+  CHECK(count == 2 && ids_len == 7);
+  count = ids_len = 0;
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, read, 2, ids, 6, &count, &ids_len),
+               SK_STATUS_BUFFER_TOO_SMALL);
+  CHECK(count == 2 && ids_len == 7);
+  count = ids_len = 0;
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, NULL, 0, NULL, 0, &count, &ids_len),
+               SK_STATUS_BUFFER_TOO_SMALL);
+  CHECK(count == 2 && ids_len == 7);
+  CHECK_UNTOUCHED(info);
+  CHECK_UNTOUCHED(read);
+  CHECK_UNTOUCHED(ids);
+
+  /* Every other refusal writes nothing at all. */
+  POISON_OUT(count);
+  POISON_OUT(ids_len);
+  CHECK_STATUS(sk_order_read(NULL, S("o"), &info, read, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_read(engine, S("o"), NULL, read, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, NULL, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, read, 2, NULL, 7, &count, &ids_len),
+               SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, read, 2, ids, 7, NULL, &ids_len),
+               SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, read, 2, ids, 7, &count, NULL),
+               SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_read(engine, NULL, 1, &info, read, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_read(engine, B(""), 0, &info, read, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_EMPTY_ID);
+  CHECK_STATUS(sk_order_read(engine, B("\xff"), 1, &info, read, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_INVALID_UTF8);
+  CHECK_STATUS(sk_order_read(engine, S("nobody"), &info, read, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_UNKNOWN_ORDER);
+  CHECK_UNTOUCHED(info);
+  CHECK_UNTOUCHED(read);
+  CHECK_UNTOUCHED(ids);
+  CHECK_UNTOUCHED(count);
+  CHECK_UNTOUCHED(ids_len);
+
+  /* An ended order reads whole too, past its deadline as expired. */
+  CHECK_STATUS(sk_engine_advance(engine, SECONDS(31), NULL), SK_STATUS_OK);
+  CHECK_STATUS(sk_order_read(engine, S("o"), &info, read, 2, ids, 7, &count, &ids_len),
+               SK_STATUS_OK);
+  CHECK(info.state == SK_ORDER_STATE_EXPIRED && count == 2 && read[1].quantity == 6);
+  sk_engine_close(engine);
+  CHECK_STATUS(sk_order_read(engine, S("o"), NULL, NULL, 1, NULL, 1, NULL, NULL),
+               SK_STATUS_CLOSED);
+  sk_engine_free(engine);
+}
+
 /* ---- Metrics ---------------------------------------------------------- */
 
 static void test_metrics(void) {
@@ -1860,6 +1943,7 @@ static const struct {
     {"status", test_status},
     {"retention", test_retention},
     {"order_line", test_order_line},
+    {"order_read", test_order_read},
     {"metrics", test_metrics},
     {"product_outcomes", test_product_outcomes},
     {"metrics_text", test_metrics_text},

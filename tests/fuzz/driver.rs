@@ -320,6 +320,44 @@ impl Run {
                 _ => {}
             }
         }
+        // The whole order in one call, with room the input picks: none, too
+        // little or enough.
+        let (line_cap, ids_cap) = (usize::from(input.byte() % 4), usize::from(input.byte()) * 4);
+        let mut views = vec![SkLineView::default(); line_cap];
+        let mut ids = vec![0u8; ids_cap];
+        let (mut count, mut ids_len) = (0usize, 0usize);
+        let (views_ptr, ids_ptr) = match (line_cap, ids_cap) {
+            (0, 0) => (ptr::null_mut(), ptr::null_mut()),
+            _ => (views.as_mut_ptr(), ids.as_mut_ptr()),
+        };
+        let mut whole = std::mem::MaybeUninit::<SkOrderInfo>::uninit();
+        // SAFETY: as in `step`; the buffers are NULL with no room, or hold
+        // line_cap lines and ids_cap bytes.
+        let read = unsafe {
+            sk_order_read(
+                self.engine,
+                order,
+                order_len,
+                whole.as_mut_ptr(),
+                views_ptr,
+                line_cap,
+                ids_ptr,
+                ids_cap,
+                &mut count,
+                &mut ids_len,
+            )
+        };
+        self.check_status("sk_order_read", read);
+        match read {
+            SkStatus::Ok => {
+                assert!(count <= line_cap && ids_len <= ids_cap && count > 0);
+                let last = &views[count - 1];
+                assert_eq!(last.product_offset + last.product_len, ids_len, "ids end to end");
+                assert!(views[..count].iter().all(|v| v.quantity > 0));
+            }
+            SkStatus::BufferTooSmall => assert!(count > line_cap || ids_len > ids_cap),
+            _ => {}
+        }
         ("sk_order_status", status)
     }
 }
