@@ -125,10 +125,11 @@ HAVE_NIGHTLY = rustup run nightly cargo miri --version >/dev/null 2>&1
 
 # The core's unit tests, then the C ABI driver of the fuzz target on its kept
 # and generated inputs: every unsafe block of the boundary under Miri. An
-# engine reads the wall clock once, so that run needs isolation off.
+# engine reads the wall clock once, so runs that start one need isolation off.
 verify-miri: nightly
 	@if ! $(HAVE_NIGHTLY); then echo "skipped: no nightly with Miri"; exit 0; fi; \
-	CARGO_TARGET_DIR=$(ROOT)/target/miri $(CARGO) +nightly miri test --lib && \
+	MIRIFLAGS=-Zmiri-disable-isolation CARGO_TARGET_DIR=$(ROOT)/target/miri \
+	  $(CARGO) +nightly miri test --lib && \
 	MIRIFLAGS=-Zmiri-disable-isolation CARGO_TARGET_DIR=$(ROOT)/target/miri \
 	  $(CARGO) +nightly miri test --test fuzz_regressions
 

@@ -273,9 +273,10 @@ sk_status sk_engine_new(const sk_options *options, sk_engine **out);
 // calls in progress on other threads to finish, delivers their events and
 // the others already queued, and stops its notifier thread; every later
 // call on the handle returns `SK_STATUS_CLOSED`. It returns once all that
-// is done, also when another thread is closing the same engine; the handle
-// may then be freed, unless a `sk_engine_flush_events`, the one call a
-// close does not wait for, is still running. Called from inside an event
+// is done, also when another thread is closing the same engine. The handle
+// may then be freed, once no other thread is still inside
+// `sk_engine_flush_events` (the one call a close does not wait for) or
+// inside a `sk_engine_close` of its own. Called from inside an event
 // callback it cannot wait for the thread it runs on: it waits for the calls
 // in progress, stops the engine and returns, and queued events are still
 // delivered until a close from another thread, or `sk_engine_free`, waits

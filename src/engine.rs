@@ -193,6 +193,11 @@ impl Engine {
     pub fn start_releaser(&self) -> Result<()> {
         let (shared, _call) = self.open()?;
         let mut releaser = self.releaser.lock();
+        // Checked again under the lock a close takes the releaser with: a
+        // close that took it first would never join a thread started now.
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
         if releaser.is_some() || shared.clock.is_manual() {
             return Ok(());
         }
@@ -212,6 +217,15 @@ impl Engine {
     fn open(&self) -> Result<(&Shared, Publishing<'_>)> {
         let shared = &*self.shared;
         Ok((shared, shared.enter()?))
+    }
+
+    /// The engine with the caller counted among the calls in progress until
+    /// the guard drops: for a front door whose own work around the engine's
+    /// calls (reading C arguments, writing outputs) must be done before a
+    /// close returns and the engine may be freed.
+    pub(crate) fn entered(&self) -> Result<Entered<'_>> {
+        let (_, call) = self.open()?;
+        Ok(Entered { engine: self, _call: call })
     }
 
     /// Runs an operation on an open engine with an event buffer, then
@@ -531,6 +545,20 @@ impl Engine {
     }
 }
 
+/// An engine and a call counted as in progress; see [`Engine::entered`].
+pub(crate) struct Entered<'a> {
+    engine: &'a Engine,
+    _call: Publishing<'a>,
+}
+
+impl std::ops::Deref for Entered<'_> {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        self.engine
+    }
+}
+
 impl Drop for Engine {
     fn drop(&mut self) {
         if fork::forked_since(self.shared.born) {
@@ -550,7 +578,7 @@ impl std::fmt::Debug for Engine {
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
+pub(crate) mod tests {
     use std::time::Instant;
 
     use super::*;
@@ -590,21 +618,21 @@ mod tests {
         });
     }
 
-    /// A close returns only once the calls in progress on other threads are
-    /// done, whether or not anyone subscribed: after it returns, a C caller
-    /// frees the engine. A call is held in progress here by entering it and
-    /// not yet leaving.
-    #[test]
-    fn a_close_waits_for_calls_in_progress_with_no_subscriber() {
-        let engine = Engine::new(Options::manual()).unwrap();
-        let call = engine.shared.enter().unwrap();
+    /// Checks that `close`, run on another thread, does not return while
+    /// `call` (a call held in progress) is kept, and returns once it is
+    /// dropped. `is_closed` tells when the close has begun.
+    pub(crate) fn assert_close_waits_for<C>(
+        call: C,
+        close: impl FnOnce() + Send,
+        is_closed: impl Fn() -> bool,
+    ) {
         let returned = AtomicBool::new(false);
         std::thread::scope(|scope| {
             scope.spawn(|| {
-                engine.close();
+                close();
                 returned.store(true, Ordering::SeqCst);
             });
-            eventually("the close begun", || engine.is_closed());
+            eventually("the close begun", is_closed);
             // A close that did not wait returns within these yields.
             for _ in 0..10_000 {
                 assert!(!returned.load(Ordering::SeqCst), "close returned during a call");
@@ -613,5 +641,16 @@ mod tests {
             drop(call);
         });
         assert!(returned.load(Ordering::SeqCst));
+    }
+
+    /// A close returns only once the calls in progress on other threads are
+    /// done, whether or not anyone subscribed: after it returns, a C caller
+    /// frees the engine. A call is held in progress here by entering it and
+    /// not yet leaving.
+    #[test]
+    fn a_close_waits_for_calls_in_progress_with_no_subscriber() {
+        let engine = Engine::new(Options::manual()).unwrap();
+        let call = engine.shared.enter().unwrap();
+        assert_close_waits_for(call, || engine.close(), || engine.is_closed());
     }
 }

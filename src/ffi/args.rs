@@ -4,7 +4,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{SkEngine, SkLine, SkStatus};
-use crate::engine::Engine;
+use crate::engine::{Engine, Entered};
 use crate::error::ErrorCode;
 use crate::order::Line;
 use crate::validate::{check_id, quantity_from_signed};
@@ -30,16 +30,14 @@ pub(super) unsafe fn handle_of<'a>(ptr: *const SkEngine) -> Result<&'a Engine, S
 
 /// The engine behind a handle, refused as closed before any other argument
 /// is looked at, so that a closed engine answers `SK_STATUS_CLOSED` to every
-/// call whatever else is wrong with it.
+/// call whatever else is wrong with it. Until the guard drops the call is
+/// counted as in progress: a close waits for it, so that the handle is not
+/// freed while the call still reads its arguments or writes its outputs.
 ///
 /// # Safety
 /// As [`handle_of`].
-pub(super) unsafe fn engine_of<'a>(ptr: *const SkEngine) -> Result<&'a Engine, SkStatus> {
-    let engine = handle_of(ptr)?;
-    match engine.is_closed() {
-        true => Err(SkStatus::Closed),
-        false => Ok(engine),
-    }
+pub(super) unsafe fn engine_of<'a>(ptr: *const SkEngine) -> Result<Entered<'a>, SkStatus> {
+    handle_of(ptr)?.entered().map_err(|_| SkStatus::Closed)
 }
 
 /// An output the caller must give.
@@ -147,10 +145,23 @@ pub(super) unsafe fn engine_and_text<'a>(
     engine: *const SkEngine,
     ptr: *const u8,
     len: usize,
-) -> Result<(&'a Engine, &'a str), SkStatus> {
+) -> Result<(Entered<'a>, &'a str), SkStatus> {
     let engine = engine_of(engine)?;
-    let text = text(ptr, len).map_err(|status| refused_input(engine, status))?;
+    let text = text_for(&engine, ptr, len)?;
     Ok((engine, text))
+}
+
+/// A string argument, its refusal counted in the engine's metrics like any
+/// other bad input.
+///
+/// # Safety
+/// As [`text`].
+pub(super) unsafe fn text_for<'a>(
+    engine: &Engine,
+    ptr: *const u8,
+    len: usize,
+) -> Result<&'a str, SkStatus> {
+    text(ptr, len).map_err(|status| refused_input(engine, status))
 }
 
 /// The body of every call that reads one thing about the product or order
@@ -168,10 +179,10 @@ pub(super) unsafe fn read_by_id<T>(
 ) -> SkStatus {
     call(|| {
         // A closed engine answers as closed before a missing output.
-        engine_of(engine)?;
+        let engine = engine_of(engine)?;
         let out = required(out)?;
-        let (engine, id) = engine_and_text(engine, ptr, len)?;
-        *out = read(engine, id)?;
+        let id = text_for(&engine, ptr, len)?;
+        *out = read(&engine, id)?;
         Ok(())
     })
 }
@@ -183,4 +194,44 @@ pub(super) fn refused_input(engine: &Engine, status: SkStatus) -> SkStatus {
         engine.note_refusal(code);
     }
     status
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::ptr;
+
+    use super::*;
+    use crate::engine::tests::assert_close_waits_for;
+    use crate::ffi::{sk_engine_close, sk_engine_free, sk_engine_new};
+
+    /// A C call is counted as in progress from the moment it has its engine,
+    /// while it still reads its arguments, and a close waits for it: once
+    /// the close returns the caller frees the handle.
+    #[test]
+    fn a_close_waits_for_a_c_call_from_the_moment_it_has_its_engine() {
+        let mut handle = ptr::null_mut();
+        // SAFETY: NULL options and a writable out.
+        assert_eq!(unsafe { sk_engine_new(ptr::null(), &mut handle) }, SkStatus::Ok);
+        // A raw pointer is not Send; the closing thread gets it wrapped.
+        struct Handle(*mut SkEngine);
+        // SAFETY: a handle may be used from any thread.
+        unsafe impl Send for Handle {}
+        impl Handle {
+            fn get(&self) -> *mut SkEngine {
+                self.0
+            }
+        }
+        let closing = Handle(handle);
+        // SAFETY: a live handle, here and below until it is freed.
+        let call = unsafe { engine_of(handle) }.unwrap();
+        assert_close_waits_for(
+            call,
+            // SAFETY: as above.
+            move || assert_eq!(unsafe { sk_engine_close(closing.get()) }, SkStatus::Ok),
+            // SAFETY: as above.
+            || unsafe { handle_of(handle) }.unwrap().is_closed(),
+        );
+        // SAFETY: as above; nothing else uses it any more.
+        unsafe { sk_engine_free(handle) };
+    }
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use self::args::{
     call, engine_and_text, engine_of, handle_of, line_args, name_text, optional, read_by_id,
-    refused_input, required, text,
+    refused_input, required, text, text_for,
 };
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
@@ -229,9 +229,10 @@ pub unsafe extern "C" fn sk_engine_new(
 /// calls in progress on other threads to finish, delivers their events and
 /// the others already queued, and stops its notifier thread; every later
 /// call on the handle returns `SK_STATUS_CLOSED`. It returns once all that
-/// is done, also when another thread is closing the same engine; the handle
-/// may then be freed, unless a `sk_engine_flush_events`, the one call a
-/// close does not wait for, is still running. Called from inside an event
+/// is done, also when another thread is closing the same engine. The handle
+/// may then be freed, once no other thread is still inside
+/// `sk_engine_flush_events` (the one call a close does not wait for) or
+/// inside a `sk_engine_close` of its own. Called from inside an event
 /// callback it cannot wait for the thread it runs on: it waits for the calls
 /// in progress, stops the engine and returns, and queued events are still
 /// delivered until a close from another thread, or `sk_engine_free`, waits
@@ -347,7 +348,7 @@ pub unsafe extern "C" fn sk_product_add(
         let engine = engine_of(engine)?;
         let input =
             || Ok((text(id, id_len)?, name_text(name, name_len)?, count_from_signed(on_hand)?));
-        let (id, name, on_hand) = input().map_err(|status| refused_input(engine, status))?;
+        let (id, name, on_hand) = input().map_err(|status| refused_input(&engine, status))?;
         Ok(engine.add_product(id, name, on_hand)?)
     })
 }
@@ -429,7 +430,8 @@ pub unsafe extern "C" fn sk_order_block(
             let order = text(order, order_len)?;
             Ok((order, text(product, product_len)?, quantity_from_signed(quantity)?))
         };
-        let (order, product, quantity) = input().map_err(|status| refused_input(engine, status))?;
+        let (order, product, quantity) =
+            input().map_err(|status| refused_input(&engine, status))?;
         let deadline = engine.block(product, quantity, order, hold_time(hold_time_ns))?;
         if let Some(out) = optional(out) {
             *out = deadline.into();
@@ -467,7 +469,7 @@ pub unsafe extern "C" fn sk_order_block_lines(
             check_id(order)?;
             Ok((order, line_args(lines, line_count, failed_line)?))
         };
-        let (order, lines) = input().map_err(|status| refused_input(engine, status))?;
+        let (order, lines) = input().map_err(|status| refused_input(&engine, status))?;
         let deadline =
             engine.block_order(order, &lines, hold_time(hold_time_ns)).inspect_err(|error| {
                 let at_fault =
@@ -579,13 +581,13 @@ pub unsafe extern "C" fn sk_order_line(
 ) -> SkStatus {
     call(|| {
         // A closed engine answers as closed before a missing output.
-        engine_of(engine)?;
+        let engine = engine_of(engine)?;
         let len_out = required(product_len)?;
         let quantity_out = required(quantity)?;
         if product_buf.is_null() && product_cap != 0 {
             return Err(SkStatus::NullArgument);
         }
-        let (engine, order) = engine_and_text(engine, order, order_len)?;
+        let order = text_for(&engine, order, order_len)?;
         let status = engine.status(order)?;
         let (product, units) = status.lines.get(index).ok_or(SkStatus::OutOfRange)?;
         if product.len() > product_cap {
@@ -636,13 +638,13 @@ pub unsafe extern "C" fn sk_order_read(
 ) -> SkStatus {
     call(|| {
         // A closed engine answers as closed before a missing output.
-        engine_of(engine)?;
+        let engine = engine_of(engine)?;
         let info = required(info)?;
         let (count_out, ids_len_out) = (required(line_count)?, required(ids_len)?);
         if (lines.is_null() && line_cap != 0) || (ids.is_null() && ids_cap != 0) {
             return Err(SkStatus::NullArgument);
         }
-        let (engine, order) = engine_and_text(engine, order, order_len)?;
+        let order = text_for(&engine, order, order_len)?;
         let status = engine.status(order)?;
         let id_bytes: usize = status.lines.iter().map(|(product, _)| product.len()).sum();
         *count_out = status.lines.len();

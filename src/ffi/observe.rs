@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 
 use super::args::{
-    call, can_be_array, engine_of, optional, read_by_id, refused_input, required, text,
+    call, can_be_array, engine_of, handle_of, optional, read_by_id, refused_input, required, text,
 };
 use super::{SkEngine, SkOrderState, SkStatus};
 use crate::metrics::{Metrics, ProductOutcomes};
@@ -133,7 +133,7 @@ pub unsafe extern "C" fn sk_engine_metrics_text(
             // SAFETY: each text is readable for its length, as the caller vouches.
             .map(|product| unsafe { text(product.data, product.len) })
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|status| refused_input(engine, status))?;
+            .map_err(|status| refused_input(&engine, status))?;
         let rendered = engine.metrics_text(&ids)?;
         *len = rendered.len();
         if rendered.len() > cap {
@@ -234,5 +234,7 @@ pub unsafe extern "C" fn sk_engine_unsubscribe(engine: *mut SkEngine, id: u64) -
 /// `engine` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn sk_engine_flush_events(engine: *mut SkEngine) -> SkStatus {
-    call(|| Ok(engine_of(engine)?.flush_events()?))
+    // Not counted as a call in progress: a close from a callback waits for
+    // those, and a flush may be waiting for that very callback.
+    call(|| Ok(handle_of(engine)?.flush_events()?))
 }
