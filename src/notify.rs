@@ -5,7 +5,9 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::OnceLock;
@@ -41,10 +43,15 @@ enum Message {
 /// A call in progress, counted until dropped so that stopping the notifier
 /// waits for it: for its events to be published, and, whether or not it has
 /// any, for it to be done with the engine, so that a closed engine may be
-/// freed at once.
+/// freed at once. It stays on the thread that began it.
 pub(crate) struct Publishing<'a> {
-    calls: &'a AtomicUsize,
+    /// The line the call is counted on; None inside a call of the same
+    /// thread on the same engine, which holds the count for both.
+    calls: Option<&'a AtomicUsize>,
+    /// Whether this is the thread's outermost call on the engine.
+    outermost: bool,
     listened: bool,
+    _thread: PhantomData<*const ()>,
 }
 
 impl Publishing<'_> {
@@ -59,7 +66,12 @@ impl Publishing<'_> {
 
 impl Drop for Publishing<'_> {
     fn drop(&mut self) {
-        self.calls.fetch_sub(1, Ordering::SeqCst);
+        if let Some(line) = self.calls {
+            line.fetch_sub(1, Ordering::SeqCst);
+        }
+        if self.outermost {
+            THREAD.with(|thread| thread.inside.set(ptr::null()));
+        }
     }
 }
 
@@ -88,11 +100,24 @@ const CALL_LINES: usize = 32;
 struct Line(AtomicUsize);
 
 impl CallCount {
-    /// Counts a call on its thread's line, which the caller takes it off.
-    fn enter(&self) -> &AtomicUsize {
-        let line = &self.lines[thread_line()].0;
-        line.fetch_add(1, Ordering::SeqCst);
-        line
+    /// Counts a call on its thread's line, unless the thread is inside a
+    /// call on this engine already (a front door's call around the engine's
+    /// own), whose count covers it. Returns the line counted on, and
+    /// whether this is the thread's outermost call here.
+    fn enter(&self) -> (Option<&AtomicUsize>, bool) {
+        THREAD.with(|thread| {
+            let inside = thread.inside.get();
+            if ptr::eq(inside, self) {
+                return (None, false);
+            }
+            let line = &self.lines[thread.line()].0;
+            line.fetch_add(1, Ordering::SeqCst);
+            let outermost = inside.is_null();
+            if outermost {
+                thread.inside.set(self);
+            }
+            (Some(line), outermost)
+        })
     }
 
     /// Whether any call is counted.
@@ -101,19 +126,30 @@ impl CallCount {
     }
 }
 
-/// The line the calling thread counts its calls on: threads take the lines
-/// in turn, as they first call an engine.
-fn thread_line() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static LINE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    LINE.with(|line| {
-        if line.get() == usize::MAX {
-            line.set(NEXT.fetch_add(1, Ordering::Relaxed) % CALL_LINES);
+/// What a thread knows of its calls.
+struct ThreadCalls {
+    /// The line it counts its calls on, once it has called.
+    line: Cell<usize>,
+    /// The engine's count its outermost call in progress is on, or null.
+    inside: Cell<*const CallCount>,
+}
+
+thread_local! {
+    static THREAD: ThreadCalls = const {
+        ThreadCalls { line: Cell::new(usize::MAX), inside: Cell::new(ptr::null()) }
+    };
+}
+
+impl ThreadCalls {
+    /// The thread's line: threads take the lines in turn, as they first
+    /// call an engine.
+    fn line(&self) -> usize {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        if self.line.get() == usize::MAX {
+            self.line.set(NEXT.fetch_add(1, Ordering::Relaxed) % CALL_LINES);
         }
-        line.get()
-    })
+        self.line.get()
+    }
 }
 
 /// The events one call gives rise to, collected while it holds locks and
@@ -192,8 +228,9 @@ impl Notifier {
     /// use sequentially consistent order, without which each could miss the
     /// other's write.
     pub(crate) fn publishing(&self) -> Publishing<'_> {
-        let calls = self.calls.enter();
-        Publishing { calls, listened: self.sender.get().is_some() }
+        let (calls, outermost) = self.calls.enter();
+        let listened = self.sender.get().is_some();
+        Publishing { calls, outermost, listened, _thread: PhantomData }
     }
 
     /// Hands events to the notifier thread; does nothing when nobody ever
@@ -321,5 +358,36 @@ fn deliver(subscriber: &mut Subscriber, event: &Event) -> bool {
             }
             true
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn counted(count: &CallCount) -> usize {
+        count.lines.iter().map(|line| line.0.load(Ordering::SeqCst)).sum()
+    }
+
+    /// A call inside a call of the same thread on the same engine (the C
+    /// boundary around the engine's own) is covered by the outer count;
+    /// one on another engine is counted there; and leaving the outer call
+    /// leaves the thread outside every engine again.
+    #[test]
+    fn a_call_inside_another_on_the_same_engine_is_counted_once() {
+        let (one, other) = (Notifier::default(), Notifier::default());
+        let outer = one.publishing();
+        let inner = one.publishing();
+        assert_eq!((counted(&one.calls), counted(&other.calls)), (1, 0));
+        let elsewhere = other.publishing();
+        assert_eq!((counted(&one.calls), counted(&other.calls)), (1, 1));
+        drop((inner, elsewhere));
+        assert_eq!((counted(&one.calls), counted(&other.calls)), (1, 0));
+        drop(outer);
+        assert_eq!(counted(&one.calls), 0);
+        let again = one.publishing();
+        assert_eq!(counted(&one.calls), 1, "the next call counts from the start");
+        drop(again);
+        assert!(!one.calls.any());
     }
 }
