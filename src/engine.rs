@@ -222,7 +222,7 @@ impl Engine {
     /// The engine with the caller counted among the calls in progress until
     /// the guard drops: for a front door whose own work around the engine's
     /// calls (reading C arguments, writing outputs) must be done before a
-    /// close returns and the engine may be freed.
+    /// close returns.
     pub(crate) fn entered(&self) -> Result<Entered<'_>> {
         let (_, call) = self.open()?;
         Ok(Entered { engine: self, _call: call })
@@ -644,9 +644,9 @@ pub(crate) mod tests {
     }
 
     /// A close returns only once the calls in progress on other threads are
-    /// done, whether or not anyone subscribed: after it returns, a C caller
-    /// frees the engine. A call is held in progress here by entering it and
-    /// not yet leaving.
+    /// done, whether or not anyone subscribed: after it returns, no call
+    /// changes the engine. A call is held in progress here by entering it
+    /// and not yet leaving.
     #[test]
     fn a_close_waits_for_calls_in_progress_with_no_subscriber() {
         let engine = Engine::new(Options::manual()).unwrap();

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::OnceLock;
 use std::thread::{self, JoinHandle, ThreadId};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -42,8 +43,8 @@ enum Message {
 
 /// A call in progress, counted until dropped so that stopping the notifier
 /// waits for it: for its events to be published, and, whether or not it has
-/// any, for it to be done with the engine, so that a closed engine may be
-/// freed at once. It stays on the thread that began it.
+/// any, for it to be done with the engine, so that no call changes it once
+/// a close returns. It stays on the thread that began it.
 pub(crate) struct Publishing<'a> {
     /// The line the call is counted on; None inside a call of the same
     /// thread on the same engine, which holds the count for both.
@@ -92,6 +93,10 @@ struct CallCount {
 }
 
 const CALL_LINES: usize = 32;
+
+/// How often a close yields its CPU while calls are in progress before it
+/// sleeps between looks instead.
+const YIELDS_BEFORE_SLEEPING: u32 = 100;
 
 /// A count alone on its cache line, and on the next, which processors
 /// fetch in pairs.
@@ -303,10 +308,13 @@ impl Notifier {
         }
     }
 
-    /// Refuses new subscribers, waits until no counted call is left (each
-    /// lasts as long as a block or confirm, and none waits for the notifier,
-    /// since publishing never blocks), then queues the stop behind their
-    /// events: the notifier thread delivers everything before it and ends.
+    /// Refuses new subscribers, waits until no counted call is left (none
+    /// waits for the notifier, since publishing never blocks), then queues
+    /// the stop behind their events: the notifier thread delivers
+    /// everything before it and ends. Most calls last microseconds, so the
+    /// wait yields its CPU at first; a call that lasts longer (a block of
+    /// millions of lines) is waited for in sleeps of up to a millisecond,
+    /// not on a spinning CPU.
     /// Called alone from one of the notifier's own callbacks, which cannot
     /// join their own thread; [`Notifier::stop`] on another thread joins it.
     pub(crate) fn stop_without_joining(&self) {
@@ -318,8 +326,13 @@ impl Notifier {
             let _starting = self.thread.lock();
             self.stopped.store(true, Ordering::Release);
         }
+        let mut rounds = 0u32;
         while self.calls.any() {
-            thread::yield_now();
+            match rounds.checked_sub(YIELDS_BEFORE_SLEEPING) {
+                None => thread::yield_now(),
+                Some(sleeps) => thread::sleep(Duration::from_micros(50 << sleeps.min(4))),
+            }
+            rounds = rounds.saturating_add(1);
         }
         self.send(Message::Stop);
     }

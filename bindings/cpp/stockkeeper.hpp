@@ -551,7 +551,10 @@ class Engine {
   /// Calls `callback` with every event from now on, on the engine's notifier
   /// thread, never while the engine holds a lock. The callback may call back
   /// into the engine, but must not destroy the Engine or move from it: its
-  /// callbacks are destroyed with it, the running one included. An exception
+  /// callbacks are destroyed with it, the running one included. Closing or
+  /// flushing another Engine from it waits for that Engine's notifier: if
+  /// that Engine's callbacks may close or flush this one, the two wait for
+  /// each other for ever. An exception
   /// it throws is dropped. The callback is kept until the Engine is destroyed.
   SubscriptionId subscribe(std::function<void(const Event &)> callback) {
     if (engine_ == nullptr) {

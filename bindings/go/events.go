@@ -105,7 +105,10 @@ func goString(data *C.uint8_t, length C.size_t) string {
 // callers: blocks, confirms and the releaser go on, and events queue up in
 // the library until fn returns. fn may call the engine, and may close its
 // own subscription or the engine (neither waits there; see
-// [Subscription.Close] and [Engine.Close]). A panic in fn is recovered and
+// [Subscription.Close] and [Engine.Close]). Closing or flushing another
+// engine from fn waits for that engine's notifier: if that engine's funcs
+// may close or flush this one (a subscription's Close flushes too), the two
+// wait for each other for ever. A panic in fn is recovered and
 // reported to [Options.Logger]; fn misses that one event, keeps its
 // subscription, and other subscribers miss nothing. fn must not call
 // runtime.Goexit (which t.FailNow and t.Fatal do): the Go runtime ends the

@@ -31,8 +31,8 @@ pub(super) unsafe fn handle_of<'a>(ptr: *const SkEngine) -> Result<&'a Engine, S
 /// The engine behind a handle, refused as closed before any other argument
 /// is looked at, so that a closed engine answers `SK_STATUS_CLOSED` to every
 /// call whatever else is wrong with it. Until the guard drops the call is
-/// counted as in progress: a close waits for it, so that the handle is not
-/// freed while the call still reads its arguments or writes its outputs.
+/// counted as in progress: a close waits for it, the reading of its
+/// arguments and the writing of its outputs included.
 ///
 /// # Safety
 /// As [`handle_of`].
@@ -205,8 +205,8 @@ mod tests {
     use crate::ffi::{sk_engine_close, sk_engine_free, sk_engine_new};
 
     /// A C call is counted as in progress from the moment it has its engine,
-    /// while it still reads its arguments, and a close waits for it: once
-    /// the close returns the caller frees the handle.
+    /// while it still reads its arguments, and a close waits for it, so that
+    /// a call that began before the close is done once the close returns.
     #[test]
     fn a_close_waits_for_a_c_call_from_the_moment_it_has_its_engine() {
         let mut handle = ptr::null_mut();

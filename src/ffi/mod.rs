@@ -229,10 +229,11 @@ pub unsafe extern "C" fn sk_engine_new(
 /// calls in progress on other threads to finish, delivers their events and
 /// the others already queued, and stops its notifier thread; every later
 /// call on the handle returns `SK_STATUS_CLOSED`. It returns once all that
-/// is done, also when another thread is closing the same engine. The handle
-/// may then be freed, once no other thread is still inside
-/// `sk_engine_flush_events` (the one call a close does not wait for) or
-/// inside a `sk_engine_close` of its own. Called from inside an event
+/// is done, also when another thread is closing the same engine: from then
+/// on no call changes the engine. Freeing the handle still needs every other
+/// thread out of every call on it: a call only just begun may read the
+/// handle before a close can count it, and a close never waits for
+/// `sk_engine_flush_events`. Called from inside an event
 /// callback it cannot wait for the thread it runs on: it waits for the calls
 /// in progress, stops the engine and returns, and queued events are still
 /// delivered until a close from another thread, or `sk_engine_free`, waits
