@@ -232,6 +232,11 @@ func (e *Engine) enter() (*C.sk_engine, error) {
 		e.leave()
 		return nil, ErrClosed
 	}
+	// An Engine not made by New (its zero value) has no engine behind it.
+	if e.handle == nil {
+		e.leave()
+		return nil, ErrNullArgument
+	}
 	beforeCall()
 	return e.handle, nil
 }

@@ -158,6 +158,25 @@ func TestNilEngineFails(t *testing.T) {
 	}
 }
 
+// An Engine not made by New, its zero value, fails every call the same way,
+// the batch calls included, and closes as a no-op.
+func TestZeroEngineFails(t *testing.T) {
+	engine := &Engine{}
+	for name, err := range everyCall(engine) {
+		wantErr(t, name+" on a zero Engine", err, ErrNullArgument)
+	}
+	blocked, err := engine.BlockMany([]BlockRequest{{Order: "o9", Product: "kettle", Quantity: 1}})
+	wantErr(t, "BlockMany on a zero Engine", err, ErrNullArgument)
+	confirmed, err := engine.ConfirmMany([]string{"o9"})
+	wantErr(t, "ConfirmMany on a zero Engine", err, ErrNullArgument)
+	if blocked != nil || confirmed != nil {
+		t.Errorf("refused batches answered %v and %v", blocked, confirmed)
+	}
+	if err := engine.Close(); err != nil {
+		t.Errorf("Close of a zero Engine: %v", err)
+	}
+}
+
 // everyCall calls every method that reaches the library once, with good
 // arguments, and returns what each one said.
 func everyCall(engine *Engine) map[string]error {
