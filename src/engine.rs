@@ -509,9 +509,9 @@ impl Engine {
     /// releaser thread is stopped and joined, calls already in progress on
     /// other threads are waited for (all but [`Engine::flush_events`]), and
     /// their events and every other queued event are delivered before the
-    /// notifier thread stops: a call that succeeded is always announced. Returns once all that is done, also
-    /// when another thread is closing the engine at the same time; calling it
-    /// again does nothing.
+    /// notifier thread stops: a call that succeeded is always announced.
+    /// Returns once all that is done, also when another thread is closing
+    /// the engine at the same time; calling it again does nothing.
     ///
     /// Called from an event callback, it cannot wait for the notifier thread
     /// it runs on: it waits for the calls in progress, stops the engine and
