@@ -599,6 +599,7 @@ pub(crate) mod tests {
     /// through the moment the releaser sleeps until, so that nothing waits
     /// for the retention.
     #[test]
+    #[cfg_attr(miri, ignore = "parking_lot_core's futex wait is refused under Miri")]
     fn ending_an_order_wakes_a_releaser_asleep_until_a_later_deadline() {
         let (hour, minute) = (Duration::from_secs(3600), 60_000_000_000);
         let options = Options { hold_time: hour, retention: hour / 2, ..Options::default() };
