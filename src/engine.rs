@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::fork;
 use crate::local::LocalBackend;
 use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
-use crate::notify::{Callback, Events, Notifier, Publishing, SubscriptionId};
+use crate::notify::{Callback, Events, InProgress, Notifier, SubscriptionId};
 use crate::order::{Deadline, Event, Line, OrderStatus, Stock};
 use crate::releaser::{self, Alarm};
 use crate::validate::{check_count, check_id, check_name, check_quantity};
@@ -89,7 +89,7 @@ impl Shared {
     /// notifier stopped.
     pub(crate) fn release_due(&self) -> usize {
         match self.enter() {
-            Ok(publishing) => self.release_due_within(&publishing.events()),
+            Ok(call) => self.release_due_within(&call.events()),
             Err(_) => 0,
         }
     }
@@ -102,19 +102,19 @@ impl Shared {
     }
 
     /// Counts the caller among the calls in progress, which a close waits
-    /// for (see [`Notifier::publishing`]), then fails if the engine is
+    /// for (see [`Notifier::enter_call`]), then fails if the engine is
     /// closed. A closed engine is refused before the count too: only calls
     /// that began before the close can hold the close up, never the stream
     /// of calls refused after it.
-    fn enter(&self) -> Result<Publishing<'_>> {
+    fn enter(&self) -> Result<InProgress<'_>> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        let publishing = self.notifier.publishing();
+        let call = self.notifier.enter_call();
         if self.is_closed() {
             return Err(Error::Closed);
         }
-        Ok(publishing)
+        Ok(call)
     }
 
     fn is_closed(&self) -> bool {
@@ -214,7 +214,7 @@ impl Engine {
     /// The engine for a call that publishes nothing, counted among the
     /// calls in progress, which a close waits for, until the second value
     /// is dropped.
-    fn open(&self) -> Result<(&Shared, Publishing<'_>)> {
+    fn open(&self) -> Result<(&Shared, InProgress<'_>)> {
         let shared = &*self.shared;
         Ok((shared, shared.enter()?))
     }
@@ -234,8 +234,8 @@ impl Engine {
     /// and counts a refusal.
     fn run<T>(&self, call: impl FnOnce(&Shared, &mut Events) -> Result<T>) -> Result<T> {
         let shared = &*self.shared;
-        let publishing = shared.enter()?;
-        let mut events = publishing.events();
+        let entered = shared.enter()?;
+        let mut events = entered.events();
         let result = call(shared, &mut events);
         shared.finish(events);
         if let Err(error) = &result {
@@ -548,7 +548,7 @@ impl Engine {
 /// An engine and a call counted as in progress; see [`Engine::entered`].
 pub(crate) struct Entered<'a> {
     engine: &'a Engine,
-    _call: Publishing<'a>,
+    _call: InProgress<'a>,
 }
 
 impl std::ops::Deref for Entered<'_> {

@@ -1,6 +1,6 @@
 //! Notifications: events reach subscribers on one notifier thread of the
 //! engine's, never on the thread that caused them and never while the engine
-//! holds a lock. Publishing is one channel send, so a slow or stuck
+//! holds a lock. InProgress is one channel send, so a slow or stuck
 //! subscriber delays only other subscribers, never blocks or confirms.
 
 use std::cell::Cell;
@@ -45,7 +45,7 @@ enum Message {
 /// waits for it: for its events to be published, and, whether or not it has
 /// any, for it to be done with the engine, so that no call changes it once
 /// a close returns. It stays on the thread that began it.
-pub(crate) struct Publishing<'a> {
+pub(crate) struct InProgress<'a> {
     /// The line the call is counted on; None inside a call of the same
     /// thread on the same engine, which holds the count for both.
     calls: Option<&'a AtomicUsize>,
@@ -55,7 +55,7 @@ pub(crate) struct Publishing<'a> {
     _thread: PhantomData<*const ()>,
 }
 
-impl Publishing<'_> {
+impl InProgress<'_> {
     /// An empty buffer for the events of this call (or of a release pass).
     /// It collects only if someone had subscribed when the call began: a
     /// call that starts after `subscribe` returned collects its events, and
@@ -65,7 +65,7 @@ impl Publishing<'_> {
     }
 }
 
-impl Drop for Publishing<'_> {
+impl Drop for InProgress<'_> {
     fn drop(&mut self) {
         if let Some(line) = self.calls {
             line.fetch_sub(1, Ordering::SeqCst);
@@ -215,7 +215,7 @@ pub(crate) struct Notifier {
     thread_id: OnceLock<ThreadId>,
     next_id: AtomicU64,
     stopped: AtomicBool,
-    /// Calls counted by [`Notifier::publishing`] and not yet done.
+    /// Calls counted by [`Notifier::enter_call`] and not yet done.
     calls: CallCount,
 }
 
@@ -224,7 +224,7 @@ impl Notifier {
         self.sender.get().is_some_and(|sender| sender.send(message).is_ok())
     }
 
-    /// Counts a call in progress (see [`Publishing`]).
+    /// Counts a call in progress (see [`InProgress`]).
     ///
     /// The caller checks (again) that the engine is open after this, and
     /// the engine's close marks it closed before stopping the notifier,
@@ -232,10 +232,10 @@ impl Notifier {
     /// and fails, or is waited for and its events are delivered. Both sides
     /// use sequentially consistent order, without which each could miss the
     /// other's write.
-    pub(crate) fn publishing(&self) -> Publishing<'_> {
+    pub(crate) fn enter_call(&self) -> InProgress<'_> {
         let (calls, outermost) = self.calls.enter();
         let listened = self.sender.get().is_some();
-        Publishing { calls, outermost, listened, _thread: PhantomData }
+        InProgress { calls, outermost, listened, _thread: PhantomData }
     }
 
     /// Hands events to the notifier thread; does nothing when nobody ever
@@ -389,16 +389,16 @@ mod tests {
     #[test]
     fn a_call_inside_another_on_the_same_engine_is_counted_once() {
         let (one, other) = (Notifier::default(), Notifier::default());
-        let outer = one.publishing();
-        let inner = one.publishing();
+        let outer = one.enter_call();
+        let inner = one.enter_call();
         assert_eq!((counted(&one.calls), counted(&other.calls)), (1, 0));
-        let elsewhere = other.publishing();
+        let elsewhere = other.enter_call();
         assert_eq!((counted(&one.calls), counted(&other.calls)), (1, 1));
         drop((inner, elsewhere));
         assert_eq!((counted(&one.calls), counted(&other.calls)), (1, 0));
         drop(outer);
         assert_eq!(counted(&one.calls), 0);
-        let again = one.publishing();
+        let again = one.enter_call();
         assert_eq!(counted(&one.calls), 1, "the next call counts from the start");
         drop(again);
         assert!(!one.calls.any());

@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 
 use super::args::{
-    call, can_be_array, engine_of, handle_of, optional, read_by_id, refused_input, required, text,
+    call, can_be_array, engine_of, handle_of, optional, read_by_id, required, text_for,
 };
 use super::{SkEngine, SkOrderState, SkStatus};
 use crate::metrics::{Metrics, ProductOutcomes};
@@ -131,9 +131,8 @@ pub unsafe extern "C" fn sk_engine_metrics_text(
         let ids = products
             .iter()
             // SAFETY: each text is readable for its length, as the caller vouches.
-            .map(|product| unsafe { text(product.data, product.len) })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|status| refused_input(&engine, status))?;
+            .map(|product| unsafe { text_for(&engine, product.data, product.len) })
+            .collect::<Result<Vec<_>, _>>()?;
         let rendered = engine.metrics_text(&ids)?;
         *len = rendered.len();
         if rendered.len() > cap {
