@@ -79,4 +79,9 @@ pub(crate) trait Backend: Send + Sync {
 
     /// How the holds on one product ended so far.
     fn outcomes(&self, product: &str) -> Result<ProductOutcomes>;
+
+    /// Lets go of every product and order, and of the memory that kept
+    /// them: for a closed engine, once no call is left in progress, so
+    /// that nothing reads them again.
+    fn clear(&self);
 }

@@ -73,6 +73,18 @@ impl<K: Hash + Eq, V, S: BuildHasher> DashMap<K, V, S> {
         }
     }
 
+    pub(crate) fn clear(&self) {
+        for shard in self.shards.iter() {
+            shard.lock().clear();
+        }
+    }
+
+    pub(crate) fn shrink_to_fit(&self) {
+        for shard in self.shards.iter() {
+            shard.lock().shrink_to_fit();
+        }
+    }
+
     /// Removes `key` if `remove` says so of its entry.
     pub(crate) fn remove_if<Q>(
         &self,

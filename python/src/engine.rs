@@ -512,7 +512,8 @@ impl PyEngine {
     /// Closes the engine: later calls raise EngineClosed, the releaser
     /// thread is stopped, calls in progress on other threads finish, and
     /// their events and the others already published are delivered before
-    /// the notifier thread stops. Calling it again does nothing. Waits, with
+    /// the notifier thread stops, and every product and order is let go of,
+    /// with its memory. Calling it again does nothing. Waits, with
     /// the GIL released, for the releaser's current pass and for the
     /// callbacks still to run, unless called from a callback.
     pub(crate) fn close(&self, py: Python<'_>) {

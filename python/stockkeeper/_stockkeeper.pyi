@@ -338,7 +338,8 @@ class Engine:
     def close(self) -> None:
         """Closes the engine; later calls raise EngineClosed. Idempotent.
         Waits for calls in progress on other threads, then for their events
-        and the others queued to reach their callbacks."""
+        and the others queued to reach their callbacks, then lets go of every
+        product and order, with its memory."""
     @property
     def closed(self) -> bool: ...
     @property

@@ -228,9 +228,11 @@ pub unsafe extern "C" fn sk_engine_new(
 /// Closes an engine: stops and joins its releaser thread, waits for the
 /// calls in progress on other threads to finish, delivers their events and
 /// the others already queued, and stops its notifier thread; every later
-/// call on the handle returns `SK_STATUS_CLOSED`. It returns once all that
-/// is done, also when another thread is closing the same engine: from then
-/// on no call changes the engine. Freeing the handle still needs every other
+/// call on the handle returns `SK_STATUS_CLOSED`. Last, it frees every
+/// product and order: the handle then keeps a few kilobytes until
+/// `sk_engine_free`. It returns once all that is done, also when another
+/// thread is closing the same engine: from then on no call changes the
+/// engine. Freeing the handle still needs every other
 /// thread out of every call on it: a call only just begun may read the
 /// handle before a close can count it, and a close never waits for
 /// `sk_engine_flush_events`. Called from inside an event

@@ -88,6 +88,12 @@ impl<T: Identified> IdMap<T> {
         }
     }
 
+    /// Removes every value, and gives back the memory that kept them.
+    pub(super) fn clear(&self) {
+        self.map.clear();
+        self.map.shrink_to_fit();
+    }
+
     /// Removes `value` if the map keeps it, this very value
     /// ([`Identified::same`]), not only one with its id.
     pub(super) fn remove(&self, value: &T) {

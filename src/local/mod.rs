@@ -473,6 +473,12 @@ impl Backend for LocalBackend {
             expired: counts.expired,
         })
     }
+
+    fn clear(&self) {
+        self.schedule.clear();
+        self.orders.clear();
+        self.products.clear();
+    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -332,6 +332,17 @@ impl Schedule {
         }
     }
 
+    /// Lets go of every entry and of the buffers that kept them, each
+    /// dropped with its lock let go. The counts stay.
+    pub(super) fn clear(&self) {
+        for shard in self.shards.iter() {
+            let expiries = mem::take(&mut shard.lock().expiries);
+            drop(expiries);
+        }
+        let remembered = mem::take(&mut *self.remembered.lock());
+        drop(remembered);
+    }
+
     fn shard(&self, order: &OrderCell) -> &Mutex<Shard> {
         &self.shards[usize::from(order.shard)]
     }
