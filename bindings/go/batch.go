@@ -49,7 +49,6 @@ package stockkeeper
 import "C"
 
 import (
-	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -106,18 +105,17 @@ func (e *Engine) blockMany(requests []BlockRequest, holdTime uint64) ([]Blocked,
 		}
 	}
 	held := grow(&scratch.held, len(requests))
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return nil, err
 	}
-	defer e.leave()
 	if len(requests) == 0 {
 		return []Blocked{}, nil
 	}
 
-	C.sk_go_block_many(handle, scratch.base(), &cRequests[0], C.size_t(len(requests)),
+	C.sk_go_block_many(lib.engine, scratch.base(), &cRequests[0], C.size_t(len(requests)),
 		C.uint64_t(holdTime), &held[0])
-	runtime.KeepAlive(e)
+	e.leave(lib)
 	results := make([]Blocked, len(requests))
 	for i, one := range held {
 		if err := errorOf(one.status); err != nil {
@@ -141,17 +139,16 @@ func (e *Engine) ConfirmMany(orders []string) ([]error, error) {
 		spans[i] = scratch.add(order)
 	}
 	statuses := grow(&scratch.statuses, len(orders))
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return nil, err
 	}
-	defer e.leave()
 	if len(orders) == 0 {
 		return []error{}, nil
 	}
 
-	C.sk_go_confirm_many(handle, scratch.base(), &spans[0], C.size_t(len(orders)), &statuses[0])
-	runtime.KeepAlive(e)
+	C.sk_go_confirm_many(lib.engine, scratch.base(), &spans[0], C.size_t(len(orders)), &statuses[0])
+	e.leave(lib)
 	results := make([]error, len(orders))
 	for i, status := range statuses {
 		// errorOf's nil *Error must not become a non-nil error.

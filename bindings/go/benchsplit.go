@@ -75,7 +75,6 @@ package stockkeeper
 import "C"
 
 import (
-	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -122,28 +121,29 @@ func (ids *benchIdsInC) free() {
 // benchPairsInC runs every pair in one call into C and returns how many
 // went through.
 func benchPairsInC(engine *Engine, ids *benchIdsInC) (int, error) {
-	handle, err := engine.enter()
+	lib, err := engine.enter()
 	if err != nil {
 		return 0, err
 	}
-	defer engine.leave()
-	done := C.sk_bench_pairs(handle, ids.products, ids.orders, C.size_t(ids.count))
+	done := C.sk_bench_pairs(lib.engine, ids.products, ids.orders, C.size_t(ids.count))
+	engine.leave(lib)
 	return int(done), nil
 }
 
 // benchBarePair is one pair through cgo, two crossings as through the front
-// door, with none of the door's own code: no count of calls in flight, no
+// door, with none of the door's own code: no check that the engine is open, no
 // status turned into an error, no deadline turned into Go's. The caller
 // keeps the engine open.
 func benchBarePair(engine *Engine, product, order string) bool {
+	lib := engine.handle
 	orderID := C.sk_bench_id{bytes: cBytes(order), len: cLen(order)}
-	status := C.sk_bench_block(engine.handle,
+	status := C.sk_bench_block(lib.engine,
 		C.sk_bench_id{bytes: cBytes(product), len: cLen(product)}, orderID)
 	if status != C.SK_STATUS_OK {
 		return false
 	}
-	confirmed := C.sk_order_confirm(engine.handle, orderID.bytes, orderID.len)
-	runtime.KeepAlive(engine)
+	confirmed := C.sk_order_confirm(lib.engine, orderID.bytes, orderID.len)
+	engine.leave(lib)
 	return confirmed == C.SK_STATUS_OK
 }
 

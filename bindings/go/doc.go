@@ -19,11 +19,11 @@
 //
 // An engine may be used from any number of goroutines at once. [Engine.Close]
 // stops the background thread, waits for calls in progress, delivers their
-// events and the others already queued, and frees the engine; calls after
-// it fail with [ErrClosed], and closing twice, or from two goroutines at
-// once, is harmless. An engine dropped without Close is closed when the garbage
-// collector finds it unreachable, so it never leaks, but only Close says
-// when the thread stops.
+// events and the others already queued, and gives back the engine's
+// products and orders; calls after it fail with [ErrClosed], and closing
+// twice, or from two goroutines at once, is harmless. An engine dropped
+// without Close is closed when the garbage collector finds it unreachable,
+// so it never leaks, but only Close says when the thread stops.
 //
 // # Notifications
 //

@@ -61,29 +61,24 @@ type Options struct {
 // for a few instructions. [Engine.Close] releases the engine's resources; an
 // engine that is dropped without Close is closed by the garbage collector.
 type Engine struct {
-	// calls counts the calls into the library in progress, plus closingBit
-	// once Close has started. A call costs one atomic add on the way in and
-	// one on the way out, and no lock: a read lock costs the same two adds
-	// and more code around them, while the counter answers both questions a
-	// call asks (may I start? am I the last one a shutdown waits for?) with
-	// the add it does anyway.
-	calls atomic.Int64
-	// handle stays valid while calls counts a call in progress; shutdown
-	// frees it and sets it to nil only once the count has drained to zero
-	// with closingBit set, after which no call reads it again.
-	handle   *C.sk_engine
+	// open is the library's engine while the Engine is open, nil from the
+	// moment Close starts. A call loads it once, with no atomic write, and
+	// keeps what it loaded reachable until the library returns. The
+	// library counts the call itself, so that its close waits for it.
+	open atomic.Pointer[library]
+	// closing is set when Close starts, before open is cleared: it tells a
+	// closed Engine from one not made by New.
+	closing atomic.Bool
+	// handle is the same library engine, for the shutdown to close, and
+	// nil once it has. Only New and the shutdown write it.
+	handle   *library
 	holdTime time.Duration
 
-	// drained wakes the shutdown waiting for calls in progress: the call
-	// that leaves the count at exactly closingBit sends to it. One slot, so
-	// that a call never blocks on its way out; a token left over from an
-	// earlier wake-up only makes the shutdown look at the count once more.
-	drained chan struct{}
 	// closeMu lets one Close at a time run the shutdown, so that a second
-	// Close returns only once the first has freed the engine.
+	// Close returns only once the first is done.
 	closeMu sync.Mutex
-	// freed is closed once the shutdown has freed the engine and released
-	// every subscription.
+	// freed is closed once the shutdown has closed the engine, given back
+	// its products and orders, and released every subscription.
 	freed chan struct{}
 	// hub is the Go side of the engine's notifications. It is a separate
 	// allocation that points nowhere back here, so that live subscriptions
@@ -91,9 +86,31 @@ type Engine struct {
 	hub *hub
 }
 
-// closingBit is set in Engine.calls when Close starts. It sits far above
-// any count of calls in progress, which the goroutines alive bound.
-const closingBit = 1 << 62
+// library owns an engine of the library, and frees it when the garbage
+// collector finds it unreachable. Close cannot free it: a goroutine may
+// have loaded it from Engine.open a moment before Close cleared it, and
+// be about to call in. Every call keeps it reachable until the library
+// returns, so its finalizer runs only once no goroutine can be calling
+// with it. By then Close has already given back the engine's products and
+// orders, and what is left takes a few kilobytes.
+type library struct {
+	engine *C.sk_engine
+}
+
+func newLibrary(engine *C.sk_engine) *library {
+	lib := &library{engine: engine}
+	runtime.SetFinalizer(lib, freeLibrary)
+	return lib
+}
+
+func freeLibrary(lib *library) {
+	freedLibraries.Add(1)
+	C.sk_engine_free(lib.engine)
+}
+
+// freedLibraries counts the library engines freed, so that the tests can
+// see the finalizer at work.
+var freedLibraries atomic.Int64
 
 // finalizedEngines counts engines closed by the garbage collector rather than
 // by their owner, so that the tests can see the backstop at work.
@@ -131,13 +148,14 @@ func New(options Options) (*Engine, error) {
 	if err := check(C.sk_engine_new(&settings, &handle)); err != nil {
 		return nil, err
 	}
+	lib := newLibrary(handle)
 	engine := &Engine{
-		handle:   handle,
+		handle:   lib,
 		holdTime: duration(settings.hold_time_ns),
-		drained:  make(chan struct{}, 1),
 		freed:    make(chan struct{}),
 		hub:      newHub(options.Logger),
 	}
+	engine.open.Store(lib)
 	runtime.SetFinalizer(engine, finalize)
 	return engine, nil
 }
@@ -151,16 +169,20 @@ func finalize(engine *Engine) {
 // It then stops and joins the background releaser, delivers the events
 // already queued and those of every call that succeeded to their
 // subscribers (whose funcs may still call the engine, and are told
-// ErrClosed), waits for calls in progress on other goroutines to return,
-// frees the library's memory and ends every subscription, closing the
-// channels of [Engine.Events]. While a subscriber's func is running, Close
-// waits for it to return.
+// ErrClosed), waits for the calls in progress in the library on other
+// goroutines to return, gives back the engine's products and orders, and
+// ends every subscription, closing the channels of [Engine.Events]. While a
+// subscriber's func is running, Close waits for it to return. Once Close
+// returns no call changes the engine; a call that began as Close did may
+// still return after it, with ErrClosed. The few kilobytes the library
+// keeps for a closed engine are freed by the garbage collector, once no
+// goroutine can be in a call on it.
 //
 // Close is safe to call again and from several goroutines at once: every
-// call returns once the engine is freed. The one exception is a call from
+// call returns once the engine is closed. The one exception is a call from
 // inside a subscriber's func, which cannot wait for its own return: there
-// Close only starts the shutdown and returns at once, and the engine is
-// freed after the func returns. Closing a nil *Engine does nothing.
+// Close only starts the shutdown and returns at once, and the rest is done
+// after the func returns. Closing a nil *Engine does nothing.
 //
 // Close always returns nil; the error result lets an Engine be an io.Closer.
 func (e *Engine) Close() error {
@@ -176,36 +198,30 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// markClosing sets closingBit, after which every call fails with ErrClosed
-// without reaching the library. The module's Go version predates
-// atomic.Int64.Or, hence the loop.
+// markClosing makes every call from now on fail with ErrClosed without
+// reaching the library. A call that loaded the library engine a moment
+// before reaches it still, and the library refuses it or, if it came
+// first, the library's close waits for it.
 func (e *Engine) markClosing() {
-	for {
-		calls := e.calls.Load()
-		if calls&closingBit != 0 || e.calls.CompareAndSwap(calls, calls|closingBit) {
-			return
-		}
-	}
+	e.closing.Store(true)
+	e.open.Store(nil)
 }
 
-// shutdown closes and frees the engine once. The library's close runs
-// while calls may still be in progress: it waits for a subscriber's func to
-// return, and that func may be in a call of its own.
+// shutdown closes the engine once. The library's close waits for every call
+// in progress in the library, a subscriber's func included (which may be in
+// a call of its own), and gives back the products and orders; the library
+// engine's last bytes are freed by its finalizer (see library).
 func (e *Engine) shutdown() {
 	e.closeMu.Lock()
 	defer e.closeMu.Unlock()
-	// Only shutdown writes handle, and closeMu keeps a second one out.
-	handle := e.handle
-	if handle == nil {
+	// Only shutdown writes handle after New, and closeMu keeps a second one
+	// out.
+	lib := e.handle
+	if lib == nil {
 		return
 	}
-
-	C.sk_engine_close(handle)
-
-	for e.calls.Load() != closingBit {
-		<-e.drained
-	}
-	C.sk_engine_free(handle)
+	C.sk_engine_close(lib.engine)
+	runtime.KeepAlive(lib)
 	e.handle = nil
 
 	// The library joined its notifier thread in sk_engine_close, so no
@@ -215,49 +231,32 @@ func (e *Engine) shutdown() {
 	runtime.SetFinalizer(e, nil)
 }
 
-// enter starts a call into the library: it returns the handle, counted as
-// in use until the paired leave, or ErrClosed. Every successful enter is
-// paired with a leave.
-func (e *Engine) enter() (*C.sk_engine, error) {
+// enter starts a call into the library: it returns the library engine to
+// call, or ErrClosed. Every successful enter is paired with a leave once the
+// library has returned.
+func (e *Engine) enter() (*library, error) {
 	if e == nil {
 		return nil, ErrNullArgument
 	}
-	// Refused before counting once closing: a stream of refused calls,
-	// each counted for a moment, could otherwise keep the count from ever
-	// reaching the value shutdown waits for.
-	if e.calls.Load()&closingBit != 0 {
+	lib := e.open.Load()
+	if lib == nil {
+		// An Engine not made by New (its zero value) has no engine behind it.
+		if !e.closing.Load() {
+			return nil, ErrNullArgument
+		}
 		return nil, ErrClosed
-	}
-	if e.calls.Add(1)&closingBit != 0 {
-		e.leave()
-		return nil, ErrClosed
-	}
-	// An Engine not made by New (its zero value) has no engine behind it.
-	if e.handle == nil {
-		e.leave()
-		return nil, ErrNullArgument
 	}
 	beforeCall()
-	return e.handle, nil
+	return lib, nil
 }
 
-// leave ends a call begun by enter, and wakes the shutdown if this was the
-// last call it waits for.
-func (e *Engine) leave() {
-	if e.calls.Add(-1) == closingBit {
-		e.wakeShutdown()
-	}
-}
-
-// wakeShutdown is kept out of leave so that leave stays small enough to be
-// inlined into every call.
-//
-//go:noinline
-func (e *Engine) wakeShutdown() {
-	select {
-	case e.drained <- struct{}{}:
-	default:
-	}
+// leave ends a call begun by enter, once the library has returned. Both
+// stay reachable until here: the Engine, so that its finalizer cannot close
+// it under the call, and the library engine, which a Close meanwhile may
+// have let go of.
+func (e *Engine) leave(lib *library) {
+	runtime.KeepAlive(e)
+	runtime.KeepAlive(lib)
 }
 
 // HoldTime is how long a hold lasts when a block gives no time of its own:
@@ -275,14 +274,13 @@ func (e *Engine) HoldTime() time.Duration {
 // clock. It fails with ErrClosed on a closed engine or when the operating
 // system refuses a new thread.
 func (e *Engine) StartReleaser() error {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return err
 	}
-	defer e.leave()
 
-	status := C.sk_engine_start_releaser(handle)
-	runtime.KeepAlive(e)
+	status := C.sk_engine_start_releaser(lib.engine)
+	e.leave(lib)
 	return check(status)
 }
 
@@ -291,15 +289,14 @@ func (e *Engine) StartReleaser() error {
 // The background releaser does this on its own; with [Options.ManualRelease]
 // the caller does. It fails only with ErrClosed.
 func (e *Engine) ReleaseExpired() (int, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return 0, err
 	}
-	defer e.leave()
 
 	var released C.uint64_t
-	status := C.sk_engine_release_expired(handle, &released)
-	runtime.KeepAlive(e)
+	status := C.sk_engine_release_expired(lib.engine, &released)
+	e.leave(lib)
 	if err := check(status); err != nil {
 		return 0, err
 	}
@@ -315,15 +312,14 @@ func (e *Engine) Advance(d time.Duration) (int, error) {
 	if d < 0 {
 		return 0, ErrInvalidDuration
 	}
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return 0, err
 	}
-	defer e.leave()
 
 	var released C.uint64_t
-	status := C.sk_engine_advance(handle, C.uint64_t(d), &released)
-	runtime.KeepAlive(e)
+	status := C.sk_engine_advance(lib.engine, C.uint64_t(d), &released)
+	e.leave(lib)
 	if err := check(status); err != nil {
 		return 0, err
 	}
@@ -334,15 +330,14 @@ func (e *Engine) Advance(d time.Duration) (int, error) {
 // clock, how far it was advanced). Deadlines are given on the same scale. It
 // fails only with ErrClosed.
 func (e *Engine) Now() (time.Duration, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return 0, err
 	}
-	defer e.leave()
 
 	var now C.uint64_t
-	status := C.sk_engine_now(handle, &now)
-	runtime.KeepAlive(e)
+	status := C.sk_engine_now(lib.engine, &now)
+	e.leave(lib)
 	if err := check(status); err != nil {
 		return 0, err
 	}

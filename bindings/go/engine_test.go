@@ -341,6 +341,52 @@ func TestForgottenEnginesAreFinalized(t *testing.T) {
 	}
 }
 
+// Close leaves the library engine's last bytes to the garbage collector,
+// which frees them once no goroutine holds the engine for a call: not while
+// one still does, though the Engine is closed.
+func TestClosedEnginesAreFreedOnceNoCallHoldsThem(t *testing.T) {
+	settled := func() int64 {
+		// Finalizers of earlier tests' engines may still be queued: collect
+		// until the count stands still for a while.
+		last, still := freedLibraries.Load(), 0
+		for still < 20 {
+			runtime.GC()
+			runtime.Gosched()
+			if now := freedLibraries.Load(); now != last {
+				last, still = now, 0
+			} else {
+				still++
+			}
+		}
+		return last
+	}
+	engine, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, engine, "kettle", 5)
+	mustBlock(t, engine, "kettle", 1, "o1")
+	held := engine.open.Load()
+	if err := engine.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if engine.handle != nil || engine.open.Load() != nil {
+		t.Fatal("the closed Engine still refers to the library engine")
+	}
+	before := settled()
+	if after := settled(); after != before {
+		t.Fatalf("%d library engines freed while a call still held one", after-before)
+	}
+	runtime.KeepAlive(held)
+	for attempt := 0; freedLibraries.Load() == before && attempt < 100_000; attempt++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if freedLibraries.Load() == before {
+		t.Fatal("the closed library engine was never freed")
+	}
+}
+
 // Many goroutines race holds, confirms, cancels, restocks, corrections and
 // the clock on a few hot products, with multi-line orders whose lines come
 // in any order. Whatever interleaving happens, every reader sees

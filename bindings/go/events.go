@@ -17,7 +17,6 @@ import "C"
 
 import (
 	"log/slog"
-	"runtime"
 	"runtime/cgo"
 	"runtime/debug"
 	"strconv"
@@ -159,25 +158,25 @@ func (e *Engine) Events(buffer int) (<-chan Event, *Subscription, error) {
 const MaxEventsBuffer = 1 << 24
 
 func (e *Engine) subscribe(s *subscriber) (*Subscription, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return nil, err
 	}
-	defer e.leave()
 
 	s.hub = e.hub
 	s.handle = cgo.NewHandle(s)
+	// Live in the hub before the library knows it: a shutdown that closes
+	// the library after the subscription is made must find it to release
+	// it, and one that released the hub before finds the library closed,
+	// so that the subscription fails here and is released below.
+	e.hub.add(s)
 	var id C.uint64_t
-	status := C.sk_go_subscribe(handle, C.uintptr_t(s.handle), &id)
-	runtime.KeepAlive(e)
+	status := C.sk_go_subscribe(lib.engine, C.uintptr_t(s.handle), &id)
+	e.leave(lib)
 	if err := check(status); err != nil {
-		s.handle.Delete()
+		e.hub.release(s)
 		return nil, err
 	}
-	// Still counted as a call in progress: a Close that frees the engine
-	// waits for this call to leave, and then finds the subscription to
-	// release.
-	e.hub.add(s)
 	return &Subscription{engine: e, subscriber: s, id: id, done: make(chan struct{})}, nil
 }
 
@@ -187,14 +186,13 @@ func (e *Engine) subscribe(s *subscriber) (*Subscription, error) {
 // returns at once, since the events behind the running one cannot be
 // delivered before that func returns. It fails only with ErrClosed.
 func (e *Engine) FlushEvents() error {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return err
 	}
-	defer e.leave()
 
-	status := C.sk_engine_flush_events(handle)
-	runtime.KeepAlive(e)
+	status := C.sk_engine_flush_events(lib.engine)
+	e.leave(lib)
 	return check(status)
 }
 
@@ -246,17 +244,16 @@ func (s *Subscription) Close() error {
 func (s *Subscription) release() {
 	defer close(s.done)
 	e := s.engine
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		// The engine is closing: its shutdown releases every subscription,
 		// after the library stopped calling them.
 		<-e.freed
 		return
 	}
-	unsubscribed := C.sk_engine_unsubscribe(handle, s.id)
-	flushed := C.sk_engine_flush_events(handle)
-	runtime.KeepAlive(e)
-	e.leave()
+	unsubscribed := C.sk_engine_unsubscribe(lib.engine, s.id)
+	flushed := C.sk_engine_flush_events(lib.engine)
+	e.leave(lib)
 	if unsubscribed != C.SK_STATUS_OK || flushed != C.SK_STATUS_OK {
 		// The library was closed in between, and may still be delivering
 		// what was queued: only the shutdown knows when that is over.
@@ -323,7 +320,8 @@ func (h *hub) release(s *subscriber) {
 	}
 }
 
-// releaseAll releases every subscriber, once the engine is freed.
+// releaseAll releases every subscriber, once the library's close has
+// returned: the library calls none of them any more.
 func (h *hub) releaseAll() {
 	if h == nil {
 		return

@@ -64,15 +64,14 @@ type Metrics struct {
 // refusals by reason, live holds and held units. It fails only with
 // ErrClosed.
 func (e *Engine) Metrics() (Metrics, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return Metrics{}, err
 	}
-	defer e.leave()
 
 	var m C.sk_metrics
-	status := C.sk_engine_metrics(handle, &m)
-	runtime.KeepAlive(e)
+	status := C.sk_engine_metrics(lib.engine, &m)
+	e.leave(lib)
 	if err := check(status); err != nil {
 		return Metrics{}, err
 	}
@@ -125,15 +124,14 @@ func (o ProductOutcomes) share(part uint64) (float64, bool) {
 // ProductOutcomes is how the holds on the product ended so far. It fails
 // with ErrUnknownProduct, an id error or ErrClosed.
 func (e *Engine) ProductOutcomes(id string) (ProductOutcomes, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return ProductOutcomes{}, err
 	}
-	defer e.leave()
 
 	var o C.sk_outcomes
-	status := C.sk_product_outcomes(handle, cBytes(id), cLen(id), &o)
-	runtime.KeepAlive(e)
+	status := C.sk_product_outcomes(lib.engine, cBytes(id), cLen(id), &o)
+	e.leave(lib)
 	if err := check(status); err != nil {
 		return ProductOutcomes{}, err
 	}
@@ -175,18 +173,17 @@ func (e *Engine) MetricsText(products ...string) (string, error) {
 		texts = &cTexts[0]
 	}
 
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return "", err
 	}
-	defer e.leave()
 
 	buf := make([]byte, metricsTextFirstSize)
 	for {
 		var length C.size_t
-		status := C.sk_engine_metrics_text(handle, texts, C.size_t(len(products)),
+		status := C.sk_engine_metrics_text(lib.engine, texts, C.size_t(len(products)),
 			(*C.uint8_t)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &length)
-		runtime.KeepAlive(e)
+		e.leave(lib)
 		if status == C.SK_STATUS_BUFFER_TOO_SMALL && int(length) > len(buf) {
 			// The counters may grow a digit before the next try; leave room.
 			buf = make([]byte, int(length)+int(length)/8)

@@ -128,15 +128,14 @@ func (e *Engine) BlockFor(product string, quantity int64, order string,
 // block passes holdTime on as the library takes it: zero for the default.
 func (e *Engine) block(product string, quantity int64, order string,
 	holdTime uint64) (Deadline, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return Deadline{}, err
 	}
-	defer e.leave()
 
-	blocked := C.sk_go_block(handle, cBytes(order), cLen(order), cBytes(product),
+	blocked := C.sk_go_block(lib.engine, cBytes(order), cLen(order), cBytes(product),
 		cLen(product), C.int64_t(quantity), C.uint64_t(holdTime))
-	runtime.KeepAlive(e)
+	e.leave(lib)
 	if err := check(blocked.status); err != nil {
 		return Deadline{}, err
 	}
@@ -176,17 +175,16 @@ func (e *Engine) BlockOrder(order string, lines []Line, holdTime time.Duration) 
 		}
 	}
 
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return Deadline{}, err
 	}
-	defer e.leave()
 
 	var deadline C.sk_deadline
 	failedLine := ^C.size_t(0)
-	status := C.sk_order_block_lines(handle, cBytes(order), cLen(order), &cLines[0],
+	status := C.sk_order_block_lines(lib.engine, cBytes(order), cLen(order), &cLines[0],
 		C.size_t(len(lines)), C.uint64_t(holdTime), &deadline, &failedLine)
-	runtime.KeepAlive(e)
+	e.leave(lib)
 	runtime.KeepAlive(cLines)
 	if err := errorOf(status); err != nil {
 		if failedLine < C.size_t(len(lines)) {
@@ -206,28 +204,26 @@ func (e *Engine) BlockOrder(order string, lines []Line, holdTime time.Duration) 
 // held or already forgotten; an id error or ErrClosed. When a confirm races
 // the expiry of the same hold, exactly one of them wins.
 func (e *Engine) Confirm(order string) error {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return err
 	}
-	defer e.leave()
 
-	status := C.sk_order_confirm(handle, cBytes(order), cLen(order))
-	runtime.KeepAlive(e)
+	status := C.sk_order_confirm(lib.engine, cBytes(order), cLen(order))
+	e.leave(lib)
 	return check(status)
 }
 
 // Cancel cancels a held order (payment failed): its units go back to
 // available. It fails as [Engine.Confirm] does.
 func (e *Engine) Cancel(order string) error {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return err
 	}
-	defer e.leave()
 
-	status := C.sk_order_cancel(handle, cBytes(order), cLen(order))
-	runtime.KeepAlive(e)
+	status := C.sk_order_cancel(lib.engine, cBytes(order), cLen(order))
+	e.leave(lib)
 	return check(status)
 }
 
@@ -241,15 +237,14 @@ func (e *Engine) Extend(order string, by time.Duration) (Deadline, error) {
 	// A negative extension goes to the library as zero, which it refuses
 	// with ErrInvalidDuration and counts in the metrics.
 	by = max(by, 0)
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return Deadline{}, err
 	}
-	defer e.leave()
 
 	var deadline C.sk_deadline
-	status := C.sk_order_extend(handle, cBytes(order), cLen(order), C.uint64_t(by), &deadline)
-	runtime.KeepAlive(e)
+	status := C.sk_order_extend(lib.engine, cBytes(order), cLen(order), C.uint64_t(by), &deadline)
+	e.leave(lib)
 	if err := check(status); err != nil {
 		return Deadline{}, err
 	}
@@ -261,21 +256,20 @@ func (e *Engine) Extend(order string, by time.Duration) (Deadline, error) {
 // expired by this call. It fails with ErrUnknownOrder for an id never held
 // or forgotten, an id error or ErrClosed.
 func (e *Engine) Status(order string) (OrderStatus, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return OrderStatus{}, err
 	}
-	defer e.leave()
 
 	var info C.sk_order_info
 	views := make([]C.sk_line_view, statusFirstLines)
 	ids := make([]byte, statusFirstIDBytes)
 	for {
 		var count, idsLen C.size_t
-		status := C.sk_order_read(handle, cBytes(order), cLen(order), &info,
+		status := C.sk_order_read(lib.engine, cBytes(order), cLen(order), &info,
 			&views[0], C.size_t(len(views)), (*C.uint8_t)(unsafe.Pointer(&ids[0])),
 			C.size_t(len(ids)), &count, &idsLen)
-		runtime.KeepAlive(e)
+		e.leave(lib)
 		if status == C.SK_STATUS_BUFFER_TOO_SMALL {
 			// The id may have been forgotten and taken by a larger order
 			// since: the next read asks again if it must.

@@ -37,10 +37,7 @@ package stockkeeper
 // }
 import "C"
 
-import (
-	"math"
-	"runtime"
-)
+import "math"
 
 // The bounds of the contract, the same in every language.
 const (
@@ -79,15 +76,14 @@ func stockOf(s C.sk_stock) Stock {
 // ErrIDTooLong, ErrIDContainsNUL, ErrInvalidUTF8 or ErrInvalidName for a bad
 // id or name, ErrInvalidQuantity for a negative onHand and ErrClosed.
 func (e *Engine) AddProduct(id, name string, onHand int64) error {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return err
 	}
-	defer e.leave()
 
-	status := C.sk_product_add(handle, cBytes(id), cLen(id), cBytes(name), cLen(name),
+	status := C.sk_product_add(lib.engine, cBytes(id), cLen(id), cBytes(name), cLen(name),
 		C.int64_t(onHand))
-	runtime.KeepAlive(e)
+	e.leave(lib)
 	return check(status)
 }
 
@@ -95,14 +91,13 @@ func (e *Engine) AddProduct(id, name string, onHand int64) error {
 // on_hand - reserved. It fails with ErrUnknownProduct, an id error or
 // ErrClosed.
 func (e *Engine) Available(id string) (int64, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return 0, err
 	}
-	defer e.leave()
 
-	read := C.sk_go_available(handle, cBytes(id), cLen(id))
-	runtime.KeepAlive(e)
+	read := C.sk_go_available(lib.engine, cBytes(id), cLen(id))
+	e.leave(lib)
 	if err := check(read.status); err != nil {
 		return 0, err
 	}
@@ -112,14 +107,13 @@ func (e *Engine) Available(id string) (int64, error) {
 // Stock is the product's on_hand, reserved and available, read at one
 // instant. It fails as [Engine.Available] does.
 func (e *Engine) Stock(id string) (Stock, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return Stock{}, err
 	}
-	defer e.leave()
 
-	read := C.sk_go_stock(handle, cBytes(id), cLen(id))
-	runtime.KeepAlive(e)
+	read := C.sk_go_stock(lib.engine, cBytes(id), cLen(id))
+	e.leave(lib)
 	if err := check(read.status); err != nil {
 		return Stock{}, err
 	}
@@ -135,14 +129,13 @@ func (e *Engine) Stock(id string) (Stock, error) {
 // restock that would take on_hand past [MaxCount], ErrUnknownProduct, an id
 // error or ErrClosed.
 func (e *Engine) UpdateInventory(id string, delta int64) (Stock, error) {
-	handle, err := e.enter()
+	lib, err := e.enter()
 	if err != nil {
 		return Stock{}, err
 	}
-	defer e.leave()
 
-	updated := C.sk_go_update(handle, cBytes(id), cLen(id), C.int64_t(delta))
-	runtime.KeepAlive(e)
+	updated := C.sk_go_update(lib.engine, cBytes(id), cLen(id), C.int64_t(delta))
+	e.leave(lib)
 	if err := check(updated.status); err != nil {
 		return Stock{}, err
 	}
