@@ -17,11 +17,14 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
+use std::os::raw::c_int;
+
+use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString};
-use stockkeeper::{count_from_signed, quantity_from_signed, Error};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyMapping, PySequence, PyString};
+use pyo3::{ffi, intern};
+use stockkeeper::{count_from_signed, quantity_from_signed, Error, MAX_ID_BYTES};
 
 use crate::errors::to_py;
 
@@ -106,7 +109,8 @@ impl Convert for Text {
 
 /// An id given to `InventoryService`: a str, or an int standing for its
 /// decimal str (so `1` and `"1"` name the same product or order), as the
-/// earlier service's callers used both. A bool is not taken for an int.
+/// earlier service's callers used both. A bool is not taken for an int, and
+/// an int subclass names the id of its value, whatever its `__str__` says.
 pub struct Id(Text);
 
 impl Deref for Id {
@@ -123,11 +127,34 @@ impl Convert for Id {
             return Text::convert(obj).map(Id);
         }
         if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
-            return Text::convert(obj.str()?.as_any()).map(Id);
+            return decimal_id(obj).map(Id);
         }
         let message = format!("an id must be a str or an int, not {}", type_name(obj));
         Err(PyTypeError::new_err(message).into())
     }
+}
+
+/// Ints of more bits than this have more decimal digits than an id may have
+/// bytes: 10/3 is above log2(10), the bits a digit takes.
+const LONGEST_ID_BITS: usize = MAX_ID_BYTES * 10 / 3;
+
+/// An int's decimal form, as an id. One too long for an id is refused as
+/// such without being written out: Python refuses to write out an int past
+/// its digit limit (4300 by default), and the refusal must be the id's.
+fn decimal_id(obj: &Bound<'_, PyAny>) -> Result<Text, Refused> {
+    let py = obj.py();
+    let int = py.get_type::<PyInt>();
+    let bits: usize = int.call_method1(intern!(py, "bit_length"), (obj,))?.extract()?;
+    if bits > LONGEST_ID_BITS {
+        // Digits and sign, counted exactly by the decimal module, which
+        // reads an int of any size.
+        let exact =
+            py.import(intern!(py, "decimal"))?.call_method1(intern!(py, "Decimal"), (obj,))?;
+        let digits = exact.call_method0(intern!(py, "adjusted"))?.extract::<usize>()? + 1;
+        let sign: bool = exact.call_method0(intern!(py, "is_signed"))?.extract()?;
+        return Err(Error::IdTooLong { len: digits + usize::from(sign) }.into());
+    }
+    Text::convert(&int.call_method1(intern!(py, "__repr__"), (obj,))?)
 }
 
 /// A quantity to hold: 1 to 2**63 - 1.
@@ -254,19 +281,24 @@ pub fn block_requests<I: Convert>(requests: &Bound<'_, PyAny>) -> PyResult<Vec<B
             (checked::<I>(&product)?, checked::<Quantity>(&quantity)?, checked::<I>(&order)?);
         Ok(product.and_then(|product| Ok((product, quantity?, order?))))
     };
-    if requests.is_instance_of::<PyString>() {
-        let message = "requests must be (product_id, quantity, order_id) triples, not a str";
+    if is_text(requests) {
+        let message = format!(
+            "requests must be (product_id, quantity, order_id) triples, not a {}",
+            type_name(requests)
+        );
         return Err(PyTypeError::new_err(message));
     }
     requests.try_iter()?.map(|item| request(&item?)).collect()
 }
 
 /// The order ids of a batch, read whole before any runs (a lone str is
-/// refused: it would read as one id per letter). An id of the wrong type
+/// refused: it would read as one id per letter, and bytes as one int id per
+/// byte). An id of the wrong type
 /// raises; a refused id only refuses its own request.
 pub fn order_ids<I: Convert>(ids: &Bound<'_, PyAny>) -> PyResult<Vec<Result<I, Error>>> {
-    if ids.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("expected an iterable of order ids, not a str"));
+    if is_text(ids) {
+        let message = format!("expected an iterable of order ids, not a {}", type_name(ids));
+        return Err(PyTypeError::new_err(message));
     }
     ids.try_iter()?.map(|id| checked::<I>(&id?)).collect()
 }
@@ -288,7 +320,7 @@ pub fn fields<'py, const N: usize>(
     let wrong =
         || PyTypeError::new_err(format!("expected a {shape} sequence, got {}", type_name(item)));
     let sequence = match item.cast::<PySequence>() {
-        Ok(sequence) if !item.is_instance_of::<PyString>() => sequence,
+        Ok(sequence) if !is_text(item) => sequence,
         _ => return Err(wrong()),
     };
     if sequence.len()? != N {
@@ -299,6 +331,14 @@ pub fn fields<'py, const N: usize>(
     <[Bound<'py, PyAny>; N]>::try_from(items).map_err(|_| wrong())
 }
 
+/// Text, or bytes: a sequence whose items are letters or small ints, never
+/// ids or triples, though they would pass for them.
+fn is_text(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+}
+
 /// A Python int, placed against the range of `i64`.
 enum Wide {
     Fits(i64),
@@ -306,13 +346,20 @@ enum Wide {
     Below,
 }
 
+/// An int, or an object with `__index__`, by its value: the sign of one out
+/// of range is the value's own, whatever a subclass's `__lt__` says.
 fn wide_int(obj: &Bound<'_, PyAny>) -> PyResult<Wide> {
-    match obj.extract::<i64>() {
-        Ok(value) => Ok(Wide::Fits(value)),
-        Err(err) if err.is_instance_of::<PyOverflowError>(obj.py()) => {
-            Ok(if obj.lt(0)? { Wide::Below } else { Wide::Above })
-        }
-        Err(err) => Err(err),
+    let mut overflow: c_int = 0;
+    // SAFETY: obj is a live object and the GIL is held (the Bound says so);
+    // the call reads obj, calling its __index__ if it is not an int, and
+    // writes only `overflow`, a live local.
+    let value = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    match overflow {
+        1.. => Ok(Wide::Above),
+        ..0 => Ok(Wide::Below),
+        // -1 is also how the call fails, setting an error.
+        0 if value == -1 => PyErr::take(obj.py()).map_or(Ok(Wide::Fits(value)), Err),
+        0 => Ok(Wide::Fits(value)),
     }
 }
 

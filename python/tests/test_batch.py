@@ -143,6 +143,22 @@ def test_service_batches_refuse_bad_types() -> None:
             service.confirmOrderMany(["o1"])
 
 
+def test_service_batches_refuse_bytes_as_ids_or_triples() -> None:
+    # Bytes iterate as ints, which the service would take for ids.
+    with InventoryService(manual_clock=True) as service:
+        service.addProduct("112", "Product 112", 10)
+        service.addProduct("kettle", "Kettle", 10)
+        assert service.blockInventory("kettle", 1, "97")
+        for requests in ([b"p\x02o"], [bytearray(b"p\x02o")], b"p\x02o"):
+            with pytest.raises(TypeError):
+                service.blockInventoryMany(requests)
+        for orders in (b"a", bytearray(b"a")):
+            with pytest.raises(TypeError):
+                service.confirmOrderMany(orders)
+        assert service.getInventory("112") == 10
+        assert service.getOrderStatus("97") == "held"
+
+
 def test_service_single_calls_count_refusals_as_the_engine_does() -> None:
     with InventoryService(manual_clock=True) as service, kettle_engine() as engine:
         service.addProduct("kettle", "Kettle", 10)

@@ -117,6 +117,38 @@ def test_int_ids_name_their_decimal_str(service: InventoryService) -> None:
             service.getInventory(bad)  # type: ignore[arg-type]
 
 
+def test_an_int_id_too_long_for_an_id_is_refused_as_one(service: InventoryService) -> None:
+    # Past Python's limit on writing ints out (4300 digits by default) and
+    # on both sides of the bit count past which no id is tried.
+    for n in (10**5000, -(10**5000), 2**852, 2**853, -(2**853)):
+        assert service.getInventory(n) is None
+        assert service.confirmOrder(n) is False
+        assert service.blockInventory(n, 1, "o1") is False
+        assert service.blockInventory("kettle", 1, n) is False
+        with pytest.raises(stockkeeper.InvalidInput) as info:
+            service.addProduct(n, "Huge", 1)
+        assert info.value.code == "id_too_long"
+        digits = len(str(abs(n))) if abs(n) < 10**4000 else 5001
+        assert str(info.value).startswith(f"id is {digits + (n < 0)} bytes")
+    assert service.blockInventoryMany([(10**5000, 1, "o1"), ("kettle", 1, "o2")]) == [False, True]
+    assert service.engine.metrics().refused_invalid == 5 * 5 + 1
+    longest = 10**255
+    service.addProduct(longest, "Longest", 2)
+    assert service.getInventory(str(longest)) == 2
+
+
+def test_an_int_subclass_names_the_id_of_its_value(service: InventoryService) -> None:
+    class Renamed(int):
+        def __str__(self) -> str:
+            return "kettle"
+
+        __repr__ = __str__
+
+    service.addProduct(Renamed(42), "Answer", 3)
+    assert service.getInventory("42") == 3
+    assert service.getInventory("kettle") == 10
+
+
 def test_start_cleanup_starts_the_releaser_once() -> None:
     with InventoryService() as service:
         assert not service.engine.releaser_running

@@ -240,6 +240,41 @@ def test_block_refusals_change_nothing(kettle: Engine, quantity: int, code: str)
     refused("unknown_order", lambda: kettle.status("o1"))
 
 
+class Index:
+    """Not an int, but taken for one through `__index__`."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+class Liar(int):
+    """An int that says it is below everything."""
+
+    def __lt__(self, other: object) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("quantity", "code"),
+    [
+        (Index(2**100), "overflow"),
+        (Index(-(2**100)), "invalid_quantity"),
+        (Liar(2**100), "overflow"),
+        (Liar(-(2**100)), "invalid_quantity"),
+    ],
+)
+def test_block_judges_a_quantity_out_of_range_by_its_value(
+    kettle: Engine, quantity: int, code: str
+) -> None:
+    refused(code, lambda: kettle.block("kettle", quantity, "o1"))
+    assert kettle.block_many([("kettle", quantity, "o1"), ("kettle", 1, "o2")]) == [False, True]
+    kettle.block("kettle", Index(3), "o3")  # type: ignore[arg-type]
+    assert kettle.stock("kettle").reserved == 4
+
+
 @pytest.mark.parametrize(
     ("hold_time", "code"),
     [
