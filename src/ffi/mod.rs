@@ -10,7 +10,8 @@
 //!   empty string;
 //! - outputs go through pointers the caller owns and are written only on
 //!   success; a required output that is NULL is refused before anything
-//!   changes;
+//!   changes; a call's outputs and buffers must not overlap one another or
+//!   its inputs, as if each pointer were `restrict`;
 //! - counts are `int64_t` from 0 to `INT64_MAX`; durations are nanoseconds in
 //!   `uint64_t`;
 //! - one handle may be used from any number of threads at once; after
