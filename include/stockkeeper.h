@@ -543,16 +543,20 @@ sk_status sk_engine_metrics_text(const sk_engine *engine,
 // # Safety
 // `engine` must be NULL or a live handle; `callback` must be safe to call
 // from another thread with `user_data` until `sk_engine_unsubscribe`
-// followed by `sk_engine_flush_events` returns, or until `sk_engine_close`
-// returns on a thread other than the notifier's, or `sk_engine_free`
-// returns.
+// followed by `sk_engine_flush_events` returns, or until
+// `sk_engine_unsubscribe` returns inside a callback of the same engine, or
+// until `sk_engine_close` returns on a thread other than the notifier's, or
+// `sk_engine_free` returns.
 sk_status sk_engine_subscribe(sk_engine *engine,
                               sk_event_callback callback,
                               void *user_data,
                               uint64_t *id);
 
-// Ends a subscription; unknown ids are ignored. Events already queued may
-// still arrive until `sk_engine_flush_events` returns.
+// Ends a subscription; unknown ids are ignored. Once it returns no event is
+// handed to the callback, not even one queued before; a call of it already
+// running on the notifier thread finishes, which `sk_engine_flush_events`
+// then waits for (from any thread but the notifier's, where the only call
+// running is the caller's own).
 //
 // # Safety
 // `engine` must be NULL or a live handle.

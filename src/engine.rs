@@ -485,8 +485,10 @@ impl Engine {
         shared.notifier.on_event(callback)
     }
 
-    /// Ends a subscription. Events already queued for it may still arrive
-    /// until [`Engine::flush_events`] returns. Unknown ids are ignored.
+    /// Ends a subscription. Once this returns no event is handed to it, not
+    /// even one queued before; a callback already running on the notifier
+    /// thread finishes, which [`Engine::flush_events`] then waits for (from
+    /// any other thread). Unknown ids are ignored.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
         let (shared, _call) = self.open()?;
         shared.notifier.unsubscribe(id);

@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
@@ -28,7 +28,18 @@ pub struct SubscriptionId(pub u64);
 /// caught and logged, and the subscription goes on.
 pub type Callback = Box<dyn FnMut(&Event) + Send + 'static>;
 
-enum Subscriber {
+type Registry = Mutex<BTreeMap<SubscriptionId, Arc<AtomicBool>>>;
+
+/// A subscription as the notifier thread keeps it.
+struct Subscriber {
+    /// Cleared by [`Notifier::unsubscribe`] the moment it is called, so that
+    /// no delivery starts after it, though the thread learns of the end
+    /// only once it reaches the message behind the events already queued.
+    active: Arc<AtomicBool>,
+    to: Recipient,
+}
+
+enum Recipient {
     Callback(Callback),
     Channel(Sender<Event>),
 }
@@ -214,6 +225,9 @@ pub(crate) struct Notifier {
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: OnceLock<ThreadId>,
     next_id: AtomicU64,
+    /// The flag of every live subscription, for [`Notifier::unsubscribe`];
+    /// the notifier thread takes out those whose receiver was dropped.
+    active: Arc<Registry>,
     stopped: AtomicBool,
     /// Calls counted by [`Notifier::enter_call`] and not yet done.
     calls: CallCount,
@@ -246,38 +260,46 @@ impl Notifier {
         }
     }
 
-    fn subscribe(&self, subscriber: Subscriber) -> Result<SubscriptionId> {
+    fn subscribe(&self, to: Recipient) -> Result<SubscriptionId> {
         let mut thread = self.thread.lock();
         if self.stopped.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
         if thread.is_none() {
             let (sender, receiver) = mpsc::channel();
+            let registry = Arc::clone(&self.active);
             let spawned = thread::Builder::new()
                 .name("stockkeeper-notifier".into())
-                .spawn(move || run(receiver))
+                .spawn(move || run(receiver, &registry))
                 .map_err(|_| Error::Closed)?;
             let _ = self.thread_id.set(spawned.thread().id());
             let _ = self.sender.set(sender);
             *thread = Some(spawned);
         }
         let id = SubscriptionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        self.send(Message::Subscribe(id, subscriber));
+        let active = Arc::new(AtomicBool::new(true));
+        self.active.lock().insert(id, Arc::clone(&active));
+        self.send(Message::Subscribe(id, Subscriber { active, to }));
         Ok(id)
     }
 
     pub(crate) fn on_event(&self, callback: Callback) -> Result<SubscriptionId> {
-        self.subscribe(Subscriber::Callback(callback))
+        self.subscribe(Recipient::Callback(callback))
     }
 
     pub(crate) fn channel(&self) -> Result<Receiver<Event>> {
         let (sender, receiver) = mpsc::channel();
-        self.subscribe(Subscriber::Channel(sender))?;
+        self.subscribe(Recipient::Channel(sender))?;
         Ok(receiver)
     }
 
+    /// Ends a subscription at once: once this returns, no delivery to it
+    /// starts, though one already running on the notifier thread goes on.
     pub(crate) fn unsubscribe(&self, id: SubscriptionId) {
-        self.send(Message::Unsubscribe(id));
+        if let Some(active) = self.active.lock().remove(&id) {
+            active.store(false, Ordering::Release);
+            self.send(Message::Unsubscribe(id));
+        }
     }
 
     pub(crate) fn on_notifier_thread(&self) -> bool {
@@ -338,13 +360,19 @@ impl Notifier {
     }
 }
 
-fn run(messages: Receiver<Message>) {
+fn run(messages: Receiver<Message>, registry: &Registry) {
     let mut subscribers: BTreeMap<SubscriptionId, Subscriber> = BTreeMap::new();
     while let Ok(message) = messages.recv() {
         match message {
             Message::Events(events) => {
                 for event in &events {
-                    subscribers.retain(|_, subscriber| deliver(subscriber, event));
+                    subscribers.retain(|id, subscriber| {
+                        let kept = deliver(subscriber, event);
+                        if !kept {
+                            registry.lock().remove(id);
+                        }
+                        kept
+                    });
                 }
             }
             Message::Subscribe(id, subscriber) => {
@@ -362,10 +390,14 @@ fn run(messages: Receiver<Message>) {
 }
 
 /// Delivers one event; false when the subscriber is gone (a dropped receiver).
+/// A subscription ended since the event was queued gets nothing.
 fn deliver(subscriber: &mut Subscriber, event: &Event) -> bool {
-    match subscriber {
-        Subscriber::Channel(sender) => sender.send(event.clone()).is_ok(),
-        Subscriber::Callback(callback) => {
+    if !subscriber.active.load(Ordering::Acquire) {
+        return true;
+    }
+    match &mut subscriber.to {
+        Recipient::Channel(sender) => sender.send(event.clone()).is_ok(),
+        Recipient::Callback(callback) => {
             if catch_unwind(AssertUnwindSafe(|| callback(event))).is_err() {
                 log::error!("a stockkeeper event callback panicked; the event was dropped for it");
             }
@@ -380,6 +412,29 @@ mod tests {
 
     fn counted(count: &CallCount) -> usize {
         count.lines.iter().map(|line| line.0.load(Ordering::SeqCst)).sum()
+    }
+
+    /// A channel whose receiver is dropped leaves the subscriptions at its
+    /// next event, and nothing of it is kept; one unsubscribed leaves at
+    /// once, and an unknown id changes nothing.
+    #[test]
+    fn ended_subscriptions_leave_nothing_behind() {
+        let notifier = Notifier::default();
+        drop(notifier.channel().unwrap());
+        let kept = notifier.channel().unwrap();
+        let id = notifier.on_event(Box::new(|_| {})).unwrap();
+        assert_eq!(notifier.active.lock().len(), 3);
+        notifier.unsubscribe(id);
+        notifier.unsubscribe(id);
+        notifier.unsubscribe(SubscriptionId(u64::MAX));
+        assert_eq!(notifier.active.lock().len(), 2);
+        let mut events = Events::collecting();
+        events.add(|| Event::SoldOut { product: "kettle".into() });
+        notifier.publish(events);
+        notifier.flush();
+        assert_eq!(notifier.active.lock().len(), 1, "the dropped receiver's entry is gone");
+        assert!(kept.try_recv().is_ok());
+        notifier.stop();
     }
 
     /// A call inside a call of the same thread on the same engine (the C

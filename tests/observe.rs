@@ -193,6 +193,40 @@ fn unsubscribed_callbacks_hear_nothing_more() {
     assert_eq!(seen.load(Ordering::SeqCst), 1);
 }
 
+/// An unsubscription takes effect when it returns, not once the notifier
+/// reaches it: events queued before it, even those of the batch being
+/// delivered, no longer reach the subscription. Here a callback ends a
+/// second subscription at the first of five expiries that come in one batch.
+#[test]
+fn an_unsubscription_stops_events_already_queued() {
+    let engine = Arc::new(engine());
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let other = Arc::new(std::sync::OnceLock::new());
+    let (ender, ended) = (Arc::clone(&engine), Arc::clone(&other));
+    engine
+        .on_event(move |_| {
+            if let Some(&id) = ended.get() {
+                ender.unsubscribe(id).unwrap();
+            }
+        })
+        .unwrap();
+    let heard = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&heard);
+    let id = engine
+        .on_event(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    other.set(id).unwrap();
+    for order in ["o1", "o2", "o3", "o4", "o5"] {
+        engine.block("kettle", 1, order, None).unwrap();
+    }
+    assert_eq!(engine.advance(Duration::from_secs(301)).unwrap(), 5);
+    engine.flush_events().unwrap();
+    assert_eq!(heard.load(Ordering::SeqCst), 0);
+    engine.close();
+}
+
 #[test]
 fn close_delivers_what_was_queued_then_refuses_subscribers() {
     let engine = engine();

@@ -1471,6 +1471,58 @@ static void test_events(void) {
   pthread_mutex_destroy(&second.lock);
 }
 
+/* A callback ends another subscription and frees that one's data at once:
+ * the other callback is not called again, not even for the events queued
+ * with the one running, so its data is never read after the free. */
+struct unsubscriber {
+  sk_engine *engine;
+  uint64_t other;
+  int *other_data;
+};
+
+static int other_calls;
+
+static void count_other(const sk_event *event, void *user_data) {
+  (void)event;
+  (*(int *)user_data)++;
+  other_calls++;
+}
+
+static void unsubscribe_other(const sk_event *event, void *user_data) {
+  (void)event;
+  struct unsubscriber *self = user_data;
+  if (self->other_data != NULL) {
+    CHECK_STATUS(sk_engine_unsubscribe(self->engine, self->other), SK_STATUS_OK);
+    free(self->other_data);
+    self->other_data = NULL;
+  }
+}
+
+static void test_unsubscribe_inside_callback(void) {
+  sk_engine *engine = manual_engine();
+  CHECK_STATUS(sk_product_add(engine, S("a"), S("A"), 5), SK_STATUS_OK);
+  static struct unsubscriber first;
+  first.engine = engine;
+  first.other_data = calloc(1, sizeof(int));
+  CHECK(first.other_data != NULL);
+  CHECK_STATUS(sk_engine_subscribe(engine, unsubscribe_other, &first, NULL), SK_STATUS_OK);
+  CHECK_STATUS(sk_engine_subscribe(engine, count_other, first.other_data, &first.other),
+               SK_STATUS_OK);
+  other_calls = 0;
+  /* Five holds expiring in one release pass: their events come in one batch. */
+  const char *orders[] = {"o1", "o2", "o3", "o4", "o5"};
+  for (size_t i = 0; i < COUNT_OF(orders); i++) {
+    CHECK_STATUS(sk_order_block(engine, S(orders[i]), S("a"), 1, 0, NULL), SK_STATUS_OK);
+  }
+  uint64_t released = 0;
+  CHECK_STATUS(sk_engine_advance(engine, SECONDS(301), &released), SK_STATUS_OK);
+  CHECK(released == 5);
+  CHECK_STATUS(sk_engine_flush_events(engine), SK_STATUS_OK);
+  CHECK(first.other_data == NULL);
+  CHECK(other_calls == 0);
+  sk_engine_free(engine);
+}
+
 /* ---- Closing ---------------------------------------------------------- */
 
 static void test_closed(void) {
@@ -1948,6 +2000,7 @@ static const struct {
     {"product_outcomes", test_product_outcomes},
     {"metrics_text", test_metrics_text},
     {"events", test_events},
+    {"unsubscribe_inside_callback", test_unsubscribe_inside_callback},
     {"closed", test_closed},
     {"threads", test_threads},
 };
