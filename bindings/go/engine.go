@@ -49,7 +49,9 @@ type Options struct {
 	// Logger receives what the package reports on its own, which is only
 	// the exceptional: a subscriber's func that panicked ([Engine.Subscribe])
 	// and the first event a full [Engine.Events] channel had to drop. Nil
-	// means [slog.Default] at the time of the report.
+	// means [slog.Default] at the time of the report. Its handler runs on
+	// the engine's notifier thread, and a call from it into the engine acts
+	// as one from inside a subscriber's func.
 	Logger *slog.Logger
 }
 

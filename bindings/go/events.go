@@ -275,10 +275,11 @@ func (s *Subscription) Dropped() uint64 {
 // hub is the Go side of one engine's notifications.
 type hub struct {
 	logger *slog.Logger
-	// deliveringOn is the id of the OS thread running a subscriber's func
-	// of this engine, or 0 while none runs. cgo keeps a callback on the
-	// thread that called it, so a call made from inside a func finds its
-	// own thread here.
+	// deliveringOn is the id of the OS thread delivering an event to a
+	// subscriber of this engine (running its func, or sending to its
+	// channel and reporting a drop), or 0 while none is. cgo keeps a
+	// callback on the thread that called it, so a call made from inside a
+	// func, or from the Logger's handler then, finds its own thread here.
 	deliveringOn atomic.Int64
 
 	mu sync.Mutex
@@ -291,8 +292,9 @@ func newHub(logger *slog.Logger) *hub {
 	return &hub{logger: logger, live: map[*subscriber]struct{}{}}
 }
 
-// inCallback reports whether the caller runs inside a subscriber's func of
-// this engine, where waiting for the notifier thread would wait for itself.
+// inCallback reports whether the caller runs inside a delivery of this
+// engine (a subscriber's func, or the Logger's handler reporting on one),
+// where waiting for the notifier thread would wait for itself.
 func (h *hub) inCallback() bool {
 	if h == nil {
 		return false
@@ -372,37 +374,48 @@ func (s *subscriber) end() {
 	}
 }
 
-// deliver hands one event to the subscriber, on the notifier thread.
+// deliver hands one event to the subscriber, on the notifier thread. All
+// of it counts as inside a callback, the report of a full channel
+// included: the Logger's handler runs here too, and a Close from it cannot
+// wait for the thread it runs on any more than one from a func can.
 func (s *subscriber) deliver(raw *C.sk_event) {
 	if s.ended.Load() {
 		return
 	}
+	s.hub.deliveringOn.Store(int64(syscall.Gettid()))
+	defer s.hub.deliveringOn.Store(0)
 	event := eventOf(raw)
 	if s.fn != nil {
 		s.call(event)
 		return
 	}
+	// Reported with the lock let go: the handler may end this subscription,
+	// which takes it.
+	if s.send(event) {
+		s.hub.log().Warn("stockkeeper: an event channel is full; its events are dropped "+
+			"and counted until it has room", "capacity", cap(s.feed), "event", event.Kind)
+	}
+}
 
+// send puts the event on the channel, or drops and counts it when the
+// channel is full; it reports whether that was the first drop.
+func (s *subscriber) send(event Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended.Load() {
-		return
+		return false
 	}
 	select {
 	case s.feed <- event:
+		return false
 	default:
-		if s.dropped.Add(1) == 1 {
-			s.hub.log().Warn("stockkeeper: an event channel is full; its events are dropped "+
-				"and counted until it has room", "capacity", cap(s.feed), "event", event.Kind)
-		}
+		return s.dropped.Add(1) == 1
 	}
 }
 
 // call runs the subscriber's func, recovering a panic so that it reaches
 // neither the library's thread nor the other subscribers.
 func (s *subscriber) call(event Event) {
-	s.hub.deliveringOn.Store(int64(syscall.Gettid()))
-	defer s.hub.deliveringOn.Store(0)
 	defer func() {
 		if failure := recover(); failure != nil {
 			s.hub.log().Error("stockkeeper: a subscriber's func panicked; it missed this event "+

@@ -657,6 +657,81 @@ func TestFullChannelDropsAndCounts(t *testing.T) {
 	}
 }
 
+// onReport is a slog.Handler that runs a func of the test for every record:
+// the Logger's handler is user code, run on the notifier thread.
+type onReport func()
+
+func (f onReport) Enabled(context.Context, slog.Level) bool  { return true }
+func (f onReport) Handle(context.Context, slog.Record) error { f(); return nil }
+func (f onReport) WithAttrs([]slog.Attr) slog.Handler        { return f }
+func (f onReport) WithGroup(string) slog.Handler             { return f }
+
+// The Logger's handler, run on the notifier thread when a full channel
+// drops an event, may close a subscription or the engine, as a subscriber's
+// func may: the closed subscription hears nothing more, the engine closes,
+// and nothing deadlocks or deletes a handle still in use. Each close comes
+// amid one batch of events, twenty holds expiring in one pass.
+func TestTheLoggersHandlerMayCloseWhatAFuncMay(t *testing.T) {
+	for _, what := range []string{"subscription", "engine"} {
+		t.Run(what, func(t *testing.T) {
+			var engine *Engine
+			var target *Subscription
+			closed := make(chan struct{})
+			var once sync.Once
+			handler := onReport(func() {
+				once.Do(func() {
+					if what == "engine" {
+						_ = engine.Close()
+					} else {
+						_ = target.Close()
+					}
+					close(closed)
+				})
+			})
+			engine, err := New(Options{ManualClock: true, Logger: slog.New(handler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer engine.Close()
+			mustAdd(t, engine, "kettle", 100)
+			feed, _, err := engine.Events(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got collector
+			target = mustSubscribe(t, engine, got.add)
+			for i := 0; i < 20; i++ {
+				mustBlock(t, engine, "kettle", 1, "o"+strconv.Itoa(i))
+			}
+			if _, err := engine.Advance(time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the close from the handler", closed)
+			if what == "engine" {
+				shut := make(chan struct{})
+				go func() {
+					_ = engine.Close()
+					close(shut)
+				}()
+				waitFor(t, "Close after the handler's", shut)
+				drain(feed)
+			} else {
+				mustFlush(t, engine)
+			}
+			// Closing its subscription, the handler stopped the func at the
+			// second event, where the channel overflowed: the func heard the
+			// first only. Closing the engine delivered what was queued.
+			want := map[string]int{"subscription": 1, "engine": 20}[what]
+			if n := len(got.got()); n != want {
+				t.Errorf("the func heard %d events, want %d", n, want)
+			}
+			if n := liveSubscriptions(engine); what == "engine" && n != 0 {
+				t.Errorf("%d subscriptions left after Close", n)
+			}
+		})
+	}
+}
+
 // Subscribing, unsubscribing, funcs calling back, holds and two Closes all
 // race; nothing deadlocks, every call either works or fails with ErrClosed,
 // and every handle is released.
