@@ -1,3 +1,19 @@
+/*
+ * stockkeeper: an in-process inventory reservation engine behind an opaque
+ * sk_engine handle. Every function keeps these conventions:
+ * - a fallible call returns an sk_status, SK_STATUS_OK (0) on success;
+ * - strings go in as pointer + length, UTF-8, borrowed for the call only,
+ *   no NUL needed; (NULL, 0) is the empty string;
+ * - outputs are written only on success, but for the sizes written with
+ *   SK_STATUS_BUFFER_TOO_SMALL and the line sk_order_block_lines blames; a
+ *   required output given as NULL is refused with SK_STATUS_NULL_ARGUMENT
+ *   before anything changes;
+ * - a call's outputs and buffers must not overlap one another or its
+ *   inputs, as if every pointer were restrict;
+ * - a handle may be used from many threads at once, but sk_engine_free must
+ *   not race any other call on it.
+ */
+
 #ifndef STOCKKEEPER_H
 #define STOCKKEEPER_H
 
@@ -429,7 +445,8 @@ sk_status sk_order_extend(sk_engine *engine,
                           uint64_t by_ns,
                           sk_deadline *out);
 
-// Writes an order's state, line count and deadline into `*out`.
+// Writes an order's state, line count and deadline into `*out`. A held
+// order found past its deadline is expired by the call, as by a confirm.
 //
 // # Safety
 // As `sk_order_confirm`; `out` NULL or writable.
@@ -445,7 +462,8 @@ sk_status sk_order_status(const sk_engine *engine,
 // length needed into `*product_len` (never more than `SK_MAX_ID_BYTES`), and
 // `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line. A NULL
 // `product_buf` with a `product_cap` of 0 asks for the length alone, as
-// with `sk_engine_metrics_text`.
+// with `sk_engine_metrics_text`. Expires a held order found past its
+// deadline, as `sk_order_status` does.
 //
 // # Safety
 // As `sk_order_confirm`; `product_buf` NULL or writable for `product_cap`
@@ -467,6 +485,7 @@ sk_status sk_order_line(const sk_engine *engine,
 // `*line_count` and `*ids_len`. When either does not fit, fails with
 // `SK_STATUS_BUFFER_TOO_SMALL` and writes only those two: call again with
 // that much room. (NULL, 0) for `lines` or `ids` asks for the sizes alone.
+// Expires a held order found past its deadline, as `sk_order_status` does.
 //
 // Unlike `sk_order_status` then `sk_order_line`, the lines always belong to
 // the order the state describes, even when its id is forgotten and used

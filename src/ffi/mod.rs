@@ -546,7 +546,8 @@ pub unsafe extern "C" fn sk_order_extend(
     })
 }
 
-/// Writes an order's state, line count and deadline into `*out`.
+/// Writes an order's state, line count and deadline into `*out`. A held
+/// order found past its deadline is expired by the call, as by a confirm.
 ///
 /// # Safety
 /// As `sk_order_confirm`; `out` NULL or writable.
@@ -567,7 +568,8 @@ pub unsafe extern "C" fn sk_order_status(
 /// length needed into `*product_len` (never more than `SK_MAX_ID_BYTES`), and
 /// `SK_STATUS_OUT_OF_RANGE` when `index` is past the last line. A NULL
 /// `product_buf` with a `product_cap` of 0 asks for the length alone, as
-/// with `sk_engine_metrics_text`.
+/// with `sk_engine_metrics_text`. Expires a held order found past its
+/// deadline, as `sk_order_status` does.
 ///
 /// # Safety
 /// As `sk_order_confirm`; `product_buf` NULL or writable for `product_cap`
@@ -615,6 +617,7 @@ pub unsafe extern "C" fn sk_order_line(
 /// `*line_count` and `*ids_len`. When either does not fit, fails with
 /// `SK_STATUS_BUFFER_TOO_SMALL` and writes only those two: call again with
 /// that much room. (NULL, 0) for `lines` or `ids` asks for the sizes alone.
+/// Expires a held order found past its deadline, as `sk_order_status` does.
 ///
 /// Unlike `sk_order_status` then `sk_order_line`, the lines always belong to
 /// the order the state describes, even when its id is forgotten and used
