@@ -22,7 +22,7 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyInt, PyMapping, PySequence, PyString};
+use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString};
 use pyo3::{ffi, intern};
 use stockkeeper::{count_from_signed, quantity_from_signed, Error, MAX_ID_BYTES};
 
@@ -52,6 +52,10 @@ impl From<Error> for Refused {
 
 /// A Python value that becomes a core value, or is refused.
 pub trait Convert: Sized {
+    /// Whether an int passes for one, as an id given as a number: then a
+    /// bytes-like object would pass for a sequence of them, one a byte.
+    const FROM_INT: bool = false;
+
     fn convert(obj: &Bound<'_, PyAny>) -> Result<Self, Refused>;
 }
 
@@ -122,6 +126,8 @@ impl Deref for Id {
 }
 
 impl Convert for Id {
+    const FROM_INT: bool = true;
+
     fn convert(obj: &Bound<'_, PyAny>) -> Result<Id, Refused> {
         if obj.is_instance_of::<PyString>() {
             return Text::convert(obj).map(Id);
@@ -140,21 +146,40 @@ const LONGEST_ID_BITS: usize = MAX_ID_BYTES * 10 / 3;
 
 /// An int's decimal form, as an id. One too long for an id is refused as
 /// such without being written out: Python refuses to write out an int past
-/// its digit limit (4300 by default), and the refusal must be the id's.
+/// its digit limit (4300 by default), and takes time quadratic in its size
+/// to write out one allowed past it.
 fn decimal_id(obj: &Bound<'_, PyAny>) -> Result<Text, Refused> {
     let py = obj.py();
     let int = py.get_type::<PyInt>();
     let bits: usize = int.call_method1(intern!(py, "bit_length"), (obj,))?.extract()?;
     if bits > LONGEST_ID_BITS {
-        // Digits and sign, counted exactly by the decimal module, which
-        // reads an int of any size.
-        let exact =
-            py.import(intern!(py, "decimal"))?.call_method1(intern!(py, "Decimal"), (obj,))?;
-        let digits = exact.call_method0(intern!(py, "adjusted"))?.extract::<usize>()? + 1;
-        let sign: bool = exact.call_method0(intern!(py, "is_signed"))?.extract()?;
-        return Err(Error::IdTooLong { len: digits + usize::from(sign) }.into());
+        return Err(Error::IdTooLong { len: decimal_len(obj, bits)? }.into());
     }
     Text::convert(&int.call_method1(intern!(py, "__repr__"), (obj,))?)
+}
+
+/// The length of the decimal form of an int of `bits` bits, sign included,
+/// in time linear in its size: the digits come from the logarithm of its
+/// top 64 bits, and only an int whose logarithm falls within rounding of a
+/// whole number is compared with that power of ten.
+fn decimal_len(obj: &Bound<'_, PyAny>, bits: usize) -> PyResult<usize> {
+    let py = obj.py();
+    let int = py.get_type::<PyInt>();
+    let negative: bool = int.call_method1(intern!(py, "__lt__"), (obj, 0))?.extract()?;
+    let magnitude = int.call_method1(intern!(py, "__abs__"), (obj,))?;
+    let shift = bits.saturating_sub(64);
+    let top: u64 = int.call_method1(intern!(py, "__rshift__"), (&magnitude, shift))?.extract()?;
+    // The bits below the top 64 move the logarithm by under 1e-19; the
+    // float's own rounding, by under 1e-6 for any int that fits in memory.
+    let log = (top as f64).log10() + shift as f64 * std::f64::consts::LOG10_2;
+    let nearest = log.round();
+    let digits = if (log - nearest).abs() < 1e-6 {
+        let power = int.call_method1(intern!(py, "__pow__"), (10, nearest as usize))?;
+        nearest as usize + usize::from(magnitude.ge(power)?)
+    } else {
+        log.floor() as usize + 1
+    };
+    Ok(digits + usize::from(negative))
 }
 
 /// A quantity to hold: 1 to 2**63 - 1.
@@ -281,7 +306,7 @@ pub fn block_requests<I: Convert>(requests: &Bound<'_, PyAny>) -> PyResult<Vec<B
             (checked::<I>(&product)?, checked::<Quantity>(&quantity)?, checked::<I>(&order)?);
         Ok(product.and_then(|product| Ok((product, quantity?, order?))))
     };
-    if is_text(requests) {
+    if refused_whole::<I>(requests) {
         let message = format!(
             "requests must be (product_id, quantity, order_id) triples, not a {}",
             type_name(requests)
@@ -292,11 +317,11 @@ pub fn block_requests<I: Convert>(requests: &Bound<'_, PyAny>) -> PyResult<Vec<B
 }
 
 /// The order ids of a batch, read whole before any runs (a lone str is
-/// refused: it would read as one id per letter, and bytes as one int id per
-/// byte). An id of the wrong type
+/// refused: it would read as one id per letter; and where ints pass for ids,
+/// a bytes-like object, which would read as one id per byte or number). An id of the wrong type
 /// raises; a refused id only refuses its own request.
 pub fn order_ids<I: Convert>(ids: &Bound<'_, PyAny>) -> PyResult<Vec<Result<I, Error>>> {
-    if is_text(ids) {
+    if refused_whole::<I>(ids) {
         let message = format!("expected an iterable of order ids, not a {}", type_name(ids));
         return Err(PyTypeError::new_err(message));
     }
@@ -331,12 +356,27 @@ pub fn fields<'py, const N: usize>(
     <[Bound<'py, PyAny>; N]>::try_from(items).map_err(|_| wrong())
 }
 
-/// Text, or bytes: a sequence whose items are letters or small ints, never
-/// ids or triples, though they would pass for them.
+/// Text, or a bytes-like object (bytes, bytearray, memoryview, array and
+/// the like, which share the buffer protocol): a sequence whose items are
+/// letters or numbers, never ids or triples, though they may pass for them.
 fn is_text(obj: &Bound<'_, PyAny>) -> bool {
-    obj.is_instance_of::<PyString>()
-        || obj.is_instance_of::<PyBytes>()
-        || obj.is_instance_of::<PyByteArray>()
+    obj.is_instance_of::<PyString>() || is_bytes_like(obj)
+}
+
+/// Whether a batch of `I` values (or of requests naming them) is refused
+/// whole: a str always, a bytes-like object where ints pass for `I`.
+fn refused_whole<I: Convert>(batch: &Bound<'_, PyAny>) -> bool {
+    if I::FROM_INT {
+        is_text(batch)
+    } else {
+        batch.is_instance_of::<PyString>()
+    }
+}
+
+fn is_bytes_like(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: obj is a live object and the GIL is held (the Bound says so);
+    // the call only looks at its type.
+    unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) == 1 }
 }
 
 /// A Python int, placed against the range of `i64`.

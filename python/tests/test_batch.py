@@ -3,6 +3,7 @@ would, and count its refusals the same way."""
 
 from __future__ import annotations
 
+import array
 from typing import Any
 
 import pytest
@@ -156,6 +157,22 @@ def test_service_batches_refuse_bytes_as_ids_or_triples() -> None:
             with pytest.raises(TypeError):
                 service.confirmOrderMany(orders)
         assert service.getInventory("112") == 10
+        assert service.getOrderStatus("97") == "held"
+
+
+def test_service_batches_refuse_every_bytes_like_object() -> None:
+    with InventoryService(manual_clock=True) as service:
+        service.addProduct("1", "One", 10)
+        service.addProduct("kettle", "Kettle", 10)
+        assert service.blockInventory("kettle", 1, "97")
+        bytes_like = [memoryview(b"\x01\x01\x05"), array.array("b", [1, 1, 7])]
+        for triple in bytes_like:
+            with pytest.raises(TypeError):
+                service.blockInventoryMany([triple])
+        for orders in (memoryview(b"a"), array.array("b", [97])):
+            with pytest.raises(TypeError):
+                service.confirmOrderMany(orders)
+        assert service.getInventory("1") == 10
         assert service.getOrderStatus("97") == "held"
 
 

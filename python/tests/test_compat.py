@@ -3,6 +3,8 @@ answers, so code written against it runs unchanged."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 import stockkeeper
@@ -135,6 +137,28 @@ def test_an_int_id_too_long_for_an_id_is_refused_as_one(service: InventoryServic
     longest = 10**255
     service.addProduct(longest, "Longest", 2)
     assert service.getInventory(str(longest)) == 2
+
+
+def test_an_int_id_too_long_is_measured_exactly_without_writing_it_out(
+    service: InventoryService,
+) -> None:
+    # Next to powers of ten, where the length changes, and far past Python's
+    # limit on writing ints out.
+    huge = [10**5000, 10**5000 - 1, 10**5000 + 1, -(10**9000), 7 * 10**20000 - 1, 2**60000]
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    setter = getattr(sys, "set_int_max_str_digits", lambda _: None)
+    setter(0)
+    try:
+        lengths = [len(str(n)) for n in huge]
+    finally:
+        setter(limit)
+    for n, length in zip(huge, lengths):
+        with pytest.raises(stockkeeper.InvalidInput) as info:
+            service.addProduct(n, "Huge", 1)
+        assert str(info.value).startswith(f"id is {length} bytes"), (length, str(info.value))
+        assert service.getInventory(n) is None
+    # Two million bits: writing it out would take seconds.
+    assert service.getInventory(1 << 2_000_000) is None
 
 
 def test_an_int_subclass_names_the_id_of_its_value(service: InventoryService) -> None:
