@@ -485,14 +485,24 @@ impl Engine {
         shared.notifier.on_event(callback)
     }
 
-    /// Ends a subscription. Once this returns no event is handed to it, not
-    /// even one queued before; a callback already running on the notifier
-    /// thread finishes, which [`Engine::flush_events`] then waits for (from
-    /// any other thread). Unknown ids are ignored.
+    /// Ends a subscription. Once this returns its callback is not running
+    /// and is never called again, not even for events queued before: a call
+    /// of it already running is waited for, but from inside a callback of
+    /// this engine, where the only call running is the caller's own. On a
+    /// closed engine, whose close may still be delivering what was queued,
+    /// it ends the subscription all the same and then fails with
+    /// [`Error::Closed`]. A close does not wait for it, as it may wait for a
+    /// callback that is closing the engine. Unknown ids are ignored.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
-        let (shared, _call) = self.open()?;
-        shared.notifier.unsubscribe(id);
-        Ok(())
+        if fork::forked_since(self.shared.born) {
+            // The notifier's locks may be held by a thread of the parent.
+            return Err(Error::Closed);
+        }
+        self.shared.notifier.unsubscribe(id);
+        match self.is_closed() {
+            true => Err(Error::Closed),
+            false => Ok(()),
+        }
     }
 
     /// Waits until every event published before this call reached its

@@ -28,14 +28,24 @@ pub struct SubscriptionId(pub u64);
 /// caught and logged, and the subscription goes on.
 pub type Callback = Box<dyn FnMut(&Event) + Send + 'static>;
 
-type Registry = Mutex<BTreeMap<SubscriptionId, Arc<AtomicBool>>>;
+type Registry = Mutex<BTreeMap<SubscriptionId, Arc<Gate>>>;
+
+/// What an unsubscription and the notifier thread share of a subscription:
+/// the unsubscription ends it at once, not when the thread reaches its
+/// message behind the events already queued.
+#[derive(Default)]
+struct Gate {
+    /// Cleared by [`Notifier::unsubscribe`].
+    ended: AtomicBool,
+    /// Held by the notifier thread through each delivery, the check of
+    /// `ended` included, so that an unsubscription can wait for one in
+    /// progress.
+    delivering: Mutex<()>,
+}
 
 /// A subscription as the notifier thread keeps it.
 struct Subscriber {
-    /// Cleared by [`Notifier::unsubscribe`] the moment it is called, so that
-    /// no delivery starts after it, though the thread learns of the end
-    /// only once it reaches the message behind the events already queued.
-    active: Arc<AtomicBool>,
+    gate: Arc<Gate>,
     to: Recipient,
 }
 
@@ -225,9 +235,9 @@ pub(crate) struct Notifier {
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: OnceLock<ThreadId>,
     next_id: AtomicU64,
-    /// The flag of every live subscription, for [`Notifier::unsubscribe`];
+    /// The gate of every live subscription, for [`Notifier::unsubscribe`];
     /// the notifier thread takes out those whose receiver was dropped.
-    active: Arc<Registry>,
+    gates: Arc<Registry>,
     stopped: AtomicBool,
     /// Calls counted by [`Notifier::enter_call`] and not yet done.
     calls: CallCount,
@@ -267,7 +277,7 @@ impl Notifier {
         }
         if thread.is_none() {
             let (sender, receiver) = mpsc::channel();
-            let registry = Arc::clone(&self.active);
+            let registry = Arc::clone(&self.gates);
             let spawned = thread::Builder::new()
                 .name("stockkeeper-notifier".into())
                 .spawn(move || run(receiver, &registry))
@@ -277,9 +287,9 @@ impl Notifier {
             *thread = Some(spawned);
         }
         let id = SubscriptionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        let active = Arc::new(AtomicBool::new(true));
-        self.active.lock().insert(id, Arc::clone(&active));
-        self.send(Message::Subscribe(id, Subscriber { active, to }));
+        let gate = Arc::new(Gate::default());
+        self.gates.lock().insert(id, Arc::clone(&gate));
+        self.send(Message::Subscribe(id, Subscriber { gate, to }));
         Ok(id)
     }
 
@@ -293,11 +303,17 @@ impl Notifier {
         Ok(receiver)
     }
 
-    /// Ends a subscription at once: once this returns, no delivery to it
-    /// starts, though one already running on the notifier thread goes on.
+    /// Ends a subscription at once. Once this returns nothing is delivered
+    /// to it any more, and no delivery to it is in progress: one running on
+    /// the notifier thread is waited for, unless this is called on that
+    /// thread, where only the caller's own delivery can be running.
     pub(crate) fn unsubscribe(&self, id: SubscriptionId) {
-        if let Some(active) = self.active.lock().remove(&id) {
-            active.store(false, Ordering::Release);
+        let gate = self.gates.lock().remove(&id);
+        if let Some(gate) = gate {
+            gate.ended.store(true, Ordering::Release);
+            if !self.on_notifier_thread() {
+                drop(gate.delivering.lock());
+            }
             self.send(Message::Unsubscribe(id));
         }
     }
@@ -375,6 +391,9 @@ fn run(messages: Receiver<Message>, registry: &Registry) {
                     });
                 }
             }
+            // Ended already when an unsubscription guessed its id before
+            // this message arrived, and sent its own before it.
+            Message::Subscribe(_, subscriber) if subscriber.gate.ended.load(Ordering::Acquire) => {}
             Message::Subscribe(id, subscriber) => {
                 subscribers.insert(id, subscriber);
             }
@@ -392,7 +411,8 @@ fn run(messages: Receiver<Message>, registry: &Registry) {
 /// Delivers one event; false when the subscriber is gone (a dropped receiver).
 /// A subscription ended since the event was queued gets nothing.
 fn deliver(subscriber: &mut Subscriber, event: &Event) -> bool {
-    if !subscriber.active.load(Ordering::Acquire) {
+    let _delivering = subscriber.gate.delivering.lock();
+    if subscriber.gate.ended.load(Ordering::Acquire) {
         return true;
     }
     match &mut subscriber.to {
@@ -423,17 +443,42 @@ mod tests {
         drop(notifier.channel().unwrap());
         let kept = notifier.channel().unwrap();
         let id = notifier.on_event(Box::new(|_| {})).unwrap();
-        assert_eq!(notifier.active.lock().len(), 3);
+        assert_eq!(notifier.gates.lock().len(), 3);
         notifier.unsubscribe(id);
         notifier.unsubscribe(id);
         notifier.unsubscribe(SubscriptionId(u64::MAX));
-        assert_eq!(notifier.active.lock().len(), 2);
+        assert_eq!(notifier.gates.lock().len(), 2);
         let mut events = Events::collecting();
         events.add(|| Event::SoldOut { product: "kettle".into() });
         notifier.publish(events);
         notifier.flush();
-        assert_eq!(notifier.active.lock().len(), 1, "the dropped receiver's entry is gone");
+        assert_eq!(notifier.gates.lock().len(), 1, "the dropped receiver's entry is gone");
         assert!(kept.try_recv().is_ok());
+        notifier.stop();
+    }
+
+    /// A subscription an unsubscription ended before the notifier thread
+    /// reached its start (its id guessed and ended in between) is never
+    /// kept: nothing is delivered to it, and its callback is dropped.
+    #[test]
+    fn a_subscription_ended_before_it_starts_is_not_kept() {
+        let notifier = Notifier::default();
+        let _feed = notifier.channel().unwrap();
+        let probe = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&probe);
+        let gate = Arc::new(Gate::default());
+        gate.ended.store(true, Ordering::Release);
+        let callback: Callback = Box::new(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let subscriber = Subscriber { gate, to: Recipient::Callback(callback) };
+        notifier.send(Message::Subscribe(SubscriptionId(u64::MAX), subscriber));
+        let mut events = Events::collecting();
+        events.add(|| Event::SoldOut { product: "kettle".into() });
+        notifier.publish(events);
+        notifier.flush();
+        assert_eq!(probe.load(Ordering::SeqCst), 0);
+        assert_eq!(Arc::strong_count(&probe), 1, "the callback was dropped");
         notifier.stop();
     }
 

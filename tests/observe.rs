@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use stockkeeper::{Engine, Event, Line, Metrics, Options, OrderState};
+use stockkeeper::{Engine, Event, Line, Metrics, Options, OrderState, SubscriptionId};
 
 fn engine() -> Engine {
     Engine::new(Options::manual()).unwrap()
@@ -176,13 +176,7 @@ fn callbacks_may_call_back_into_the_engine() {
 fn unsubscribed_callbacks_hear_nothing_more() {
     let engine = engine();
     engine.add_product("kettle", "Kettle", 5).unwrap();
-    let seen = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&seen);
-    let id = engine
-        .on_event(move |_| {
-            counter.fetch_add(1, Ordering::SeqCst);
-        })
-        .unwrap();
+    let (id, seen) = counting_subscriber(&engine);
     engine.block("kettle", 1, "a", None).unwrap();
     engine.confirm("a").unwrap();
     engine.flush_events().unwrap();
@@ -191,6 +185,27 @@ fn unsubscribed_callbacks_hear_nothing_more() {
     engine.confirm("b").unwrap();
     engine.flush_events().unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
+/// A subscription whose callback counts the events it hears.
+fn counting_subscriber(engine: &Engine) -> (SubscriptionId, Arc<AtomicU64>) {
+    let heard = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&heard);
+    let id = engine
+        .on_event(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    (id, heard)
+}
+
+/// Holds one kettle for each order, then lets them all expire in one pass,
+/// whose events are published as one batch.
+fn expire_together(engine: &Engine, orders: &[&str]) {
+    for order in orders {
+        engine.block("kettle", 1, order, None).unwrap();
+    }
+    assert_eq!(engine.advance(Duration::from_secs(301)).unwrap(), orders.len());
 }
 
 /// An unsubscription takes effect when it returns, not once the notifier
@@ -210,21 +225,92 @@ fn an_unsubscription_stops_events_already_queued() {
             }
         })
         .unwrap();
-    let heard = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&heard);
-    let id = engine
-        .on_event(move |_| {
-            counter.fetch_add(1, Ordering::SeqCst);
-        })
-        .unwrap();
+    let (id, heard) = counting_subscriber(&engine);
     other.set(id).unwrap();
-    for order in ["o1", "o2", "o3", "o4", "o5"] {
-        engine.block("kettle", 1, order, None).unwrap();
-    }
-    assert_eq!(engine.advance(Duration::from_secs(301)).unwrap(), 5);
+    expire_together(&engine, &["o1", "o2", "o3", "o4", "o5"]);
     engine.flush_events().unwrap();
     assert_eq!(heard.load(Ordering::SeqCst), 0);
     engine.close();
+}
+
+/// An unsubscription from another thread waits for a call of the callback
+/// in progress: once it returns, the callback is not running, and it is
+/// never called again.
+#[test]
+fn an_unsubscription_waits_for_the_callback_in_progress() {
+    let engine = Arc::new(engine());
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let (entered, inside) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let calls = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(AtomicU64::new(0));
+    let (counted, done) = (Arc::clone(&calls), Arc::clone(&finished));
+    let id = engine
+        .on_event(move |_| {
+            if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                entered.send(()).unwrap();
+                released.lock().unwrap().recv().unwrap();
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    engine.block("kettle", 1, "o1", None).unwrap();
+    engine.cancel("o1").unwrap();
+    engine.block("kettle", 1, "o2", None).unwrap();
+    engine.cancel("o2").unwrap();
+    inside.recv().unwrap();
+    let (calling, called) = mpsc::channel();
+    let unsubscriber = {
+        let engine = Arc::clone(&engine);
+        let finished = Arc::clone(&finished);
+        thread::spawn(move || {
+            calling.send(()).unwrap();
+            engine.unsubscribe(id).unwrap();
+            finished.load(Ordering::SeqCst)
+        })
+    };
+    called.recv().unwrap();
+    for _ in 0..1_000 {
+        thread::yield_now();
+    }
+    release.send(()).unwrap();
+    assert_eq!(unsubscriber.join().unwrap(), 1, "returned before the callback finished");
+    engine.flush_events().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "called again after the unsubscription");
+    engine.close();
+}
+
+/// A callback may end another subscription while a close on another thread
+/// delivers what was queued: the unsubscription reports the engine closed,
+/// and still ends the subscription at once.
+#[test]
+fn an_unsubscription_during_a_close_still_ends_the_subscription() {
+    let engine = Arc::new(engine());
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let other = Arc::new(std::sync::OnceLock::new());
+    let (started, starting) = mpsc::channel();
+    let (ender, ended) = (Arc::clone(&engine), Arc::clone(&other));
+    let answer = Arc::new(std::sync::Mutex::new(None));
+    let answered = Arc::clone(&answer);
+    engine
+        .on_event(move |_| {
+            if let Some(&id) = ended.get() {
+                started.send(()).unwrap();
+                while !ender.is_closed() {
+                    thread::yield_now();
+                }
+                answered.lock().unwrap().get_or_insert(ender.unsubscribe(id));
+            }
+        })
+        .unwrap();
+    let (id, heard) = counting_subscriber(&engine);
+    other.set(id).unwrap();
+    expire_together(&engine, &["o1", "o2", "o3"]);
+    starting.recv().unwrap();
+    engine.close();
+    assert_eq!(*answer.lock().unwrap(), Some(Err(stockkeeper::Error::Closed)));
+    assert_eq!(heard.load(Ordering::SeqCst), 0);
 }
 
 #[test]

@@ -271,8 +271,8 @@ inline Stock stock(const sk_stock &raw) { return Stock{raw.on_hand, raw.reserved
 using Callback = std::function<void(const Event &)>;
 
 // The callbacks of an engine's subscriptions. They live as long as the
-// engine: a callback already running when unsubscribe returns finishes
-// after it, and unsubscribe may itself be called from a callback.
+// engine, so that unsubscribe may be called from inside the very callback
+// it ends.
 struct Subscriptions {
   std::mutex lock;
   std::vector<std::unique_ptr<Callback>> callbacks;
@@ -572,9 +572,10 @@ class Engine {
     return id;
   }
 
-  /// Ends a subscription: once it returns no event reaches its callback,
-  /// not even one queued before, but a call of it already running finishes
-  /// (flush_events then waits for it). Unknown ids are ignored.
+  /// Ends a subscription: once it returns its callback is not running and
+  /// is never called again, not even for events queued before. A call of it
+  /// already running is waited for, but from inside a callback of this
+  /// engine. Unknown ids are ignored.
   void unsubscribe(SubscriptionId id) {
     detail::check(sk_engine_unsubscribe(engine_, id), "sk_engine_unsubscribe");
   }

@@ -331,7 +331,9 @@ class Engine:
         subscription's id. A callback that raises is logged on the
         "stockkeeper" logger and stays subscribed."""
     def unsubscribe(self, subscription: int) -> None:
-        """Ends a subscription; its callback is not called again."""
+        """Ends a subscription: once it returns its callback is not running
+        (a call in progress is waited for, unless this is called from a
+        callback) and is never called again."""
     def flush_events(self) -> None:
         """Waits until every event published before the call was delivered;
         returns at once when called from a callback."""
@@ -384,9 +386,11 @@ class InventoryService:
     def blockInventoryMany(
         self, requests: Iterable[tuple[_Id, SupportsIndex, _Id]]
     ) -> list[bool]:
-        """`blockInventory`'s answer to each triple, run in one call."""
+        """`blockInventory`'s answer to each triple, run in one call. A str
+        or bytes-like object, as the batch or as a triple, raises TypeError."""
     def confirmOrderMany(self, order_ids: Iterable[_Id]) -> list[bool]:
-        """`confirmOrder`'s answer to each order id, run in one call."""
+        """`confirmOrder`'s answer to each order id, run in one call. Ids
+        given as a str or a bytes-like object raise TypeError."""
     def start_cleanup(self) -> None:
         """Starts releasing expired holds in the background."""
     def close(self) -> None:
