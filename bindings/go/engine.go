@@ -51,7 +51,8 @@ type Options struct {
 	// and the first event a full [Engine.Events] channel had to drop. Nil
 	// means [slog.Default] at the time of the report. Its handler runs on
 	// the engine's notifier thread, and a call from it into the engine acts
-	// as one from inside a subscriber's func.
+	// as one from inside a subscriber's func. A handler that panics loses
+	// that record, and the panic goes no further.
 	Logger *slog.Logger
 }
 

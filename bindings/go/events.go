@@ -16,6 +16,7 @@ package stockkeeper
 import "C"
 
 import (
+	"context"
 	"log/slog"
 	"runtime/cgo"
 	"runtime/debug"
@@ -347,6 +348,14 @@ func (h *hub) log() *slog.Logger {
 	return slog.Default()
 }
 
+// report hands a record to the logger on the notifier thread. A handler
+// that panics loses its record: the panic would otherwise cross into the
+// library's thread and end the process.
+func (h *hub) report(level slog.Level, message string, args ...any) {
+	defer func() { _ = recover() }()
+	h.log().Log(context.Background(), level, message, args...)
+}
+
 // subscriber is what a cgo.Handle handed to the library stands for. It
 // holds the subscriber's func or channel, never the Engine.
 type subscriber struct {
@@ -392,8 +401,8 @@ func (s *subscriber) deliver(raw *C.sk_event) {
 	// Reported with the lock let go: the handler may end this subscription,
 	// which takes it.
 	if s.send(event) {
-		s.hub.log().Warn("stockkeeper: an event channel is full; its events are dropped "+
-			"and counted until it has room", "capacity", cap(s.feed), "event", event.Kind)
+		s.hub.report(slog.LevelWarn, "stockkeeper: an event channel is full; its events are "+
+			"dropped and counted until it has room", "capacity", cap(s.feed), "event", event.Kind)
 	}
 }
 
@@ -418,8 +427,8 @@ func (s *subscriber) send(event Event) bool {
 func (s *subscriber) call(event Event) {
 	defer func() {
 		if failure := recover(); failure != nil {
-			s.hub.log().Error("stockkeeper: a subscriber's func panicked; it missed this event "+
-				"and keeps its subscription",
+			s.hub.report(slog.LevelError, "stockkeeper: a subscriber's func panicked; it "+
+				"missed this event and keeps its subscription",
 				"panic", failure, "event", event.Kind, "order", event.Order,
 				"product", event.Product, "stack", string(debug.Stack()))
 		}

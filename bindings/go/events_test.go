@@ -732,6 +732,40 @@ func TestTheLoggersHandlerMayCloseWhatAFuncMay(t *testing.T) {
 	}
 }
 
+// A Logger whose handler panics loses its records, and nothing else: the
+// full channel and the panicking func are reported to it, and events keep
+// flowing to every subscriber.
+func TestAPanickingLoggerLosesOnlyItsRecords(t *testing.T) {
+	var reports atomic.Int64
+	handler := onReport(func() {
+		reports.Add(1)
+		panic("the handler fails")
+	})
+	engine := newTestEngine(t, Options{Logger: slog.New(handler)})
+	mustAdd(t, engine, "kettle", 10)
+	feed, _, err := engine.Events(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustSubscribe(t, engine, func(Event) { panic("the func fails") })
+	var got collector
+	mustSubscribe(t, engine, got.add)
+	for i := 1; i <= 3; i++ {
+		holdAndCancel(t, engine, "kettle", "o"+strconv.Itoa(i))
+	}
+	mustFlush(t, engine)
+	// The first drop once, and the func's panic at each of three events.
+	if n := reports.Load(); n != 4 {
+		t.Errorf("the handler was called %d times, want 4", n)
+	}
+	if n := len(got.got()); n != 3 {
+		t.Errorf("the other func heard %d events, want 3", n)
+	}
+	if events := drain(feed); len(events) != 1 {
+		t.Errorf("the channel held %d events, want 1", len(events))
+	}
+}
+
 // Subscribing, unsubscribing, funcs calling back, holds and two Closes all
 // race; nothing deadlocks, every call either works or fails with ErrClosed,
 // and every handle is released.
