@@ -158,10 +158,18 @@ fn decimal_id(obj: &Bound<'_, PyAny>) -> Result<Text, Refused> {
     Text::convert(&int.call_method1(intern!(py, "__repr__"), (obj,))?)
 }
 
+/// Ints up to this many bits are measured exactly: one within rounding of a
+/// power of ten is compared with it, and making a power of ten this large
+/// takes milliseconds.
+const EXACT_LEN_BITS: usize = 1 << 20;
+
 /// The length of the decimal form of an int of `bits` bits, sign included,
 /// in time linear in its size: the digits come from the logarithm of its
-/// top 64 bits, and only an int whose logarithm falls within rounding of a
-/// whole number is compared with that power of ten.
+/// top 64 bits. Of an int whose logarithm falls within rounding of a whole
+/// number, the length is settled by comparing it with that power of ten if
+/// it has at most [`EXACT_LEN_BITS`] bits; past that, making the power could
+/// take seconds, and the length given may be one off for an int within a
+/// few parts in a billion of a power of ten.
 fn decimal_len(obj: &Bound<'_, PyAny>, bits: usize) -> PyResult<usize> {
     let py = obj.py();
     let int = py.get_type::<PyInt>();
@@ -173,7 +181,7 @@ fn decimal_len(obj: &Bound<'_, PyAny>, bits: usize) -> PyResult<usize> {
     // float's own rounding, by under 1e-6 for any int that fits in memory.
     let log = (top as f64).log10() + shift as f64 * std::f64::consts::LOG10_2;
     let nearest = log.round();
-    let digits = if (log - nearest).abs() < 1e-6 {
+    let digits = if (log - nearest).abs() < 1e-6 && bits <= EXACT_LEN_BITS {
         let power = int.call_method1(intern!(py, "__pow__"), (10, nearest as usize))?;
         nearest as usize + usize::from(magnitude.ge(power)?)
     } else {

@@ -207,7 +207,10 @@ impl PyInventoryService {
     /// `requests`, in order, and answers a list with `blockInventory`'s
     /// answer to each. The requests are read whole first, then run with the
     /// GIL released once, sparing a batch one Python call per order. A
-    /// triple of the wrong shape or type raises TypeError before any runs;
+    /// triple of the wrong shape or type raises TypeError before any runs,
+    /// as do requests or a triple given as a str or a bytes-like object
+    /// (bytes, bytearray, memoryview, array), whose items are letters or
+    /// numbers;
     /// a closed service raises EngineClosed, and then the requests before
     /// the close have taken effect.
     #[allow(non_snake_case, reason = "named after the earlier service's blockInventory")]
@@ -222,8 +225,10 @@ impl PyInventoryService {
 
     /// Confirms every order of `order_ids`, in order, and answers a list
     /// with `confirmOrder`'s answer to each. Read whole first, then run with
-    /// the GIL released once; an id of the wrong type (or a lone str) raises
-    /// TypeError before any runs. Raises EngineClosed as
+    /// the GIL released once; an id of the wrong type, or ids given as a str
+    /// or a bytes-like object (bytes, bytearray, memoryview, array), which
+    /// would read as one id per letter or number, raise TypeError before any
+    /// runs. Raises EngineClosed as
     /// `blockInventoryMany` does.
     #[allow(non_snake_case, reason = "named after the earlier service's confirmOrder")]
     fn confirmOrderMany(

@@ -28,7 +28,9 @@ Choices where the earlier service had no rule:
 
 Beyond the earlier API, `blockInventoryMany` and `confirmOrderMany` take a
 batch of orders in one call and answer a list of True/False, each as the
-one-order method would have answered it.
+one-order method would have answered it. A batch given as a str or a
+bytes-like object (bytes, bytearray, memoryview, array.array) raises
+TypeError: its items are letters or numbers, which would pass for ids.
 
 The class is native: each method is one call into the engine, with no
 Python frame between the caller and the engine's answer.
