@@ -562,20 +562,22 @@ sk_status sk_engine_metrics_text(const sk_engine *engine,
 // # Safety
 // `engine` must be NULL or a live handle; `callback` must be safe to call
 // from another thread with `user_data` until `sk_engine_unsubscribe` of its
-// id returns (whatever its status), or until `sk_engine_close` returns on
-// a thread other than the notifier's, or `sk_engine_free` returns.
+// id followed by `sk_engine_flush_events` returns, or until
+// `sk_engine_unsubscribe` of its id returns inside a callback of the same
+// engine (whatever the status), or until `sk_engine_close` returns on a
+// thread other than the notifier's, or `sk_engine_free` returns.
 sk_status sk_engine_subscribe(sk_engine *engine,
                               sk_event_callback callback,
                               void *user_data,
                               uint64_t *id);
 
-// Ends a subscription; unknown ids are ignored. Once it returns the
-// callback is not running and is never called again, not even for events
-// queued before: a call of it already running is waited for, but from
-// inside a callback of this engine, where the only call running is the
-// caller's own (so a callback must not wait for a thread that may be
-// unsubscribing it). On a closed engine it ends the subscription all the
-// same and returns `SK_STATUS_CLOSED`.
+// Ends a subscription; unknown ids are ignored. Once it returns no call of
+// the callback begins, not even for an event queued before; one already
+// begun on the notifier thread goes on, which `sk_engine_flush_events`
+// from another thread waits for. Inside a callback of the same engine no
+// other call is under way, so from there, once it returns, the callback is
+// never called again. On a closed engine it ends the subscription all the
+// same and returns `SK_STATUS_CLOSED`. It never waits.
 //
 // # Safety
 // `engine` must be NULL or a live handle.

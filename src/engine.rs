@@ -485,14 +485,15 @@ impl Engine {
         shared.notifier.on_event(callback)
     }
 
-    /// Ends a subscription. Once this returns its callback is not running
-    /// and is never called again, not even for events queued before: a call
-    /// of it already running is waited for, but from inside a callback of
-    /// this engine, where the only call running is the caller's own. On a
-    /// closed engine, whose close may still be delivering what was queued,
-    /// it ends the subscription all the same and then fails with
-    /// [`Error::Closed`]. A close does not wait for it, as it may wait for a
-    /// callback that is closing the engine. Unknown ids are ignored.
+    /// Ends a subscription. Once this returns no call of its callback
+    /// begins, not even for an event queued before; one already begun on
+    /// the notifier thread goes on, and [`Engine::flush_events`] from
+    /// another thread waits for it. Inside a callback of this engine no
+    /// other call is under way, so from there, once this returns, the
+    /// callback is never called again. On a closed engine, whose close may
+    /// still be delivering what was queued, it ends the subscription all the
+    /// same and then fails with [`Error::Closed`]. It never waits. Unknown
+    /// ids are ignored.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
         if fork::forked_since(self.shared.born) {
             // The notifier's locks may be held by a thread of the parent.

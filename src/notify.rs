@@ -35,12 +35,9 @@ type Registry = Mutex<BTreeMap<SubscriptionId, Arc<Gate>>>;
 /// message behind the events already queued.
 #[derive(Default)]
 struct Gate {
-    /// Cleared by [`Notifier::unsubscribe`].
+    /// Set by [`Notifier::unsubscribe`]; the notifier thread reads it before
+    /// each delivery.
     ended: AtomicBool,
-    /// Held by the notifier thread through each delivery, the check of
-    /// `ended` included, so that an unsubscription can wait for one in
-    /// progress.
-    delivering: Mutex<()>,
 }
 
 /// A subscription as the notifier thread keeps it.
@@ -303,17 +300,15 @@ impl Notifier {
         Ok(receiver)
     }
 
-    /// Ends a subscription at once. Once this returns nothing is delivered
-    /// to it any more, and no delivery to it is in progress: one running on
-    /// the notifier thread is waited for, unless this is called on that
-    /// thread, where only the caller's own delivery can be running.
+    /// Ends a subscription at once: once this returns no delivery to it
+    /// begins, not even of an event queued before. One already begun on the
+    /// notifier thread goes on, which [`Notifier::flush`] waits for; on
+    /// that thread itself none is under way but the caller's own. It does
+    /// not wait for anything, so that no callback can make it wait for ever.
     pub(crate) fn unsubscribe(&self, id: SubscriptionId) {
         let gate = self.gates.lock().remove(&id);
         if let Some(gate) = gate {
             gate.ended.store(true, Ordering::Release);
-            if !self.on_notifier_thread() {
-                drop(gate.delivering.lock());
-            }
             self.send(Message::Unsubscribe(id));
         }
     }
@@ -411,7 +406,6 @@ fn run(messages: Receiver<Message>, registry: &Registry) {
 /// Delivers one event; false when the subscriber is gone (a dropped receiver).
 /// A subscription ended since the event was queued gets nothing.
 fn deliver(subscriber: &mut Subscriber, event: &Event) -> bool {
-    let _delivering = subscriber.gate.delivering.lock();
     if subscriber.gate.ended.load(Ordering::Acquire) {
         return true;
     }

@@ -572,10 +572,11 @@ class Engine {
     return id;
   }
 
-  /// Ends a subscription: once it returns its callback is not running and
-  /// is never called again, not even for events queued before. A call of it
-  /// already running is waited for, but from inside a callback of this
-  /// engine. Unknown ids are ignored.
+  /// Ends a subscription: once it returns no call of its callback begins,
+  /// not even for an event queued before. One already begun goes on:
+  /// call flush_events (from outside the callbacks) before destroying what
+  /// the callback uses. From inside a callback of this engine, once it
+  /// returns the callback is never called again. Unknown ids are ignored.
   void unsubscribe(SubscriptionId id) {
     detail::check(sk_engine_unsubscribe(engine_, id), "sk_engine_unsubscribe");
   }

@@ -487,10 +487,9 @@ impl PyEngine {
         Ok(id.0)
     }
 
-    /// Ends a subscription: once this returns the callback is not running
-    /// and is never called again (a call in progress is waited for, with the
-    /// GIL released, unless this is called from a callback). Unknown ids are
-    /// ignored.
+    /// Ends a subscription: once this returns the callback is not called
+    /// again (a call already running on the notifier thread finishes).
+    /// Unknown ids are ignored.
     fn unsubscribe(&self, py: Python<'_>, subscription: &Bound<'_, PyInt>) -> PyResult<()> {
         let Ok(id) = subscription.extract::<u64>() else {
             // No subscription has a negative or huge id: there is nothing to

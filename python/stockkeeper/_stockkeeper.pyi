@@ -331,9 +331,7 @@ class Engine:
         subscription's id. A callback that raises is logged on the
         "stockkeeper" logger and stays subscribed."""
     def unsubscribe(self, subscription: int) -> None:
-        """Ends a subscription: once it returns its callback is not running
-        (a call in progress is waited for, unless this is called from a
-        callback) and is never called again."""
+        """Ends a subscription; its callback is not called again."""
     def flush_events(self) -> None:
         """Waits until every event published before the call was delivered;
         returns at once when called from a callback."""
