@@ -295,7 +295,8 @@ sk_status sk_engine_new(const sk_options *options, sk_engine **out);
 // engine. Freeing the handle still needs every other
 // thread out of every call on it: a call only just begun may read the
 // handle before a close can count it, and a close never waits for
-// `sk_engine_flush_events`. Called from inside an event
+// `sk_engine_flush_events` or `sk_engine_unsubscribe`. Called from inside an
+// event
 // callback it cannot wait for the thread it runs on: it waits for the calls
 // in progress, stops the engine and returns, and queued events are still
 // delivered until a close from another thread, or `sk_engine_free`, waits

@@ -520,7 +520,8 @@ impl Engine {
 
     /// Stops the engine: later calls fail with [`Error::Closed`], the
     /// releaser thread is stopped and joined, calls already in progress on
-    /// other threads are waited for (all but [`Engine::flush_events`]), and
+    /// other threads are waited for (all but [`Engine::flush_events`] and
+    /// [`Engine::unsubscribe`]), and
     /// their events and every other queued event are delivered before the
     /// notifier thread stops: a call that succeeded is always announced.
     /// Last, it lets go of every product and order, giving back their

@@ -28,21 +28,15 @@ pub struct SubscriptionId(pub u64);
 /// caught and logged, and the subscription goes on.
 pub type Callback = Box<dyn FnMut(&Event) + Send + 'static>;
 
-type Registry = Mutex<BTreeMap<SubscriptionId, Arc<Gate>>>;
-
-/// What an unsubscription and the notifier thread share of a subscription:
-/// the unsubscription ends it at once, not when the thread reaches its
-/// message behind the events already queued.
-#[derive(Default)]
-struct Gate {
-    /// Set by [`Notifier::unsubscribe`]; the notifier thread reads it before
-    /// each delivery.
-    ended: AtomicBool,
-}
+/// Whether each live subscription has ended, by id.
+type Registry = Mutex<BTreeMap<SubscriptionId, Arc<AtomicBool>>>;
 
 /// A subscription as the notifier thread keeps it.
 struct Subscriber {
-    gate: Arc<Gate>,
+    /// Set by [`Notifier::unsubscribe`], and read before each delivery: an
+    /// unsubscription ends the subscription at once, not when the thread
+    /// reaches its message behind the events already queued.
+    ended: Arc<AtomicBool>,
     to: Recipient,
 }
 
@@ -232,9 +226,9 @@ pub(crate) struct Notifier {
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: OnceLock<ThreadId>,
     next_id: AtomicU64,
-    /// The gate of every live subscription, for [`Notifier::unsubscribe`];
-    /// the notifier thread takes out those whose receiver was dropped.
-    gates: Arc<Registry>,
+    /// Every live subscription's end, for [`Notifier::unsubscribe`]; the
+    /// notifier thread takes out those whose receiver was dropped.
+    ends: Arc<Registry>,
     stopped: AtomicBool,
     /// Calls counted by [`Notifier::enter_call`] and not yet done.
     calls: CallCount,
@@ -274,7 +268,7 @@ impl Notifier {
         }
         if thread.is_none() {
             let (sender, receiver) = mpsc::channel();
-            let registry = Arc::clone(&self.gates);
+            let registry = Arc::clone(&self.ends);
             let spawned = thread::Builder::new()
                 .name("stockkeeper-notifier".into())
                 .spawn(move || run(receiver, &registry))
@@ -284,9 +278,9 @@ impl Notifier {
             *thread = Some(spawned);
         }
         let id = SubscriptionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        let gate = Arc::new(Gate::default());
-        self.gates.lock().insert(id, Arc::clone(&gate));
-        self.send(Message::Subscribe(id, Subscriber { gate, to }));
+        let ended = Arc::new(AtomicBool::new(false));
+        self.ends.lock().insert(id, Arc::clone(&ended));
+        self.send(Message::Subscribe(id, Subscriber { ended, to }));
         Ok(id)
     }
 
@@ -306,9 +300,9 @@ impl Notifier {
     /// that thread itself none is under way but the caller's own. It does
     /// not wait for anything, so that no callback can make it wait for ever.
     pub(crate) fn unsubscribe(&self, id: SubscriptionId) {
-        let gate = self.gates.lock().remove(&id);
-        if let Some(gate) = gate {
-            gate.ended.store(true, Ordering::Release);
+        let ended = self.ends.lock().remove(&id);
+        if let Some(ended) = ended {
+            ended.store(true, Ordering::Release);
             self.send(Message::Unsubscribe(id));
         }
     }
@@ -388,7 +382,7 @@ fn run(messages: Receiver<Message>, registry: &Registry) {
             }
             // Ended already when an unsubscription guessed its id before
             // this message arrived, and sent its own before it.
-            Message::Subscribe(_, subscriber) if subscriber.gate.ended.load(Ordering::Acquire) => {}
+            Message::Subscribe(_, subscriber) if subscriber.ended.load(Ordering::Acquire) => {}
             Message::Subscribe(id, subscriber) => {
                 subscribers.insert(id, subscriber);
             }
@@ -406,7 +400,7 @@ fn run(messages: Receiver<Message>, registry: &Registry) {
 /// Delivers one event; false when the subscriber is gone (a dropped receiver).
 /// A subscription ended since the event was queued gets nothing.
 fn deliver(subscriber: &mut Subscriber, event: &Event) -> bool {
-    if subscriber.gate.ended.load(Ordering::Acquire) {
+    if subscriber.ended.load(Ordering::Acquire) {
         return true;
     }
     match &mut subscriber.to {
@@ -437,16 +431,16 @@ mod tests {
         drop(notifier.channel().unwrap());
         let kept = notifier.channel().unwrap();
         let id = notifier.on_event(Box::new(|_| {})).unwrap();
-        assert_eq!(notifier.gates.lock().len(), 3);
+        assert_eq!(notifier.ends.lock().len(), 3);
         notifier.unsubscribe(id);
         notifier.unsubscribe(id);
         notifier.unsubscribe(SubscriptionId(u64::MAX));
-        assert_eq!(notifier.gates.lock().len(), 2);
+        assert_eq!(notifier.ends.lock().len(), 2);
         let mut events = Events::collecting();
         events.add(|| Event::SoldOut { product: "kettle".into() });
         notifier.publish(events);
         notifier.flush();
-        assert_eq!(notifier.gates.lock().len(), 1, "the dropped receiver's entry is gone");
+        assert_eq!(notifier.ends.lock().len(), 1, "the dropped receiver's entry is gone");
         assert!(kept.try_recv().is_ok());
         notifier.stop();
     }
@@ -460,12 +454,11 @@ mod tests {
         let _feed = notifier.channel().unwrap();
         let probe = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&probe);
-        let gate = Arc::new(Gate::default());
-        gate.ended.store(true, Ordering::Release);
+        let ended = Arc::new(AtomicBool::new(true));
         let callback: Callback = Box::new(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let subscriber = Subscriber { gate, to: Recipient::Callback(callback) };
+        let subscriber = Subscriber { ended, to: Recipient::Callback(callback) };
         notifier.send(Message::Subscribe(SubscriptionId(u64::MAX), subscriber));
         let mut events = Events::collecting();
         events.add(|| Event::SoldOut { product: "kettle".into() });

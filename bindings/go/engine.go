@@ -80,9 +80,9 @@ type Engine struct {
 	// closeMu lets one Close at a time run the shutdown, so that a second
 	// Close returns only once the first is done.
 	closeMu sync.Mutex
-	// freed is closed once the shutdown has closed the engine, given back
+	// shutDown is closed once the shutdown has closed the engine, given back
 	// its products and orders, and released every subscription.
-	freed chan struct{}
+	shutDown chan struct{}
 	// hub is the Go side of the engine's notifications. It is a separate
 	// allocation that points nowhere back here, so that live subscriptions
 	// do not keep a forgotten engine from its finalizer.
@@ -155,7 +155,7 @@ func New(options Options) (*Engine, error) {
 	engine := &Engine{
 		handle:   lib,
 		holdTime: duration(settings.hold_time_ns),
-		freed:    make(chan struct{}),
+		shutDown: make(chan struct{}),
 		hub:      newHub(options.Logger),
 	}
 	engine.open.Store(lib)
@@ -230,7 +230,7 @@ func (e *Engine) shutdown() {
 	// The library joined its notifier thread in sk_engine_close, so no
 	// subscriber can be called any more.
 	e.hub.releaseAll()
-	close(e.freed)
+	close(e.shutDown)
 	runtime.SetFinalizer(e, nil)
 }
 

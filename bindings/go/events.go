@@ -249,7 +249,7 @@ func (s *Subscription) release() {
 	if err != nil {
 		// The engine is closing: its shutdown releases every subscription,
 		// after the library stopped calling them.
-		<-e.freed
+		<-e.shutDown
 		return
 	}
 	unsubscribed := C.sk_engine_unsubscribe(lib.engine, s.id)
@@ -258,7 +258,7 @@ func (s *Subscription) release() {
 	if unsubscribed != C.SK_STATUS_OK || flushed != C.SK_STATUS_OK {
 		// The library was closed in between, and may still be delivering
 		// what was queued: only the shutdown knows when that is over.
-		<-e.freed
+		<-e.shutDown
 		return
 	}
 	e.hub.release(s.subscriber)
