@@ -518,6 +518,12 @@ impl PyEngine {
     /// callbacks still to run, unless called from a callback.
     pub(crate) fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
+        // Closed from outside the callbacks, the notifier thread has ended:
+        // no callable is called again, and the engine lets go of them. From
+        // a callback, queued events may still reach them.
+        if !crate::events::on_notifier_thread() {
+            drop(self.subscribers.clear());
+        }
     }
 
     /// Whether `close` was called.

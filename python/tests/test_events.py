@@ -411,6 +411,26 @@ def test_close_from_inside_a_callback(kettle: Engine) -> None:
         kettle.flush_events()
 
 
+def test_a_close_lets_go_of_every_callback(kettle: Engine) -> None:
+    class Listener:
+        def __init__(self) -> None:
+            self.heard = 0
+
+        def __call__(self, event: Event) -> None:
+            self.heard += 1
+
+    listeners = [Listener() for _ in range(3)]
+    for listener in listeners:
+        kettle.subscribe(listener)
+    kettle.block("kettle", 1, "o1")
+    kettle.cancel("o1")
+    kettle.close()
+    assert [listener.heard for listener in listeners] == [1, 1, 1]
+    alive = [weakref.ref(listener) for listener in listeners]
+    del listener, listeners
+    assert [ref() for ref in alive] == [None, None, None]
+
+
 def test_close_delivers_what_is_queued(kettle: Engine) -> None:
     delivered: list[Event] = []
     kettle.subscribe(delivered.append)
