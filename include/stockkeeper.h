@@ -572,13 +572,14 @@ sk_status sk_engine_subscribe(sk_engine *engine,
                               void *user_data,
                               uint64_t *id);
 
-// Ends a subscription; unknown ids are ignored. Once it returns no call of
-// the callback begins, not even for an event queued before; one already
-// begun on the notifier thread goes on, which `sk_engine_flush_events`
-// from another thread waits for. Inside a callback of the same engine no
-// other call is under way, so from there, once it returns, the callback is
-// never called again. On a closed engine it ends the subscription all the
-// same and returns `SK_STATUS_CLOSED`. It never waits.
+// Ends a subscription; unknown ids are ignored. Once it returns no delivery
+// to the callback begins, not even of an event queued before; one already
+// under way on the notifier thread (the callback may not have been entered
+// yet) goes on, which `sk_engine_flush_events` from another thread waits
+// for. Inside a callback of the same engine no other delivery is under way,
+// so from there, once it returns, the callback is never called again. On a
+// closed engine it ends the subscription all the same and returns
+// `SK_STATUS_CLOSED`. It never waits.
 //
 // # Safety
 // `engine` must be NULL or a live handle.

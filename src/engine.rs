@@ -485,15 +485,15 @@ impl Engine {
         shared.notifier.on_event(callback)
     }
 
-    /// Ends a subscription. Once this returns no call of its callback
-    /// begins, not even for an event queued before; one already begun on
-    /// the notifier thread goes on, and [`Engine::flush_events`] from
-    /// another thread waits for it. Inside a callback of this engine no
-    /// other call is under way, so from there, once this returns, the
-    /// callback is never called again. On a closed engine, whose close may
-    /// still be delivering what was queued, it ends the subscription all the
-    /// same and then fails with [`Error::Closed`]. It never waits. Unknown
-    /// ids are ignored.
+    /// Ends a subscription. Once this returns no delivery to it begins, not
+    /// even of an event queued before; one already under way on the notifier
+    /// thread (the callback may not have been entered yet) goes on, and
+    /// [`Engine::flush_events`] from another thread waits for it. Inside a
+    /// callback of this engine no other delivery is under way, so from
+    /// there, once this returns, the callback is never called again. On a
+    /// closed engine, whose close may still be delivering what was queued,
+    /// it ends the subscription all the same and then fails with
+    /// [`Error::Closed`]. It never waits. Unknown ids are ignored.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
         if fork::forked_since(self.shared.born) {
             // The notifier's locks may be held by a thread of the parent.

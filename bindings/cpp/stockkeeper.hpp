@@ -572,11 +572,13 @@ class Engine {
     return id;
   }
 
-  /// Ends a subscription: once it returns no call of its callback begins,
-  /// not even for an event queued before. One already begun goes on:
-  /// call flush_events (from outside the callbacks) before destroying what
-  /// the callback uses. From inside a callback of this engine, once it
-  /// returns the callback is never called again. Unknown ids are ignored.
+  /// Ends a subscription: once it returns no delivery to its callback
+  /// begins, not even of an event queued before. One already under way (the
+  /// callback may not have been entered yet) goes on: call flush_events
+  /// (from outside the callbacks) before destroying what the callback uses.
+  /// From inside a callback of this engine, once it returns the callback is
+  /// never called again. Unknown ids are ignored. On a closed engine it
+  /// still ends the subscription, then throws Error with Status::Closed.
   void unsubscribe(SubscriptionId id) {
     detail::check(sk_engine_unsubscribe(engine_, id), "sk_engine_unsubscribe");
   }

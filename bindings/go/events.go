@@ -210,10 +210,11 @@ type Subscription struct {
 	done chan struct{}
 }
 
-// Close ends the subscription. From the moment it is called the
-// subscriber gets no new event, and a channel from [Engine.Events] is
-// closed. It returns once the subscriber's func is no longer running, so
-// that nothing reaches it after Close returns.
+// Close ends the subscription. From the moment it is called no delivery to
+// the subscriber begins (one already under way may still reach its func),
+// and a channel from [Engine.Events] is closed. It returns once the
+// subscriber's func is no longer running, so that nothing reaches it after
+// Close returns.
 //
 // Called from inside a subscriber's func of the same engine, it cannot wait
 // for that func: it returns at once, and the rest is done after the func

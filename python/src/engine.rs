@@ -483,7 +483,7 @@ impl PyEngine {
         let id = py
             .detach(|| self.engine.on_event(move |event| delivered.deliver(event)))
             .map_err(to_py)?;
-        self.subscribers.insert(id.0, slot);
+        drop(self.subscribers.insert(id.0, slot));
         Ok(id.0)
     }
 

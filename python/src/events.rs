@@ -221,12 +221,19 @@ fn report(py: Python<'_>, err: PyErr, callable: &Bound<'_, PyAny>, event: &Bound
 }
 
 /// The callables subscribed to one engine, by subscription id.
-#[derive(Default)]
 pub struct Subscribers {
-    slots: Mutex<HashMap<u64, Arc<Slot>>>,
+    /// None once cleared for good: the engine's notifier thread has ended,
+    /// or the engine is being collected.
+    slots: Mutex<Option<HashMap<u64, Arc<Slot>>>>,
     /// Whether a callable was ever subscribed: from then on the engine's
     /// notifier thread may be running Python code.
     ever: AtomicBool,
+}
+
+impl Default for Subscribers {
+    fn default() -> Subscribers {
+        Subscribers { slots: Mutex::new(Some(HashMap::new())), ever: AtomicBool::new(false) }
+    }
 }
 
 impl Subscribers {
@@ -241,14 +248,24 @@ impl Subscribers {
         self.ever.load(Ordering::Acquire)
     }
 
-    pub fn insert(&self, id: u64, slot: Arc<Slot>) {
-        lock(&self.slots).insert(id, slot);
+    /// Keeps a subscription's slot. Once cleared for good (a close that
+    /// ended the notifier thread came in between the engine's subscribe and
+    /// this), the slot is emptied instead and its callable returned, for
+    /// the caller to drop: nothing can call it any more.
+    pub fn insert(&self, id: u64, slot: Arc<Slot>) -> Option<Py<PyAny>> {
+        match lock(&self.slots).as_mut() {
+            Some(slots) => {
+                slots.insert(id, slot);
+                None
+            }
+            None => slot.take(),
+        }
     }
 
     /// Ends a subscription here: the notifier thread finds its slot empty
     /// from now on. Returns the callable, for the caller to drop.
     pub fn remove(&self, id: u64) -> Option<Py<PyAny>> {
-        let slot = lock(&self.slots).remove(&id)?;
+        let slot = lock(&self.slots).as_mut()?.remove(&id)?;
         slot.take()
     }
 
@@ -259,7 +276,7 @@ impl Subscribers {
         let Ok(slots) = self.slots.try_lock() else {
             return Ok(());
         };
-        for slot in slots.values() {
+        for slot in slots.iter().flat_map(HashMap::values) {
             if let Ok(callable) = slot.0.try_lock() {
                 visit.call(callable.as_ref())?;
             }
@@ -267,10 +284,10 @@ impl Subscribers {
         Ok(())
     }
 
-    /// Ends every subscription here; returns the callables, for the caller
-    /// to drop.
+    /// Ends every subscription here, for good: a subscription kept after
+    /// this is ended at once. Returns the callables, for the caller to drop.
     pub fn clear(&self) -> Vec<Py<PyAny>> {
-        let slots = std::mem::take(&mut *lock(&self.slots));
+        let slots = lock(&self.slots).take().unwrap_or_default();
         slots.values().filter_map(|slot| slot.take()).collect()
     }
 }

@@ -22,6 +22,8 @@ Choices where the earlier service had no rule:
   changes nothing.
 - `addProduct` has no answer to give, so a bad id, name or count raises the
   engine's `InvalidInput` (a ValueError) rather than being dropped silently.
+  For an int id of over a million bits the length its message gives is
+  worked out from a logarithm, and may be one off next to a power of ten.
 - `updateInventory` with 0 answers True for a known product and changes
   nothing, as the earlier service did.
 - After `close`, every call raises `EngineClosed`.
