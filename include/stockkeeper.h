@@ -586,7 +586,9 @@ sk_status sk_engine_subscribe(sk_engine *engine,
 sk_status sk_engine_unsubscribe(sk_engine *engine, uint64_t id);
 
 // Waits until every event published before the call reached its callbacks.
-// From inside a callback it returns at once.
+// From inside a callback it returns at once. On a closed engine it waits all
+// the same, for what the close may still be delivering, then returns
+// `SK_STATUS_CLOSED`.
 //
 // # Safety
 // `engine` must be NULL or a live handle.

@@ -507,15 +507,22 @@ impl Engine {
     }
 
     /// Waits until every event published before this call reached its
-    /// subscribers. Called from a callback, it returns at once. It is the
-    /// one call a close does not wait for: a close from a callback waits for
-    /// the calls in progress, and a flush may be waiting for that callback.
+    /// subscribers. Called from a callback, it returns at once. On a closed
+    /// engine it waits all the same, for what its close may still be
+    /// delivering, then fails with [`Error::Closed`]: after an unsubscription
+    /// it is what makes a callback's data safe to drop. A close does not
+    /// wait for it: a close from a callback waits for the calls in
+    /// progress, and a flush may be waiting for that callback.
     pub fn flush_events(&self) -> Result<()> {
-        if self.is_closed() {
+        if fork::forked_since(self.shared.born) {
+            // No notifier thread came across the fork.
             return Err(Error::Closed);
         }
         self.shared.notifier.flush();
-        Ok(())
+        match self.is_closed() {
+            true => Err(Error::Closed),
+            false => Ok(()),
+        }
     }
 
     /// Stops the engine: later calls fail with [`Error::Closed`], the

@@ -312,7 +312,9 @@ impl Notifier {
     }
 
     /// Waits until every event published before the call was delivered. From
-    /// a callback (on the notifier thread itself) it returns at once.
+    /// a callback (on the notifier thread itself) it returns at once. Once
+    /// the thread is stopped the message is dropped unanswered, so this
+    /// returns when the thread ends, or at once if it has.
     pub(crate) fn flush(&self) {
         if self.on_notifier_thread() {
             return;

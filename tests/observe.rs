@@ -233,13 +233,17 @@ fn an_unsubscription_stops_events_already_queued() {
     engine.close();
 }
 
-/// An unsubscription from another thread never waits, even for a call of
-/// the callback in progress; a flush after it does, and once the flush
-/// returns the callback is not running and is never called again.
-#[test]
-fn an_unsubscription_then_a_flush_waits_for_the_callback_in_progress() {
-    let engine = Arc::new(engine());
-    engine.add_product("kettle", "Kettle", 5).unwrap();
+/// A subscription whose callback, at its first event, says so and waits to
+/// be let go; it counts its calls, and the calls that returned.
+struct HeldCallback {
+    id: SubscriptionId,
+    inside: mpsc::Receiver<()>,
+    release: mpsc::Sender<()>,
+    calls: Arc<AtomicU64>,
+    finished: Arc<AtomicU64>,
+}
+
+fn held_callback(engine: &Engine) -> HeldCallback {
     let (entered, inside) = mpsc::channel();
     let (release, released) = mpsc::channel::<()>();
     let released = std::sync::Mutex::new(released);
@@ -255,15 +259,25 @@ fn an_unsubscription_then_a_flush_waits_for_the_callback_in_progress() {
             done.fetch_add(1, Ordering::SeqCst);
         })
         .unwrap();
-    engine.block("kettle", 1, "o1", None).unwrap();
-    engine.cancel("o1").unwrap();
-    engine.block("kettle", 1, "o2", None).unwrap();
-    engine.cancel("o2").unwrap();
-    inside.recv().unwrap();
+    HeldCallback { id, inside, release, calls, finished }
+}
+
+/// An unsubscription from another thread never waits, even for a call of
+/// the callback in progress; a flush after it does, and once the flush
+/// returns the callback is not running and is never called again.
+#[test]
+fn an_unsubscription_then_a_flush_waits_for_the_callback_in_progress() {
+    let engine = Arc::new(engine());
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let held = held_callback(&engine);
+    for order in ["o1", "o2"] {
+        engine.block("kettle", 1, order, None).unwrap();
+        engine.cancel(order).unwrap();
+    }
+    held.inside.recv().unwrap();
     let (unsubscribed, returned) = mpsc::channel();
     let unsubscriber = {
-        let engine = Arc::clone(&engine);
-        let finished = Arc::clone(&finished);
+        let (engine, finished, id) = (Arc::clone(&engine), Arc::clone(&held.finished), held.id);
         thread::spawn(move || {
             engine.unsubscribe(id).unwrap();
             unsubscribed.send(()).unwrap();
@@ -274,11 +288,49 @@ fn an_unsubscription_then_a_flush_waits_for_the_callback_in_progress() {
     // The callback is still held inside: the unsubscription must not wait
     // for it. The bound only keeps a wrong build from hanging the suite.
     let waited = returned.recv_timeout(Duration::from_secs(30));
-    release.send(()).unwrap();
+    held.release.send(()).unwrap();
     assert_eq!(waited, Ok(()), "the unsubscription waited for the callback");
     assert_eq!(unsubscriber.join().unwrap(), 1, "the flush returned before the callback did");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "called again after the unsubscription");
+    assert_eq!(held.calls.load(Ordering::SeqCst), 1, "called again after the unsubscription");
     engine.close();
+}
+
+/// On an engine whose close is still delivering (here held up by a
+/// callback), unsubscribe then flush still make a callback's data safe to
+/// drop: both report the engine closed, and the flush returns only once the
+/// callback has.
+#[test]
+fn a_flush_on_a_closing_engine_waits_for_the_callback_in_progress() {
+    let engine = Arc::new(engine());
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    let held = held_callback(&engine);
+    engine.block("kettle", 1, "o1", None).unwrap();
+    engine.cancel("o1").unwrap();
+    held.inside.recv().unwrap();
+    let closer = {
+        let engine = Arc::clone(&engine);
+        thread::spawn(move || engine.close())
+    };
+    while !engine.is_closed() {
+        thread::yield_now();
+    }
+    assert_eq!(engine.unsubscribe(held.id), Err(stockkeeper::Error::Closed));
+    let (flushed, returned) = mpsc::channel();
+    let flusher = {
+        let (engine, finished) = (Arc::clone(&engine), Arc::clone(&held.finished));
+        thread::spawn(move || {
+            let answer = engine.flush_events();
+            flushed.send(()).unwrap();
+            (answer, finished.load(Ordering::SeqCst))
+        })
+    };
+    // While the callback is held, the flush must not return; a wrong build
+    // returns at once, well within the bound.
+    let early = returned.recv_timeout(Duration::from_millis(200));
+    held.release.send(()).unwrap();
+    assert!(early.is_err(), "the flush returned while the callback ran");
+    assert_eq!(flusher.join().unwrap(), (Err(stockkeeper::Error::Closed), 1));
+    closer.join().unwrap();
 }
 
 /// A callback may end another subscription while a close on another thread

@@ -578,12 +578,15 @@ class Engine {
   /// (from outside the callbacks) before destroying what the callback uses.
   /// From inside a callback of this engine, once it returns the callback is
   /// never called again. Unknown ids are ignored. On a closed engine it
-  /// still ends the subscription, then throws Error with Status::Closed.
+  /// still ends the subscription, then throws Error with Status::Closed:
+  /// flush_events (which also throws, once it has waited) is still needed.
   void unsubscribe(SubscriptionId id) {
     detail::check(sk_engine_unsubscribe(engine_, id), "sk_engine_unsubscribe");
   }
 
   /// Waits until every event published before the call reached its callbacks.
+  /// On a closed engine it waits all the same, for what the close may still
+  /// be delivering, then throws Error with Status::Closed.
   void flush_events() { detail::check(sk_engine_flush_events(engine_), "sk_engine_flush_events"); }
 
  private:

@@ -504,7 +504,9 @@ impl PyEngine {
 
     /// Waits until every event published before this call was delivered to
     /// every subscriber, with the GIL released (the callbacks need it).
-    /// Called from a callback, it returns at once.
+    /// Called from a callback, it returns at once. On a closed engine it
+    /// waits all the same, for what the close may still be delivering, then
+    /// raises EngineClosed.
     fn flush_events(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| self.engine.flush_events()).map_err(to_py)
     }

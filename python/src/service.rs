@@ -19,11 +19,13 @@
 //! which may wait for the engine's threads, release it as `Engine` does.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyType};
+use pyo3::types::PyType;
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{Error, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION};
 
-use crate::convert::{block_requests, Checked, Count, Delta, Id, Limit, Quantity, Seconds, Text};
+use crate::convert::{
+    block_requests, is_zero_int, Checked, Count, Delta, Id, Limit, Quantity, Seconds, Text,
+};
 use crate::engine::PyEngine;
 use crate::errors::{answer, is_missing, to_py};
 
@@ -141,7 +143,7 @@ impl PyInventoryService {
     ) -> PyResult<bool> {
         // The earlier service added an int 0 as any other count; the engine
         // refuses a change of zero, so it is answered here as a read.
-        if additional_quantity.is_instance_of::<PyInt>() && additional_quantity.eq(0)? {
+        if is_zero_int(additional_quantity)? {
             return Ok(self.available(product_id)?.is_some());
         }
         let delta: Checked<Delta> = additional_quantity.extract()?;

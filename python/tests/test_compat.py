@@ -76,6 +76,27 @@ def test_update_inventory_answers_true_or_false(service: InventoryService) -> No
         service.updateInventory("kettle", 1.0)  # type: ignore[arg-type]
 
 
+def test_update_inventory_judges_zero_by_value(service: InventoryService) -> None:
+    class EqualsAll(int):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = int.__hash__
+
+    class CannotCompare(int):
+        def __eq__(self, other: object) -> bool:
+            raise RuntimeError("no comparing")
+
+        __hash__ = int.__hash__
+
+    assert service.updateInventory("kettle", EqualsAll(5)) is True
+    assert service.getInventory("kettle") == 15
+    assert service.updateInventory("kettle", CannotCompare(-5)) is True
+    assert service.getInventory("kettle") == 10
+    assert service.updateInventory("kettle", EqualsAll(0)) is True
+    assert service.getInventory("kettle") == 10
+
+
 def test_block_inventory_answers_true_or_false(service: InventoryService) -> None:
     assert service.blockInventory("kettle", 10, "o1") is True
     assert service.blockInventory("kettle", 1, "o2") is False

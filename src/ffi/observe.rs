@@ -236,7 +236,9 @@ pub unsafe extern "C" fn sk_engine_unsubscribe(engine: *mut SkEngine, id: u64) -
 }
 
 /// Waits until every event published before the call reached its callbacks.
-/// From inside a callback it returns at once.
+/// From inside a callback it returns at once. On a closed engine it waits all
+/// the same, for what the close may still be delivering, then returns
+/// `SK_STATUS_CLOSED`.
 ///
 /// # Safety
 /// `engine` must be NULL or a live handle.
