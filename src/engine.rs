@@ -476,6 +476,9 @@ impl Engine {
     /// notifier thread, one event at a time, after the engine released every
     /// lock. A panic in the callback is caught and logged; the subscription
     /// goes on. A slow callback delays later events, never the engine.
+    /// Closing or flushing another engine from the callback waits for that
+    /// engine's notifier: if that engine's callbacks may close or flush this
+    /// one, the two wait for each other for ever.
     pub fn on_event(
         &self,
         callback: impl FnMut(&Event) + Send + 'static,

@@ -387,10 +387,10 @@ fn is_bytes_like(obj: &Bound<'_, PyAny>) -> bool {
     unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) == 1 }
 }
 
-/// Whether an int (of any subclass) is zero, by its value: its own `__eq__`
-/// has no say.
-pub fn is_zero_int(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(obj.is_instance_of::<PyInt>() && matches!(wide_int(obj)?, Wide::Fits(0)))
+/// Whether an int, or an object with `__index__`, is zero by its value: an
+/// int subclass's own `__eq__` has no say. Any other type raises TypeError.
+pub fn is_zero(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(matches!(wide_int(obj)?, Wide::Fits(0)))
 }
 
 /// A Python int, placed against the range of `i64`.

@@ -24,7 +24,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{Error, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION};
 
 use crate::convert::{
-    block_requests, is_zero_int, Checked, Count, Delta, Id, Limit, Quantity, Seconds, Text,
+    block_requests, is_zero, Checked, Count, Delta, Id, Limit, Quantity, Seconds, Text,
 };
 use crate::engine::PyEngine;
 use crate::errors::{answer, is_missing, to_py};
@@ -143,7 +143,7 @@ impl PyInventoryService {
     ) -> PyResult<bool> {
         // The earlier service added an int 0 as any other count; the engine
         // refuses a change of zero, so it is answered here as a read.
-        if is_zero_int(additional_quantity)? {
+        if is_zero(additional_quantity)? {
             return Ok(self.available(product_id)?.is_some());
         }
         let delta: Checked<Delta> = additional_quantity.extract()?;

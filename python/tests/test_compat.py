@@ -96,6 +96,19 @@ def test_update_inventory_judges_zero_by_value(service: InventoryService) -> Non
     assert service.updateInventory("kettle", EqualsAll(0)) is True
     assert service.getInventory("kettle") == 10
 
+    class Index:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+        def __index__(self) -> int:
+            return self.value
+
+    refused = service.engine.metrics().refused_invalid
+    assert service.updateInventory("kettle", Index(0)) is True  # type: ignore[arg-type]
+    assert service.updateInventory("kettle", Index(2)) is True  # type: ignore[arg-type]
+    assert service.getInventory("kettle") == 12
+    assert service.engine.metrics().refused_invalid == refused
+
 
 def test_block_inventory_answers_true_or_false(service: InventoryService) -> None:
     assert service.blockInventory("kettle", 10, "o1") is True
