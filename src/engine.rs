@@ -594,8 +594,13 @@ impl Drop for Engine {
     fn drop(&mut self) {
         if fork::forked_since(self.shared.born) {
             // The parent's threads do not exist here: forget their handles
-            // rather than detach threads this process never had.
+            // rather than detach threads this process never had. What the
+            // engine shares is never dropped here either: the notifier's
+            // thread handle and channel are those threads', and a lock one
+            // of them held at the fork stays held. The releaser's own handle
+            // on it kept it alive anyway; an engine with no releaser has none.
             std::mem::forget(self.releaser.get_mut().take());
+            std::mem::forget(Arc::clone(&self.shared));
             return;
         }
         self.close();

@@ -130,3 +130,32 @@ fn an_engine_made_before_a_fork_acts_as_closed_in_the_child() {
     inherited.flush_events().unwrap();
     assert_eq!(feed.try_iter().count(), 1);
 }
+
+/// An engine with no releaser but a notifier thread, inherited across a
+/// fork, is dropped in the child without touching that thread's handle or
+/// channel, which belong to a thread the child never had.
+#[cfg(unix)]
+#[test]
+fn an_inherited_engine_without_a_releaser_drops_in_the_child() {
+    let options = Options { background_release: false, ..Options::default() };
+    let inherited = Engine::new(options).unwrap();
+    inherited.add_product("kettle", "Kettle", 5).unwrap();
+    let _feed = inherited.subscribe().unwrap();
+
+    // SAFETY: the child calls only the engine and _exit; it never returns
+    // into the test harness.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        let closed = inherited.block("kettle", 1, "o1", None) == Err(Error::Closed);
+        drop(inherited);
+        // SAFETY: ends the child at once, running nothing of the parent's.
+        unsafe { libc::_exit(i32::from(!closed)) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child made above.
+    assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    assert!(libc::WIFEXITED(status), "the child did not exit normally");
+    assert_eq!(libc::WEXITSTATUS(status), 0, "checks failed in the child");
+    inherited.block("kettle", 1, "o1", None).unwrap();
+}
