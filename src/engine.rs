@@ -498,15 +498,7 @@ impl Engine {
     /// it ends the subscription all the same and then fails with
     /// [`Error::Closed`]. It never waits. Unknown ids are ignored.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<()> {
-        if fork::forked_since(self.shared.born) {
-            // The notifier's locks may be held by a thread of the parent.
-            return Err(Error::Closed);
-        }
-        self.shared.notifier.unsubscribe(id);
-        match self.is_closed() {
-            true => Err(Error::Closed),
-            false => Ok(()),
-        }
+        self.with_notifier(|notifier| notifier.unsubscribe(id))
     }
 
     /// Waits until every event published before this call reached its
@@ -517,11 +509,18 @@ impl Engine {
     /// wait for it: a close from a callback waits for the calls in
     /// progress, and a flush may be waiting for that callback.
     pub fn flush_events(&self) -> Result<()> {
+        self.with_notifier(Notifier::flush)
+    }
+
+    /// Runs `work` on the notifier uncounted, even on a closed engine (whose
+    /// close may still be delivering), then fails if the engine is closed.
+    /// In a forked child it runs nothing: no notifier thread came across the
+    /// fork, and a lock one of the parent's threads held stays held.
+    fn with_notifier(&self, work: impl FnOnce(&Notifier)) -> Result<()> {
         if fork::forked_since(self.shared.born) {
-            // No notifier thread came across the fork.
             return Err(Error::Closed);
         }
-        self.shared.notifier.flush();
+        work(&self.shared.notifier);
         match self.is_closed() {
             true => Err(Error::Closed),
             false => Ok(()),

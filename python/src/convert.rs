@@ -22,7 +22,7 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString};
+use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString, PyType};
 use pyo3::{ffi, intern};
 use stockkeeper::{count_from_signed, quantity_from_signed, Error, MAX_ID_BYTES};
 
@@ -153,7 +153,7 @@ fn decimal_id(obj: &Bound<'_, PyAny>) -> Result<Text, Refused> {
     let int = py.get_type::<PyInt>();
     let bits: usize = int.call_method1(intern!(py, "bit_length"), (obj,))?.extract()?;
     if bits > LONGEST_ID_BITS {
-        return Err(Error::IdTooLong { len: decimal_len(obj, bits)? }.into());
+        return Err(Error::IdTooLong { len: decimal_len(obj, &int, bits)? }.into());
     }
     Text::convert(&int.call_method1(intern!(py, "__repr__"), (obj,))?)
 }
@@ -170,9 +170,8 @@ const EXACT_LEN_BITS: usize = 1 << 20;
 /// it has at most [`EXACT_LEN_BITS`] bits; past that, making the power could
 /// take seconds, and the length given may be one off for an int within a
 /// few parts in a billion of a power of ten.
-fn decimal_len(obj: &Bound<'_, PyAny>, bits: usize) -> PyResult<usize> {
+fn decimal_len(obj: &Bound<'_, PyAny>, int: &Bound<'_, PyType>, bits: usize) -> PyResult<usize> {
     let py = obj.py();
-    let int = py.get_type::<PyInt>();
     let negative: bool = int.call_method1(intern!(py, "__lt__"), (obj, 0))?.extract()?;
     let magnitude = int.call_method1(intern!(py, "__abs__"), (obj,))?;
     let shift = bits.saturating_sub(64);
@@ -385,12 +384,6 @@ fn is_bytes_like(obj: &Bound<'_, PyAny>) -> bool {
     // SAFETY: obj is a live object and the GIL is held (the Bound says so);
     // the call only looks at its type.
     unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) == 1 }
-}
-
-/// Whether an int, or an object with `__index__`, is zero by its value: an
-/// int subclass's own `__eq__` has no say. Any other type raises TypeError.
-pub fn is_zero(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(matches!(wide_int(obj)?, Wide::Fits(0)))
 }
 
 /// A Python int, placed against the range of `i64`.

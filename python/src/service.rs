@@ -23,9 +23,7 @@ use pyo3::types::PyType;
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{Error, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION};
 
-use crate::convert::{
-    block_requests, is_zero, Checked, Count, Delta, Id, Limit, Quantity, Seconds, Text,
-};
+use crate::convert::{block_requests, Checked, Count, Delta, Id, Limit, Quantity, Seconds, Text};
 use crate::engine::PyEngine;
 use crate::errors::{answer, is_missing, to_py};
 
@@ -143,10 +141,10 @@ impl PyInventoryService {
     ) -> PyResult<bool> {
         // The earlier service added an int 0 as any other count; the engine
         // refuses a change of zero, so it is answered here as a read.
-        if is_zero(additional_quantity)? {
+        let delta: Checked<Delta> = additional_quantity.extract()?;
+        if matches!(delta.0, Ok(Delta(0))) {
             return Ok(self.available(product_id)?.is_some());
         }
-        let delta: Checked<Delta> = additional_quantity.extract()?;
         let updated = (|| {
             let (id, delta) = (self.admit(product_id)?, self.admit(delta)?);
             self.core().update_inventory(&id, delta.0)
