@@ -307,11 +307,15 @@ sk_status sk_engine_new(const sk_options *options, sk_engine **out);
 // `engine` must be NULL or a handle from `sk_engine_new` not yet freed.
 sk_status sk_engine_close(sk_engine *engine);
 
-// Closes (if needed) and frees an engine. NULL is ignored.
+// Closes (if needed) and frees an engine. NULL is ignored. The close comes
+// first, as `sk_engine_close`: it waits for the engine's callbacks, which
+// may still call the engine meanwhile (and are told `SK_STATUS_CLOSED`).
 //
 // # Safety
-// `engine` must be NULL or a handle from `sk_engine_new` not yet freed, and
-// no other thread may be using it.
+// `engine` must be NULL or a handle from `sk_engine_new` not yet freed. No
+// other thread may call it (but the engine's own callbacks, until the close
+// has waited for them), nor may any once this returns. It must not be
+// called from one of the engine's callbacks.
 void sk_engine_free(sk_engine *engine);
 
 // Starts the background releaser if it is not running (nothing on the
@@ -375,7 +379,9 @@ sk_status sk_product_stock(const sk_engine *engine,
 
 // Restocks (`delta > 0`) or corrects (`delta < 0`) a product; writes the
 // stock after the change into `*out` when it is not NULL. A correction may
-// not take available below zero (`SK_STATUS_INSUFFICIENT_STOCK`).
+// not take available below zero (`SK_STATUS_INSUFFICIENT_STOCK`); a restock
+// past `SK_MAX_COUNT`, or a correction of `INT64_MIN` (more than any count
+// can be), is `SK_STATUS_OVERFLOW`.
 //
 // # Safety
 // As `sk_product_available`; `out` NULL or writable.
@@ -403,14 +409,18 @@ sk_status sk_order_block(sk_engine *engine,
 
 // Holds every line of an order, or none (lines naming one product are
 // summed). When a line is at fault and `failed_line` is not NULL, its index
-// is written there: for a bad product id or quantity, the first bad line;
-// for an unknown product or too little stock, the first line naming the
-// product at fault (products are checked in ascending id order, so that is
-// the product with the lowest id that fails). Otherwise as `sk_order_block`.
+// is written there. The order is checked in steps, and the first step that
+// fails gives the status and the line: a bad product id or quantity (the
+// first bad line); a product whose lines sum past `SK_MAX_COUNT`
+// (`SK_STATUS_OVERFLOW`); an unknown product; a duplicate order id (no
+// line); too little stock. For the three about a product, the line is the
+// first naming the lowest id at fault in that step. Otherwise as
+// `sk_order_block`.
 //
 // # Safety
-// `lines` must be NULL or point to `line_count` readable `sk_line`s whose
-// products are readable for their lengths; `failed_line` NULL or writable;
+// `lines` must be NULL (with a `line_count` of 0, no lines) or point to
+// `line_count` readable `sk_line`s whose products are readable for their
+// lengths; `failed_line` NULL or writable;
 // the rest as `sk_order_block`.
 sk_status sk_order_block_lines(sk_engine *engine,
                                const uint8_t *order,
@@ -526,6 +536,20 @@ const char *sk_version(void);
 // # Safety
 // `engine` must be NULL or a live handle; `out` NULL or writable.
 sk_status sk_engine_metrics(const sk_engine *engine, sk_metrics *out);
+
+// Counts a call that a front door over this library refused itself, before
+// calling in, as the library counts the calls it refuses, and returns the
+// status to report: `status`, or `SK_STATUS_CLOSED` on a closed engine,
+// which counts nothing (every call on it answers that first). It is for
+// wrappers whose own types can say what the C ABI cannot (a negative or an
+// explicit zero duration, say), so that the metrics count every refusal
+// whichever door it came through. A `status` that is not one of the
+// engine's own errors (101 and above) is refused with
+// `SK_STATUS_OUT_OF_RANGE` and counts nothing.
+//
+// # Safety
+// `engine` must be NULL or a live handle.
+sk_status sk_engine_refuse(const sk_engine *engine, uint32_t status);
 
 // Writes how the holds on a product ended into `*out`.
 //

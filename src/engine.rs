@@ -18,7 +18,7 @@ use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
 use crate::notify::{Callback, Events, InProgress, Notifier, SubscriptionId};
 use crate::order::{Deadline, Event, Line, OrderStatus, Stock};
 use crate::releaser::{self, Alarm};
-use crate::validate::{check_count, check_id, check_name, check_quantity};
+use crate::validate::{check_count, check_id, check_name, check_quantity, summed_past_max};
 use std::sync::mpsc::Receiver;
 
 /// The hold time when none is given: five minutes.
@@ -206,9 +206,20 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether the background releaser thread is running.
+    /// Whether the calling thread is this engine's notifier thread, inside
+    /// one of its callbacks: there [`Engine::close`] and
+    /// [`Engine::flush_events`] cannot wait for that thread, and return
+    /// without waiting for it.
+    pub fn is_notifier_thread(&self) -> bool {
+        self.shared.notifier.on_notifier_thread()
+    }
+
+    /// Whether the background releaser thread is running. An engine made
+    /// before the process forked into this child has none here (the thread
+    /// was the parent's), and its lock, which a parent thread may have held
+    /// at the fork, is not touched.
     pub fn has_releaser(&self) -> bool {
-        self.releaser.lock().is_some()
+        !fork::forked_since(self.shared.born) && self.releaser.lock().is_some()
     }
 
     /// The engine for a call that publishes nothing, counted among the
@@ -297,7 +308,8 @@ impl Engine {
     /// Restocks (`delta > 0`: on_hand grows) or corrects (`delta < 0`: on_hand
     /// shrinks). A correction may not take available below zero
     /// ([`Error::InsufficientStock`]); a restock may not pass
-    /// [`MAX_COUNT`](crate::MAX_COUNT) ([`Error::Overflow`]); zero is
+    /// [`MAX_COUNT`](crate::MAX_COUNT), nor a correction be of more than it
+    /// (`i64::MIN`) ([`Error::Overflow`]); zero is
     /// [`Error::InvalidQuantity`]. Returns the stock after the change.
     pub fn update_inventory(&self, id: &str, delta: i64) -> Result<Stock> {
         self.run(|shared, events| {
@@ -325,11 +337,14 @@ impl Engine {
     /// are summed, then each product must have that many available. The hold
     /// lasts `hold_time` (the engine's default when `None`).
     ///
-    /// Fails, changing nothing, with [`Error::UnknownProduct`] or
-    /// [`Error::InsufficientStock`] naming the first product (by id) that
-    /// cannot be held, [`Error::DuplicateOrder`] when the order id is held or
-    /// remembered, and input errors for bad ids, zero quantities, no lines or
-    /// a zero hold time.
+    /// Fails, changing nothing, with input errors for bad ids, zero
+    /// quantities, no lines or a zero hold time; [`Error::Overflow`] when a
+    /// product's lines sum past [`MAX_COUNT`](crate::MAX_COUNT) (or the
+    /// deadline would pass the clock's range); [`Error::UnknownProduct`]
+    /// naming the lowest unknown id; [`Error::DuplicateOrder`] when the order
+    /// id is held or remembered; [`Error::InsufficientStock`] naming the
+    /// lowest id short of stock. Each is checked in that order, so the first
+    /// that applies is the error.
     pub fn block_order(
         &self,
         order: &str,
@@ -351,6 +366,10 @@ impl Engine {
             };
             if hold == 0 {
                 return Err(Error::InvalidDuration);
+            }
+            // Before the deadline, whose overflow names no product.
+            if summed_past_max(lines).is_some() {
+                return Err(Error::Overflow);
             }
             let deadline = shared.clock.now().checked_add(hold).ok_or(Error::Overflow)?;
             let usual = hold == shared.hold_time;

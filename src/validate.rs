@@ -1,7 +1,10 @@
 //! The bounds on ids, names and counts, checked in one place for every front
 //! door.
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
+use crate::order::Line;
 
 /// The longest id accepted, in bytes of UTF-8.
 pub const MAX_ID_BYTES: usize = 256;
@@ -74,6 +77,22 @@ pub fn add_counts(a: u64, b: u64) -> Result<u64> {
     }
 }
 
+/// The lowest product id whose lines' quantities sum past [`MAX_COUNT`], if
+/// any: the product an order of these lines is refused for with
+/// [`Error::Overflow`]. Quantities already checked, each within the bound.
+pub(crate) fn summed_past_max<'a>(lines: &[Line<'a>]) -> Option<&'a str> {
+    let total = lines.iter().try_fold(0, |sum, line| add_counts(sum, line.quantity).ok());
+    if total.is_some() {
+        return None;
+    }
+    let mut sums: BTreeMap<&str, u64> = BTreeMap::new();
+    for line in lines {
+        let sum = sums.entry(line.product).or_default();
+        *sum = sum.saturating_add(line.quantity);
+    }
+    sums.into_iter().find(|&(_, sum)| sum > MAX_COUNT).map(|(id, _)| id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +125,15 @@ mod tests {
         assert_eq!(quantity_from_signed(i64::MAX), Ok(MAX_COUNT));
         assert_eq!(count_from_signed(0), Ok(0));
         assert_eq!(count_from_signed(i64::MIN), Err(Error::InvalidQuantity));
+    }
+
+    #[test]
+    fn the_lowest_product_summed_past_the_bound() {
+        let line = Line::new;
+        assert_eq!(summed_past_max(&[line("a", MAX_COUNT), line("b", MAX_COUNT)]), None);
+        assert_eq!(summed_past_max(&[line("a", MAX_COUNT), line("a", 0)]), None);
+        let both = [line("c", MAX_COUNT), line("b", 1), line("c", 1), line("b", MAX_COUNT)];
+        assert_eq!(summed_past_max(&both), Some("b"));
+        assert_eq!(summed_past_max(&both[..3]), Some("c"));
     }
 }

@@ -159,3 +159,28 @@ fn an_inherited_engine_without_a_releaser_drops_in_the_child() {
     assert_eq!(libc::WEXITSTATUS(status), 0, "checks failed in the child");
     inherited.block("kettle", 1, "o1", None).unwrap();
 }
+
+/// The releaser thread was the parent's: in the child an inherited engine
+/// has none, and says so without touching the parent's lock on it.
+#[cfg(unix)]
+#[test]
+fn an_inherited_engine_has_no_releaser_in_the_child() {
+    let inherited = Engine::new(Options::default()).unwrap();
+    assert!(inherited.has_releaser());
+
+    // SAFETY: the child calls only the engine and _exit; it never returns
+    // into the test harness.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0, "fork failed");
+    if child == 0 {
+        let failures = i32::from(inherited.has_releaser());
+        // SAFETY: ends the child at once, running nothing of the parent's.
+        unsafe { libc::_exit(failures) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child made above.
+    assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+    assert!(libc::WIFEXITED(status), "the child did not exit normally");
+    assert_eq!(libc::WEXITSTATUS(status), 0, "the child saw the parent's releaser");
+    assert!(inherited.has_releaser());
+}

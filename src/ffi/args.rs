@@ -111,7 +111,8 @@ pub(super) unsafe fn line_args<'a>(
     failed_line: *mut usize,
 ) -> Result<Vec<Line<'a>>, SkStatus> {
     if lines.is_null() {
-        return Err(SkStatus::NullArgument);
+        // (NULL, 0) is no lines, as for every other array.
+        return if count == 0 { Ok(Vec::new()) } else { Err(SkStatus::NullArgument) };
     }
     if !can_be_array::<SkLine>(count) {
         return Err(SkStatus::Overflow);

@@ -35,8 +35,9 @@ pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkTe
 pub use self::status::SkStatus;
 use crate::clock::ClockKind;
 use crate::engine::{Engine, Options};
+use crate::error::Error;
 use crate::order::{Deadline, OrderState, OrderStatus, Stock};
-use crate::validate::{check_id, count_from_signed, quantity_from_signed};
+use crate::validate::{check_id, count_from_signed, quantity_from_signed, summed_past_max};
 
 /// An engine. Opaque: reached only through pointers the library hands out.
 pub struct SkEngine {
@@ -254,20 +255,28 @@ pub unsafe extern "C" fn sk_engine_close(engine: *mut SkEngine) -> SkStatus {
     })
 }
 
-/// Closes (if needed) and frees an engine. NULL is ignored.
+/// Closes (if needed) and frees an engine. NULL is ignored. The close comes
+/// first, as `sk_engine_close`: it waits for the engine's callbacks, which
+/// may still call the engine meanwhile (and are told `SK_STATUS_CLOSED`).
 ///
 /// # Safety
-/// `engine` must be NULL or a handle from `sk_engine_new` not yet freed, and
-/// no other thread may be using it.
+/// `engine` must be NULL or a handle from `sk_engine_new` not yet freed. No
+/// other thread may call it (but the engine's own callbacks, until the close
+/// has waited for them), nor may any once this returns. It must not be
+/// called from one of the engine's callbacks.
 #[no_mangle]
 pub unsafe extern "C" fn sk_engine_free(engine: *mut SkEngine) {
     if engine.is_null() {
         return;
     }
-    // Dropping joins the releaser thread; a panic there must not unwind into C.
+    // Closing and dropping join threads; a panic there must not unwind into C.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // The close goes through a shared reference: callbacks still running
+        // may reach the engine until it has waited for them.
+        // SAFETY: a live handle, as the caller vouches.
+        unsafe { &*engine }.engine.close();
         // SAFETY: the caller hands back a pointer from Box::into_raw in
-        // sk_engine_new, once, with no other user.
+        // sk_engine_new, once; the close left no other user.
         drop(unsafe { Box::from_raw(engine) });
     }));
 }
@@ -389,7 +398,9 @@ pub unsafe extern "C" fn sk_product_stock(
 
 /// Restocks (`delta > 0`) or corrects (`delta < 0`) a product; writes the
 /// stock after the change into `*out` when it is not NULL. A correction may
-/// not take available below zero (`SK_STATUS_INSUFFICIENT_STOCK`).
+/// not take available below zero (`SK_STATUS_INSUFFICIENT_STOCK`); a restock
+/// past `SK_MAX_COUNT`, or a correction of `INT64_MIN` (more than any count
+/// can be), is `SK_STATUS_OVERFLOW`.
 ///
 /// # Safety
 /// As `sk_product_available`; `out` NULL or writable.
@@ -447,14 +458,18 @@ pub unsafe extern "C" fn sk_order_block(
 
 /// Holds every line of an order, or none (lines naming one product are
 /// summed). When a line is at fault and `failed_line` is not NULL, its index
-/// is written there: for a bad product id or quantity, the first bad line;
-/// for an unknown product or too little stock, the first line naming the
-/// product at fault (products are checked in ascending id order, so that is
-/// the product with the lowest id that fails). Otherwise as `sk_order_block`.
+/// is written there. The order is checked in steps, and the first step that
+/// fails gives the status and the line: a bad product id or quantity (the
+/// first bad line); a product whose lines sum past `SK_MAX_COUNT`
+/// (`SK_STATUS_OVERFLOW`); an unknown product; a duplicate order id (no
+/// line); too little stock. For the three about a product, the line is the
+/// first naming the lowest id at fault in that step. Otherwise as
+/// `sk_order_block`.
 ///
 /// # Safety
-/// `lines` must be NULL or point to `line_count` readable `sk_line`s whose
-/// products are readable for their lengths; `failed_line` NULL or writable;
+/// `lines` must be NULL (with a `line_count` of 0, no lines) or point to
+/// `line_count` readable `sk_line`s whose products are readable for their
+/// lengths; `failed_line` NULL or writable;
 /// the rest as `sk_order_block`.
 #[no_mangle]
 pub unsafe extern "C" fn sk_order_block_lines(
@@ -477,8 +492,11 @@ pub unsafe extern "C" fn sk_order_block_lines(
         let (order, lines) = input().map_err(|status| refused_input(&engine, status))?;
         let deadline =
             engine.block_order(order, &lines, hold_time(hold_time_ns)).inspect_err(|error| {
-                let at_fault =
-                    error.product().and_then(|id| lines.iter().position(|l| l.product == id));
+                let product = match error {
+                    Error::Overflow => summed_past_max(&lines),
+                    other => other.product(),
+                };
+                let at_fault = product.and_then(|id| lines.iter().position(|l| l.product == id));
                 if let (Some(index), Some(out)) = (at_fault, optional(failed_line)) {
                     *out = index;
                 }

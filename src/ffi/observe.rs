@@ -6,6 +6,7 @@ use super::args::{
     call, can_be_array, engine_of, handle_of, optional, read_by_id, required, text_for,
 };
 use super::{SkEngine, SkOrderState, SkStatus};
+use crate::error::ErrorCode;
 use crate::metrics::{Metrics, ProductOutcomes};
 use crate::notify::SubscriptionId;
 use crate::order::Event;
@@ -76,6 +77,29 @@ pub unsafe extern "C" fn sk_engine_metrics(engine: *const SkEngine, out: *mut Me
         let engine = engine_of(engine)?;
         *required(out)? = engine.metrics()?;
         Ok(())
+    })
+}
+
+/// Counts a call that a front door over this library refused itself, before
+/// calling in, as the library counts the calls it refuses, and returns the
+/// status to report: `status`, or `SK_STATUS_CLOSED` on a closed engine,
+/// which counts nothing (every call on it answers that first). It is for
+/// wrappers whose own types can say what the C ABI cannot (a negative or an
+/// explicit zero duration, say), so that the metrics count every refusal
+/// whichever door it came through. A `status` that is not one of the
+/// engine's own errors (101 and above) is refused with
+/// `SK_STATUS_OUT_OF_RANGE` and counts nothing.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn sk_engine_refuse(engine: *const SkEngine, status: u32) -> SkStatus {
+    call(|| {
+        let engine = engine_of(engine)?;
+        let code = ErrorCode::ALL.into_iter().find(|code| *code as u32 == status);
+        let refused = code.ok_or(SkStatus::OutOfRange)?;
+        engine.note_refusal(refused);
+        Err(refused.into())
     })
 }
 

@@ -736,6 +736,62 @@ static void test_block_lines_several_faults(void) {
   sk_engine_free(engine);
 }
 
+/*
+ * sk_order_block_lines checks in steps, each blaming the first line that
+ * names the lowest id at fault in it: a sum past SK_MAX_COUNT comes before
+ * an unknown product, which comes before too little stock.
+ */
+static void test_block_lines_steps(void) {
+  sk_engine *engine = manual_engine();
+  CHECK_STATUS(sk_product_add(engine, S("a"), S("A"), 1), SK_STATUS_OK);
+  CHECK_STATUS(sk_product_add(engine, S("c"), S("C"), 1), SK_STATUS_OK);
+  CHECK_STATUS(sk_engine_advance(engine, 1, NULL), SK_STATUS_OK);
+  sk_deadline deadline;
+  size_t failed_line;
+  POISON_OUT(deadline);
+
+  /* No lines, as (NULL, 0) like any other empty array. */
+  POISON_OUT(failed_line);
+  CHECK_STATUS(sk_order_block_lines(engine, S("o"), NULL, 0, 0, &deadline, &failed_line),
+               SK_STATUS_INVALID_QUANTITY);
+  CHECK_UNTOUCHED(failed_line);
+
+  /* A sum past the bound, before an unknown product of a lower id. */
+  sk_line summed[] = {line("c", INT64_MAX), line("b", 1), line("c", 1)};
+  POISON_OUT(failed_line);
+  CHECK_STATUS(sk_order_block_lines(engine, S("o"), summed, 3, 0, &deadline, &failed_line),
+               SK_STATUS_OVERFLOW);
+  CHECK(failed_line == 0);
+
+  /* Of two products summed past it, the lower id. */
+  sk_line two[] = {line("c", INT64_MAX), line("a", 1), line("c", 1), line("a", INT64_MAX)};
+  POISON_OUT(failed_line);
+  CHECK_STATUS(sk_order_block_lines(engine, S("o"), two, 4, 0, &deadline, &failed_line),
+               SK_STATUS_OVERFLOW);
+  CHECK(failed_line == 1);
+
+  /* An unknown product, before too little stock of a lower id. */
+  sk_line unknown[] = {line("b", 1), line("a", 5)};
+  POISON_OUT(failed_line);
+  CHECK_STATUS(sk_order_block_lines(engine, S("o"), unknown, 2, 0, &deadline, &failed_line),
+               SK_STATUS_UNKNOWN_PRODUCT);
+  CHECK(failed_line == 0);
+
+  /* A deadline past the clock's range overflows too, and blames no line. */
+  sk_line fine[] = {line("a", 1), line("c", 1)};
+  POISON_OUT(failed_line);
+  CHECK_STATUS(
+      sk_order_block_lines(engine, S("o"), fine, 2, UINT64_MAX, &deadline, &failed_line),
+      SK_STATUS_OVERFLOW);
+  CHECK_UNTOUCHED(failed_line);
+
+  CHECK_UNTOUCHED(deadline);
+  CHECK_STOCK(engine, "a", 1, 0, 1);
+  CHECK_STOCK(engine, "c", 1, 0, 1);
+  CHECK_NO_ORDER(engine, "o");
+  sk_engine_free(engine);
+}
+
 static void test_confirm_and_cancel(void) {
   sk_engine *engine = manual_engine();
   CHECK_STATUS(sk_product_add(engine, S("kettle"), S("Kettle"), 10), SK_STATUS_OK);
@@ -1202,6 +1258,31 @@ static void test_metrics(void) {
                SK_STATUS_INVALID_QUANTITY);
   CHECK_STATUS(sk_engine_metrics(engine, &metrics), SK_STATUS_OK);
   CHECK(metrics.refused_invalid == 4);
+  sk_engine_free(engine);
+}
+
+/* A wrapper's own refusal, counted through the library as its own are. */
+static void test_refuse(void) {
+  sk_engine *engine = manual_engine();
+  sk_metrics before, after;
+  CHECK_STATUS(sk_engine_metrics(engine, &before), SK_STATUS_OK);
+  CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_INVALID_DURATION), SK_STATUS_INVALID_DURATION);
+  CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_UNKNOWN_ORDER), SK_STATUS_UNKNOWN_ORDER);
+  CHECK_STATUS(sk_engine_metrics(engine, &after), SK_STATUS_OK);
+  CHECK(after.refused_invalid == before.refused_invalid + 1);
+  CHECK(after.refused_unknown == before.refused_unknown + 1);
+
+  /* What is not an error of the engine's is refused and counts nothing. */
+  CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_OK), SK_STATUS_OUT_OF_RANGE);
+  CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_NULL_ARGUMENT), SK_STATUS_OUT_OF_RANGE);
+  CHECK_STATUS(sk_engine_refuse(engine, 12345), SK_STATUS_OUT_OF_RANGE);
+  CHECK_STATUS(sk_engine_refuse(NULL, SK_STATUS_INVALID_DURATION), SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_engine_metrics(engine, &before), SK_STATUS_OK);
+  CHECK(memcmp(&before, &after, sizeof before) == 0);
+
+  /* A closed engine answers closed first, and counts nothing. */
+  CHECK_STATUS(sk_engine_close(engine), SK_STATUS_OK);
+  CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_INVALID_DURATION), SK_STATUS_CLOSED);
   sk_engine_free(engine);
 }
 
@@ -1987,6 +2068,7 @@ static const struct {
     {"block", test_block},
     {"block_lines", test_block_lines},
     {"block_lines_several_faults", test_block_lines_several_faults},
+    {"block_lines_steps", test_block_lines_steps},
     {"confirm_and_cancel", test_confirm_and_cancel},
     {"deadline_rule", test_deadline_rule},
     {"deadline_without_release_pass", test_deadline_without_release_pass},
@@ -1997,6 +2079,7 @@ static const struct {
     {"order_line", test_order_line},
     {"order_read", test_order_read},
     {"metrics", test_metrics},
+    {"refuse", test_refuse},
     {"product_outcomes", test_product_outcomes},
     {"metrics_text", test_metrics_text},
     {"events", test_events},
