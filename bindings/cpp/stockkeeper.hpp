@@ -370,8 +370,9 @@ class Engine {
   /// many holds it released. Throws Error(ClockNotManual) on the system clock.
   std::uint64_t advance(std::chrono::nanoseconds by) {
     std::uint64_t released = 0;
-    detail::check(sk_engine_advance(engine_, detail::nanos(by, "sk_engine_advance"), &released),
-                  "sk_engine_advance");
+    detail::check(
+        sk_engine_advance(engine_, duration_ns(by, true, "sk_engine_advance"), &released),
+        "sk_engine_advance");
     return released;
   }
 
@@ -468,7 +469,7 @@ class Engine {
   Deadline extend(std::string_view order, std::chrono::nanoseconds by) {
     sk_deadline raw;
     detail::check(sk_order_extend(engine_, detail::bytes(order), order.size(),
-                                  detail::nanos(by, "sk_order_extend"), &raw),
+                                  duration_ns(by, true, "sk_order_extend"), &raw),
                   "sk_order_extend");
     return detail::deadline(raw);
   }
@@ -566,9 +567,16 @@ class Engine {
     auto owned = std::make_unique<detail::Callback>(std::move(callback));
     SubscriptionId id = 0;
     std::lock_guard<std::mutex> guard(subscriptions_->lock);
-    detail::check(sk_engine_subscribe(engine_, detail::deliver, owned.get(), &id),
-                  "sk_engine_subscribe");
-    subscriptions_->callbacks.push_back(std::move(owned));
+    // Its place is made first: once C holds the callback, keeping it must
+    // not throw.
+    auto &callbacks = subscriptions_->callbacks;
+    callbacks.push_back(nullptr);
+    sk_status status = sk_engine_subscribe(engine_, detail::deliver, owned.get(), &id);
+    if (status != SK_STATUS_OK) {
+      callbacks.pop_back();
+      detail::check(status, "sk_engine_subscribe");
+    }
+    callbacks.back() = std::move(owned);
     return id;
   }
 
@@ -591,15 +599,23 @@ class Engine {
 
  private:
   // Zero means "the engine's default" to C; an explicit zero is refused instead.
-  static std::uint64_t hold_ns(std::optional<std::chrono::nanoseconds> hold_time,
-                               std::string_view operation) {
-    if (!hold_time) {
-      return 0;
+  std::uint64_t hold_ns(std::optional<std::chrono::nanoseconds> hold_time,
+                        std::string_view operation) const {
+    return hold_time ? duration_ns(*hold_time, false, operation) : 0;
+  }
+
+  // C takes durations as unsigned nanoseconds. One it cannot be given (a
+  // negative one, or a zero where C reads zero as a default) is refused
+  // through the library, which counts the refusal as it counts its own and
+  // answers Closed, or NullArgument on a moved-from Engine, before it.
+  std::uint64_t duration_ns(std::chrono::nanoseconds duration, bool zero_allowed,
+                            std::string_view operation) const {
+    if (duration.count() > 0 || (zero_allowed && duration.count() == 0)) {
+      return static_cast<std::uint64_t>(duration.count());
     }
-    if (hold_time->count() <= 0) {
-      throw Error(Status::InvalidDuration, operation);
-    }
-    return static_cast<std::uint64_t>(hold_time->count());
+    detail::check(sk_engine_refuse(engine_, SK_STATUS_INVALID_DURATION), operation);
+    // sk_engine_refuse never answers OK.
+    throw Error(Status::Internal, operation);
   }
 
   sk_engine *engine_ = nullptr;

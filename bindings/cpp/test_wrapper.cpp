@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
+#include <new>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -25,6 +27,33 @@ using stockkeeper::Options;
 using stockkeeper::OrderState;
 using stockkeeper::Status;
 using stockkeeper::Stock;
+
+// Allocations through operator new this thread may still make before the
+// next one is refused with bad_alloc; negative refuses none.
+thread_local long allocations_left = -1;
+
+// Kept out of line, so that the compiler never sees free() meet memory
+// that came from operator new.
+__attribute__((noinline)) void *operator new(std::size_t size) {
+  if (allocations_left == 0) {
+    allocations_left = -1;
+    throw std::bad_alloc();
+  }
+  if (allocations_left > 0) {
+    allocations_left--;
+  }
+  void *memory = std::malloc(size == 0 ? 1 : size);
+  if (memory == nullptr) {
+    throw std::bad_alloc();
+  }
+  return memory;
+}
+
+__attribute__((noinline)) void operator delete(void *memory) noexcept { std::free(memory); }
+
+__attribute__((noinline)) void operator delete(void *memory, std::size_t) noexcept {
+  std::free(memory);
+}
 
 namespace {
 
@@ -500,6 +529,60 @@ void test_events() {
   CHECK(thrown.load() == 4);
 }
 
+// A subscribe that runs out of memory leaves nothing subscribed: the engine
+// never calls a callback the wrapper could not keep.
+void test_subscribe_out_of_memory() {
+  Engine engine(Options::manual());
+  engine.add_product("kettle", "Kettle", 5);
+  std::atomic<int> calls{0};
+  int refused = 0;
+  for (long allowed = 0; allowed < 16; allowed++) {
+    std::function<void(const stockkeeper::Event &)> callback =
+        [&calls](const stockkeeper::Event &) { calls++; };
+    allocations_left = allowed;
+    try {
+      engine.subscribe(std::move(callback));
+      allocations_left = -1;
+      break;
+    } catch (const std::bad_alloc &) {
+      allocations_left = -1;
+      refused++;
+    }
+  }
+  // Both allocations of a subscribe were refused once: the callback's and
+  // the room to keep it.
+  CHECK(refused >= 2);
+  engine.block("o1", "kettle", 1);
+  engine.cancel("o1");
+  CHECK_OK(engine.flush_events());
+  CHECK(calls.load() == 1);
+}
+
+// A duration C cannot be given is refused through the library: counted as
+// its own refusals are, and after a closed or moved-from engine's status.
+void test_refused_durations() {
+  Engine engine(Options::manual());
+  engine.add_product("kettle", "Kettle", 5);
+  engine.block("o1", "kettle", 1);
+  std::uint64_t before = engine.metrics().refused_invalid;
+  CHECK_THROWS(engine.advance(-1ns), Status::InvalidDuration);
+  CHECK_THROWS(engine.extend("o1", -1s), Status::InvalidDuration);
+  CHECK_THROWS(engine.block("o2", "kettle", 1, 0s), Status::InvalidDuration);
+  CHECK_THROWS(engine.block_lines("o2", {{"kettle", 1}}, -1s), Status::InvalidDuration);
+  CHECK(engine.metrics().refused_invalid == before + 4);
+  CHECK(same_stock(engine.stock("kettle"), 5, 1, 4));
+  CHECK(engine.now_ns() == 0);
+
+  Engine moved = std::move(engine);
+  CHECK_THROWS(engine.advance(-1ns), Status::NullArgument);
+  CHECK_THROWS(engine.block("o2", "kettle", 1, 0s), Status::NullArgument);
+  CHECK_OK(moved.close());
+  CHECK_THROWS(moved.advance(-1ns), Status::Closed);
+  CHECK_THROWS(moved.extend("o1", -1s), Status::Closed);
+  CHECK_THROWS(moved.block("o2", "kettle", 1, 0s), Status::Closed);
+  CHECK_THROWS(moved.block_lines("o2", {{"kettle", 1}}, 0s), Status::Closed);
+}
+
 // One engine, many threads: the wrapper adds no state that races.
 void test_threads() {
   Engine engine(Options::manual());
@@ -564,6 +647,8 @@ int main() {
       {"metrics", test_metrics},
       {"events", test_events},
       {"threads", test_threads},
+      {"subscribe_out_of_memory", test_subscribe_out_of_memory},
+      {"refused_durations", test_refused_durations},
   };
   for (const auto &test : tests) {
     current_test = test.name;
