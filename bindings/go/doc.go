@@ -10,6 +10,9 @@
 // back to available). Deadlines are absolute: a hold past its deadline
 // cannot be confirmed, whether or not a release has run.
 //
+// The package builds on Linux, against the static library built by
+// `cargo build --release --lib` (see cgo.go).
+//
 // # Engines and their lifetime
 //
 // [New] starts an engine. With the zero [Options] it runs on the system

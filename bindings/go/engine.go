@@ -52,7 +52,8 @@ type Options struct {
 	// means [slog.Default] at the time of the report. Its handler runs on
 	// the engine's notifier thread, and a call from it into the engine acts
 	// as one from inside a subscriber's func. A handler that panics loses
-	// that record, and the panic goes no further.
+	// that record, and the panic goes no further. A handler must not call
+	// runtime.Goexit, for the reason a subscriber's func must not.
 	Logger *slog.Logger
 }
 
@@ -163,9 +164,12 @@ func New(options Options) (*Engine, error) {
 	return engine, nil
 }
 
+// finalize closes a dropped engine on a goroutine of its own: Close waits
+// for the subscribers' funcs, and one that never returns must not hold up
+// the one goroutine that runs every finalizer of the process.
 func finalize(engine *Engine) {
 	finalizedEngines.Add(1)
-	_ = engine.Close()
+	go engine.Close()
 }
 
 // Close stops the engine. Calls that start after it fail with ErrClosed.
@@ -253,6 +257,20 @@ func (e *Engine) enter() (*library, error) {
 	return lib, nil
 }
 
+// refused answers input that this package refuses itself, because the C
+// ABI cannot carry it (a negative duration; a zero hold time, which C reads
+// as the default): with err, unless the engine is nil or closed, which
+// every call answers first. The library never sees the input, so the
+// metrics do not count it.
+func (e *Engine) refused(err error) error {
+	lib, closed := e.enter()
+	if closed != nil {
+		return closed
+	}
+	e.leave(lib)
+	return err
+}
+
 // leave ends a call begun by enter, once the library has returned. Both
 // stay reachable until here: the Engine, so that its finalizer cannot close
 // it under the call, and the library engine, which a Close meanwhile may
@@ -313,7 +331,7 @@ func (e *Engine) ReleaseExpired() (int, error) {
 // pass 2^64-1 nanoseconds.
 func (e *Engine) Advance(d time.Duration) (int, error) {
 	if d < 0 {
-		return 0, ErrInvalidDuration
+		return 0, e.refused(ErrInvalidDuration)
 	}
 	lib, err := e.enter()
 	if err != nil {

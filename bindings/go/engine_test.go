@@ -177,6 +177,58 @@ func TestZeroEngineFails(t *testing.T) {
 	}
 }
 
+// Arguments the package refuses itself are judged after the engine, as
+// the library judges its own: a closed engine answers ErrClosed and a nil or
+// zero one ErrNullArgument, whatever else is wrong with the call.
+func TestBadArgumentsAreJudgedAfterTheEngine(t *testing.T) {
+	closed, err := New(Options{ManualClock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for label, engine := range map[string]struct {
+		engine *Engine
+		want   *Error
+	}{
+		"closed": {closed, ErrClosed},
+		"nil":    {nil, ErrNullArgument},
+		"zero":   {&Engine{}, ErrNullArgument},
+	} {
+		for name, err := range badArgumentCalls(engine.engine) {
+			wantErr(t, label+": "+name, err, engine.want)
+		}
+	}
+	open := newTestEngine(t, Options{})
+	mustAdd(t, open, "kettle", 5)
+	want := map[string]*Error{
+		"BlockFor": ErrInvalidDuration, "BlockOrder": ErrInvalidDuration,
+		"BlockManyFor": ErrInvalidDuration, "Advance": ErrInvalidDuration,
+		"Subscribe": ErrNullArgument, "Events": ErrInvalidQuantity,
+	}
+	for name, err := range badArgumentCalls(open) {
+		wantErr(t, "open: "+name, err, want[name])
+	}
+	if available, err := open.Available("kettle"); err != nil || available != 5 {
+		t.Errorf("the refused calls left %d available (%v), want 5", available, err)
+	}
+}
+
+// badArgumentCalls calls each method whose bad arguments the package
+// refuses itself, with such an argument, and returns what each one said.
+func badArgumentCalls(engine *Engine) map[string]error {
+	errs := map[string]error{}
+	_, errs["BlockFor"] = engine.BlockFor("kettle", 1, "o1", 0)
+	_, errs["BlockOrder"] = engine.BlockOrder("o1", []Line{{"kettle", 1}}, -time.Second)
+	one := []BlockRequest{{Order: "o1", Product: "kettle", Quantity: 1}}
+	_, errs["BlockManyFor"] = engine.BlockManyFor(one, 0)
+	_, errs["Advance"] = engine.Advance(-time.Second)
+	_, errs["Subscribe"] = engine.Subscribe(nil)
+	_, _, errs["Events"] = engine.Events(0)
+	return errs
+}
+
 // everyCall calls every method that reaches the library once, with good
 // arguments, and returns what each one said.
 func everyCall(engine *Engine) map[string]error {
@@ -341,25 +393,28 @@ func TestForgottenEnginesAreFinalized(t *testing.T) {
 	}
 }
 
+// settledCount collects garbage until count, which finalizers add to,
+// stands still for a while, and returns it: finalizers of earlier tests'
+// engines may still be queued.
+func settledCount(count *atomic.Int64) int64 {
+	last, still := count.Load(), 0
+	for still < 20 {
+		runtime.GC()
+		runtime.Gosched()
+		if now := count.Load(); now != last {
+			last, still = now, 0
+		} else {
+			still++
+		}
+	}
+	return last
+}
+
 // Close leaves the library engine's last bytes to the garbage collector,
 // which frees them once no goroutine holds the engine for a call: not while
 // one still does, though the Engine is closed.
 func TestClosedEnginesAreFreedOnceNoCallHoldsThem(t *testing.T) {
-	settled := func() int64 {
-		// Finalizers of earlier tests' engines may still be queued: collect
-		// until the count stands still for a while.
-		last, still := freedLibraries.Load(), 0
-		for still < 20 {
-			runtime.GC()
-			runtime.Gosched()
-			if now := freedLibraries.Load(); now != last {
-				last, still = now, 0
-			} else {
-				still++
-			}
-		}
-		return last
-	}
+	settled := func() int64 { return settledCount(&freedLibraries) }
 	engine, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)

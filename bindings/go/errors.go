@@ -35,6 +35,9 @@ func (e *Error) Message() string { return e.message }
 
 // Error returns the message, prefixed with the package name.
 func (e *Error) Error() string {
+	if e == nil {
+		return "stockkeeper: <nil>"
+	}
 	if _, known := sentinels[e.code]; !known {
 		return "stockkeeper: " + e.message + " " + strconv.FormatUint(uint64(e.code), 10)
 	}
@@ -45,19 +48,22 @@ func (e *Error) Error() string {
 // errors.Is matches an error to its sentinel.
 func (e *Error) Is(target error) bool {
 	other, ok := target.(*Error)
-	return ok && other.code == e.code
+	return ok && e != nil && other != nil && other.code == e.code
 }
 
 // LineError is the error of [Engine.BlockOrder] when one line of the order
-// is at fault: a bad product id or quantity, an unknown product, or not
-// enough stock. It unwraps to the [*Error], so errors.Is matches it to the
-// sentinel; use errors.As to learn the line.
+// is at fault: a bad product id or quantity, a product whose lines sum past
+// [MaxCount], an unknown product, or not enough stock. It unwraps to the
+// [*Error], so errors.Is matches it to the sentinel; use errors.As to learn
+// the line.
 type LineError struct {
-	// Line is the index, in the lines given, of the line at fault. For a
-	// bad product id or quantity it is the first such line. For an unknown
-	// product or too little stock it is the first line naming the product
-	// at fault, and that product is the lowest id at fault: products are
-	// checked in id order, as every front door does.
+	// Line is the index, in the lines given, of the line at fault. The
+	// order is checked in steps, as in every front door, and the first step
+	// that fails gives the error: a bad product id or quantity (the first
+	// such line); a product whose lines sum past [MaxCount] (ErrOverflow);
+	// an unknown product; a duplicate order id (not a line's fault, so not
+	// a LineError); too little stock. In the three steps about a product,
+	// Line is the first line naming the lowest id at fault in that step.
 	Line int
 	// Err says what is wrong with it.
 	Err *Error
@@ -65,11 +71,19 @@ type LineError struct {
 
 // Error names the line and what is wrong with it.
 func (e *LineError) Error() string {
+	if e == nil || e.Err == nil {
+		return "stockkeeper: line error without an error"
+	}
 	return fmt.Sprintf("stockkeeper: line %d: %s", e.Line, e.Err.message)
 }
 
 // Unwrap returns the [*Error] of the line.
-func (e *LineError) Unwrap() error { return e.Err }
+func (e *LineError) Unwrap() error {
+	if e == nil || e.Err == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // The sentinels, one per status code of the library. Every error the package
 // returns matches exactly one of them through errors.Is, except for a code

@@ -102,3 +102,22 @@ func TestLineErrorUnwrapsToTheSentinel(t *testing.T) {
 		t.Errorf("errors.As gave %v", failure)
 	}
 }
+
+// Nil errors of the package's types neither match nor panic.
+func TestNilErrorsDoNotPanic(t *testing.T) {
+	var none *Error
+	if errors.Is(ErrClosed, none) || errors.Is(none, ErrClosed) {
+		t.Error("a nil *Error matches a sentinel")
+	}
+	if none.Error() == "" {
+		t.Error("a nil *Error has no text")
+	}
+	empty := &LineError{Line: 1}
+	if errors.Is(empty, ErrClosed) || empty.Error() == "" || empty.Unwrap() != nil {
+		t.Errorf("a line error without its error: %q, unwraps to %v", empty.Error(), empty.Unwrap())
+	}
+	var noLine *LineError
+	if noLine.Error() == "" || noLine.Unwrap() != nil {
+		t.Error("a nil *LineError is not inert")
+	}
+}

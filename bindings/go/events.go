@@ -115,13 +115,13 @@ func goString(data *C.uint8_t, length C.size_t) string {
 // process when a goroutine exits on a thread it did not create.
 //
 // The subscription keeps fn reachable until it ends; if fn refers to the
-// engine, the engine is not collected before the subscription or the
-// engine is closed.
+// engine, or to the Subscription (which refers to the engine), the engine
+// is not collected before the subscription or the engine is closed.
 //
 // It fails with ErrNullArgument for a nil fn and with ErrClosed.
 func (e *Engine) Subscribe(fn func(Event)) (*Subscription, error) {
 	if fn == nil {
-		return nil, ErrNullArgument
+		return nil, e.refused(ErrNullArgument)
 	}
 	return e.subscribe(&subscriber{fn: fn})
 }
@@ -143,7 +143,7 @@ func (e *Engine) Subscribe(fn func(Event)) (*Subscription, error) {
 // MaxEventsBuffer, and with ErrClosed.
 func (e *Engine) Events(buffer int) (<-chan Event, *Subscription, error) {
 	if buffer < 1 || buffer > MaxEventsBuffer {
-		return nil, nil, ErrInvalidQuantity
+		return nil, nil, e.refused(ErrInvalidQuantity)
 	}
 	feed := make(chan Event, buffer)
 	subscription, err := e.subscribe(&subscriber{feed: feed})
@@ -221,7 +221,7 @@ type Subscription struct {
 // returns. Closing again, or after the engine was closed, does nothing. It
 // always returns nil; the error result lets a Subscription be an io.Closer.
 func (s *Subscription) Close() error {
-	if s == nil {
+	if s == nil || s.subscriber == nil {
 		return nil
 	}
 	s.subscriber.end()
@@ -268,7 +268,7 @@ func (s *Subscription) release() {
 // Dropped is how many events a channel from [Engine.Events] could not take
 // because it was full. It is always zero for [Engine.Subscribe].
 func (s *Subscription) Dropped() uint64 {
-	if s == nil {
+	if s == nil || s.subscriber == nil {
 		return 0
 	}
 	return s.subscriber.dropped.Load()

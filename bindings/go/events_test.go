@@ -919,3 +919,57 @@ func TestForgottenEngineWithSubscriptionsIsFinalized(t *testing.T) {
 		t.Errorf("the channel got %+v before closing, want the one event", fed)
 	}
 }
+
+// A forgotten engine whose subscriber's func never returns is closed all
+// the same, without holding up the one goroutine that runs every finalizer
+// of the process.
+func TestForgottenEngineWithABlockedFuncHoldsUpNoFinalizer(t *testing.T) {
+	// The next engine finalized is this test's.
+	last := settledCount(&finalizedEngines)
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{})
+	func() {
+		engine, err := New(Options{ManualClock: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var once sync.Once
+		if _, err := engine.Subscribe(func(Event) {
+			once.Do(func() { close(entered) })
+			<-release
+		}); err != nil {
+			t.Fatal(err)
+		}
+		mustAdd(t, engine, "kettle", 5)
+		holdAndCancel(t, engine, "kettle", "o1")
+	}()
+	<-entered
+	eventually(t, "the forgotten engine's finalizer", func() bool {
+		runtime.GC()
+		return finalizedEngines.Load() != last
+	})
+
+	ran := make(chan struct{})
+	func() {
+		unrelated := new([64]byte)
+		runtime.SetFinalizer(unrelated, func(*[64]byte) { close(ran) })
+	}()
+	eventually(t, "a finalizer after the engine's", func() bool {
+		runtime.GC()
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+// The zero Subscription, like the nil one, is inert.
+func TestZeroSubscriptionIsInert(t *testing.T) {
+	var zero Subscription
+	if zero.Close() != nil || zero.Dropped() != 0 {
+		t.Error("a zero subscription is not inert")
+	}
+}

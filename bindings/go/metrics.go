@@ -22,9 +22,9 @@ import (
 // a negative quantity given to [Engine.Block], a bad id or a zero delta all
 // count in RefusedInvalid. Input this package refuses itself never reaches
 // the library and is not counted: a zero or negative hold time given to
-// [Engine.BlockFor] or [Engine.BlockOrder] (the C ABI reads zero as "the
-// default" and has no negative durations), a negative [Engine.Advance], and
-// any call on a closed or nil engine.
+// [Engine.BlockFor], [Engine.BlockOrder] or [Engine.BlockManyFor] (the C
+// ABI reads zero as "the default" and has no negative durations), a
+// negative [Engine.Advance], and any call on a closed or nil engine.
 type Metrics struct {
 	// Held is how many holds started.
 	Held uint64

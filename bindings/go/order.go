@@ -120,7 +120,7 @@ func (e *Engine) Block(product string, quantity int64, order string) (Deadline, 
 func (e *Engine) BlockFor(product string, quantity int64, order string,
 	holdTime time.Duration) (Deadline, error) {
 	if holdTime <= 0 {
-		return Deadline{}, ErrInvalidDuration
+		return Deadline{}, e.refused(ErrInvalidDuration)
 	}
 	return e.block(product, quantity, order, uint64(holdTime))
 }
@@ -148,13 +148,14 @@ func (e *Engine) block(product string, quantity int64, order string,
 // with ErrInvalidDuration); pass [Engine.HoldTime] for the engine's default.
 // Concurrent orders never deadlock, whatever the order of their lines.
 //
-// When a line is at fault (a bad product id or quantity, an unknown
-// product, not enough stock) the error is a [*LineError] naming the first
-// such line; it still matches the sentinel through errors.Is. Otherwise it
+// When a line is at fault (a bad product id or quantity, lines of a product
+// summing past [MaxCount], an unknown product, not enough stock) the error
+// is a [*LineError] naming the line ([LineError.Line] says which); it still
+// matches the sentinel through errors.Is. Otherwise it
 // fails as [Engine.Block] does, and with ErrInvalidQuantity for no lines.
 func (e *Engine) BlockOrder(order string, lines []Line, holdTime time.Duration) (Deadline, error) {
 	if holdTime <= 0 {
-		return Deadline{}, ErrInvalidDuration
+		return Deadline{}, e.refused(ErrInvalidDuration)
 	}
 	// The C lines point at the Go strings' bytes, and Go memory handed to C
 	// may hold Go pointers only if they are pinned.

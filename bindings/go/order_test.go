@@ -513,3 +513,17 @@ func TestRetentionForgetsEndedOrders(t *testing.T) {
 	wantErr(t, "status past retention", err, ErrUnknownOrder)
 	mustBlock(t, engine, "kettle", 1, "o1")
 }
+
+// A product whose lines sum past MaxCount is a line's fault too: the first
+// line naming the lowest such id, before any unknown product.
+func TestBlockOrderBlamesALineForAnOverflowingSum(t *testing.T) {
+	engine := newTestEngine(t, Options{})
+	mustAdd(t, engine, "a", 1)
+	mustAdd(t, engine, "c", 1)
+	lines := []Line{{"c", math.MaxInt64}, {"b", 1}, {"a", 1}, {"c", 1}, {"a", math.MaxInt64}}
+	_, err := engine.BlockOrder("o1", lines, time.Minute)
+	wantLineErr(t, err, 2, ErrOverflow)
+	_, err = engine.BlockOrder("o1", lines[:4], time.Minute)
+	wantLineErr(t, err, 0, ErrOverflow)
+	wantStock(t, engine, "a", Stock{OnHand: 1, Available: 1})
+}

@@ -126,8 +126,9 @@ func (e *Engine) Stock(id string) (Stock, error) {
 //
 // It fails with ErrInvalidQuantity for a zero delta, ErrInsufficientStock
 // for a correction that would take available below zero, ErrOverflow for a
-// restock that would take on_hand past [MaxCount], ErrUnknownProduct, an id
-// error or ErrClosed.
+// restock that would take on_hand past [MaxCount] or a correction of
+// math.MinInt64 (more than any count can be), ErrUnknownProduct, an id error
+// or ErrClosed.
 func (e *Engine) UpdateInventory(id string, delta int64) (Stock, error) {
 	lib, err := e.enter()
 	if err != nil {
