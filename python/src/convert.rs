@@ -159,17 +159,18 @@ fn decimal_id(obj: &Bound<'_, PyAny>) -> Result<Text, Refused> {
 }
 
 /// Ints up to this many bits are measured exactly: one within rounding of a
-/// power of ten is compared with it, and making a power of ten this large
-/// takes milliseconds.
-const EXACT_LEN_BITS: usize = 1 << 20;
+/// power of ten is compared with it. Making a power of ten this large takes
+/// tens of microseconds, with the GIL held; one of a million bits took tens
+/// of milliseconds, on every call naming such an id.
+const EXACT_LEN_BITS: usize = 1 << 16;
 
 /// The length of the decimal form of an int of `bits` bits, sign included,
 /// in time linear in its size: the digits come from the logarithm of its
 /// top 64 bits. Of an int whose logarithm falls within rounding of a whole
 /// number, the length is settled by comparing it with that power of ten if
-/// it has at most [`EXACT_LEN_BITS`] bits; past that, making the power could
-/// take seconds, and the length given may be one off for an int within a
-/// few parts in a billion of a power of ten.
+/// it has at most [`EXACT_LEN_BITS`] bits; past that, making the power would
+/// cost more than the call, and the length given may be one off for an int
+/// within a few parts in a billion of a power of ten.
 fn decimal_len(obj: &Bound<'_, PyAny>, int: &Bound<'_, PyType>, bits: usize) -> PyResult<usize> {
     let py = obj.py();
     let negative: bool = int.call_method1(intern!(py, "__lt__"), (obj, 0))?.extract()?;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyIterator, PyType};
+use pyo3::types::{PyBool, PyInt, PyIterator, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{
     ClockKind, Engine, Error, Line, Options, SubscriptionId, DEFAULT_HOLD_TIME,
@@ -58,7 +58,7 @@ const BULK_CHUNK: usize = 4096;
 /// UTF-8) refused. `subscribe` reports how holds end without polling. The
 /// engine is a context manager that closes on exit; an engine dropped
 /// without `close` is closed in the background.
-#[pyclass(module = "stockkeeper", name = "Engine", frozen)]
+#[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
 pub struct PyEngine {
     /// Shared, so that an engine dropped unclosed can be closed on a thread
     /// of its own (see `Drop`).
@@ -467,7 +467,10 @@ impl PyEngine {
     /// "stockkeeper" logger and stays subscribed; other subscribers get the
     /// event all the same. A callback may call the engine, `flush_events`
     /// (which then returns at once) and `close` (which then does not wait
-    /// for the notifier thread) included.
+    /// for the notifier thread) included. A callback that closes or flushes
+    /// another engine waits for that engine's notifier thread: two engines
+    /// whose callbacks close or flush each other wait for each other for
+    /// ever, and so does the interpreter's exit, which closes every engine.
     fn subscribe(&self, py: Python<'_>, callback: Bound<'_, PyAny>) -> PyResult<u64> {
         if !callback.is_callable() {
             let message = format!("callback must be callable, not {}", callback.get_type().name()?);
@@ -489,8 +492,11 @@ impl PyEngine {
 
     /// Ends a subscription: once this returns the callback is not called
     /// again (a call already running on the notifier thread finishes).
-    /// Unknown ids are ignored.
+    /// Unknown ids are ignored. A bool is not an id.
     fn unsubscribe(&self, py: Python<'_>, subscription: &Bound<'_, PyInt>) -> PyResult<()> {
+        if subscription.is_instance_of::<PyBool>() {
+            return Err(PyTypeError::new_err("subscription must be an int id, not bool"));
+        }
         let Ok(id) = subscription.extract::<u64>() else {
             // No subscription has a negative or huge id: there is nothing to
             // end, but a closed engine still says that it is closed.
@@ -504,7 +510,9 @@ impl PyEngine {
 
     /// Waits until every event published before this call was delivered to
     /// every subscriber, with the GIL released (the callbacks need it).
-    /// Called from a callback, it returns at once. On a closed engine it
+    /// KeyboardInterrupt does not cut the wait short: it is raised once the
+    /// callbacks running have returned. Called from a callback, it returns
+    /// at once. On a closed engine it
     /// waits all the same, for what the close may still be delivering, then
     /// raises EngineClosed.
     fn flush_events(&self, py: Python<'_>) -> PyResult<()> {
@@ -520,10 +528,11 @@ impl PyEngine {
     /// callbacks still to run, unless called from a callback.
     pub(crate) fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
-        // Closed from outside the callbacks, the notifier thread has ended:
-        // no callable is called again, and the engine lets go of them. From
-        // a callback, queued events may still reach them.
-        if !crate::events::on_notifier_thread() {
+        // Closed from outside its callbacks (another engine's included), the
+        // notifier thread has ended: no callable is called again, and the
+        // engine lets go of them. From one of its callbacks, queued events
+        // may still reach them.
+        if !self.engine.is_notifier_thread() {
             drop(self.subscribers.clear());
         }
     }

@@ -173,12 +173,6 @@ thread_local! {
     static STANDING: OnceCell<Standing> = const { OnceCell::new() };
 }
 
-/// Whether the caller runs on a notifier thread (of any engine) that has
-/// delivered an event to Python.
-pub fn on_notifier_thread() -> bool {
-    STANDING.with(|standing| standing.get().is_some())
-}
-
 impl Standing {
     fn take(_attached: Python<'_>) -> Standing {
         // SAFETY: the thread is attached, as the token proves, so this only

@@ -18,8 +18,10 @@
 //! moments at most. The batch methods, and `close` and `start_cleanup`
 //! which may wait for the engine's threads, release it as `Engine` does.
 
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{Error, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION};
 
@@ -34,7 +36,11 @@ use crate::errors::{answer, is_missing, to_py};
 /// when `start_cleanup` has started the background releaser, and in any case
 /// a hold past its deadline can never be confirmed. With `manual_clock` time
 /// stands still until `engine.advance` moves it, for deterministic tests.
-#[pyclass(module = "stockkeeper", name = "InventoryService", frozen, subclass)]
+///
+/// Like the earlier service's, an instance takes attributes of its own (so
+/// that `unittest.mock.patch.object` can replace a method on one) and weak
+/// references, and a subclass's constructor may take arguments of its own.
+#[pyclass(module = "stockkeeper", name = "InventoryService", frozen, subclass, dict, weakref)]
 pub struct PyInventoryService {
     engine: Py<PyEngine>,
 }
@@ -67,15 +73,29 @@ const DEFAULT_HOLD: Checked<Seconds> = Checked(Ok(Seconds(stockkeeper::DEFAULT_H
 #[pymethods]
 impl PyInventoryService {
     #[new]
+    #[classmethod]
     #[pyo3(
-        signature = (*, hold_time = DEFAULT_HOLD, manual_clock = false),
+        signature = (*args, hold_time = DEFAULT_HOLD, manual_clock = false, **kwargs),
         text_signature = "(*, hold_time=300.0, manual_clock=False)"
     )]
     fn new(
-        py: Python<'_>,
+        cls: &Bound<'_, PyType>,
+        args: &Bound<'_, PyTuple>,
         hold_time: Checked<Seconds>,
         manual_clock: bool,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyInventoryService> {
+        let py = cls.py();
+        // Other arguments are a subclass's own, for its __init__ to take, as
+        // object.__new__ leaves them; a class that takes none refuses them.
+        let others = !args.is_empty() || kwargs.is_some_and(|kwargs| !kwargs.is_empty());
+        let object_init = py.get_type::<PyAny>().getattr(intern!(py, "__init__"))?;
+        if others && cls.getattr(intern!(py, "__init__"))?.is(&object_init) {
+            let name = cls.qualname()?;
+            return Err(PyTypeError::new_err(format!(
+                "{name}() takes only the keyword arguments hold_time and manual_clock"
+            )));
+        }
         // No releaser yet: the earlier service started its cleanup only on
         // start_cleanup(), and callers may rely on that order.
         let engine = PyEngine::new(

@@ -329,12 +329,18 @@ class Engine:
         """Calls `callback` with every event from now on, on the engine's
         notifier thread (not the caller's), one at a time; returns the
         subscription's id. A callback that raises is logged on the
-        "stockkeeper" logger and stays subscribed."""
+        "stockkeeper" logger and stays subscribed. A callback that closes or
+        flushes another engine waits for that engine's callbacks: two engines
+        whose callbacks close or flush each other wait for each other for
+        ever, and so does the interpreter's exit."""
     def unsubscribe(self, subscription: int) -> None:
-        """Ends a subscription; its callback is not called again."""
+        """Ends a subscription; its callback is not called again. A bool is
+        refused with TypeError."""
     def flush_events(self) -> None:
         """Waits until every event published before the call was delivered;
-        returns at once when called from a callback."""
+        returns at once when called from a callback. The wait, like close's,
+        is not interrupted by KeyboardInterrupt, which is raised once the
+        callbacks running have returned."""
     def close(self) -> None:
         """Closes the engine; later calls raise EngineClosed. Idempotent.
         Waits for calls in progress on other threads, then for their events

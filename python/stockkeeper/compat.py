@@ -22,11 +22,20 @@ Choices where the earlier service had no rule:
   changes nothing.
 - `addProduct` has no answer to give, so a bad id, name or count raises the
   engine's `InvalidInput` (a ValueError) rather than being dropped silently.
-  For an int id of over a million bits the length its message gives is
-  worked out from a logarithm, and may be one off next to a power of ten.
+  For an int id of over 65,536 bits (some 19,700 digits) the length its
+  message gives is worked out from a logarithm, and may be one off next to
+  a power of ten.
 - `updateInventory` with 0 answers True for a known product and changes
   nothing, as the earlier service did.
 - After `close`, every call raises `EngineClosed`.
+
+What code of the earlier service may touch and this one does not have: its
+internals. The `products`, `orders`, `quantity` and `product_lock`
+attributes and the `_cleanup` method are gone; stock is read with
+`getInventory` and orders with `getOrderStatus`. Otherwise an instance
+behaves as a plain Python object would: it takes attributes of its own
+(so `unittest.mock.patch.object` can replace one of its methods) and weak
+references, and a subclass may give its `__init__` arguments of its own.
 
 Beyond the earlier API, `blockInventoryMany` and `confirmOrderMany` take a
 batch of orders in one call and answer a list of True/False, each as the

@@ -4,6 +4,8 @@ answers, so code written against it runs unchanged."""
 from __future__ import annotations
 
 import sys
+import weakref
+from unittest import mock
 
 import pytest
 
@@ -258,3 +260,39 @@ def test_every_method_documents_its_contract() -> None:
         assert getattr(InventoryService, name).__doc__, name
     assert InventoryService.__doc__
     assert stockkeeper.compat.__doc__
+
+
+def test_a_subclass_may_take_constructor_arguments_of_its_own() -> None:
+    class Regional(InventoryService):
+        def __init__(self, region: str, **options: object) -> None:
+            super().__init__()
+            self.region = region
+
+    with Regional("eu", manual_clock=True) as regional:
+        assert regional.region == "eu"
+        regional.addProduct("kettle", "Kettle", 2)
+        assert regional.blockInventory("kettle", 1, "o1")
+        assert regional.engine.manual_clock
+    # A class that takes no arguments of its own refuses them.
+    with pytest.raises(TypeError):
+        InventoryService(5)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        InventoryService(region="eu")  # type: ignore[call-arg]
+
+    class Plain(InventoryService):
+        pass
+
+    with pytest.raises(TypeError):
+        Plain(5)  # type: ignore[call-arg]
+
+
+def test_an_instance_takes_attributes_mocks_and_weak_references(
+    service: InventoryService,
+) -> None:
+    service.note = "mine"  # type: ignore[attr-defined]
+    assert service.note == "mine"  # type: ignore[attr-defined]
+    with mock.patch.object(service, "confirmOrder", return_value="mocked"):
+        assert service.confirmOrder("o1") == "mocked"
+    assert service.confirmOrder("o1") is False
+    ref = weakref.ref(service)
+    assert ref() is service

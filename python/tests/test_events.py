@@ -655,3 +655,39 @@ def test_a_script_whose_callback_raised_exits_without_closing_the_engine(
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "done"
     assert "subscriber bug" in result.stderr
+
+
+def test_unsubscribe_refuses_a_bool(kettle: Engine) -> None:
+    heard: list[Event] = []
+    kettle.subscribe(heard.append)
+    with pytest.raises(TypeError):
+        kettle.unsubscribe(True)  # type: ignore[arg-type]
+    kettle.block("kettle", 1, "o1")
+    kettle.cancel("o1")
+    kettle.flush_events()
+    assert len(heard) == 1
+
+
+def test_a_close_from_another_engines_callback_lets_go_of_its_callbacks(
+    kettle: Engine,
+) -> None:
+    class Listener:
+        def __call__(self, event: Event) -> None:
+            pass
+
+    other = Engine(manual_clock=True)
+    listener = Listener()
+    other.subscribe(listener)
+    alive = weakref.ref(listener)
+    del listener
+    kettle.subscribe(lambda event: other.close())
+    kettle.block("kettle", 1, "o1")
+    kettle.cancel("o1")
+    finish(kettle.flush_events)
+    assert other.closed
+    assert alive() is None
+
+
+def test_engines_take_weak_references(kettle: Engine) -> None:
+    ref = weakref.ref(kettle)
+    assert ref() is kettle
