@@ -10,8 +10,9 @@
  *   before anything changes;
  * - a call's outputs and buffers must not overlap one another or its
  *   inputs, as if every pointer were restrict;
- * - a handle may be used from many threads at once, but sk_engine_free must
- *   not race any other call on it.
+ * - a handle may be used from many threads at once; sk_engine_free must not
+ *   race any other call on it, except those of the engine's own callbacks,
+ *   which the close it begins with waits for.
  */
 
 #ifndef STOCKKEEPER_H
@@ -410,12 +411,13 @@ sk_status sk_order_block(sk_engine *engine,
 // Holds every line of an order, or none (lines naming one product are
 // summed). When a line is at fault and `failed_line` is not NULL, its index
 // is written there. The order is checked in steps, and the first step that
-// fails gives the status and the line: a bad product id or quantity (the
-// first bad line); a product whose lines sum past `SK_MAX_COUNT`
-// (`SK_STATUS_OVERFLOW`); an unknown product; a duplicate order id (no
-// line); too little stock. For the three about a product, the line is the
-// first naming the lowest id at fault in that step. Otherwise as
-// `sk_order_block`.
+// fails gives the status, and the line if it is a line's fault: the order
+// id (no line); a bad product id or quantity (the first bad line); a
+// product whose lines sum past `SK_MAX_COUNT` (`SK_STATUS_OVERFLOW`); a
+// deadline past the clock's range (`SK_STATUS_OVERFLOW`, no line); an
+// unknown product; a duplicate order id (no line); too little stock. For
+// the three about a product, the line is the first naming the lowest id at
+// fault in that step. Otherwise as `sk_order_block`.
 //
 // # Safety
 // `lines` must be NULL (with a `line_count` of 0, no lines) or point to
@@ -543,9 +545,9 @@ sk_status sk_engine_metrics(const sk_engine *engine, sk_metrics *out);
 // which counts nothing (every call on it answers that first). It is for
 // wrappers whose own types can say what the C ABI cannot (a negative or an
 // explicit zero duration, say), so that the metrics count every refusal
-// whichever door it came through. A `status` that is not one of the
-// engine's own errors (101 and above) is refused with
-// `SK_STATUS_OUT_OF_RANGE` and counts nothing.
+// whichever door it came through. `status` must be a refusal the metrics
+// count (an error from 101 to 306 but `SK_STATUS_PRODUCT_EXISTS`); any other
+// number is refused with `SK_STATUS_OUT_OF_RANGE` and counts nothing.
 //
 // # Safety
 // `engine` must be NULL or a live handle.

@@ -122,6 +122,12 @@ pub(crate) struct Refusals {
     counts: [AtomicU64; 5],
 }
 
+/// Whether [`Metrics`] counts a call refused with `code`: not a closed
+/// engine, an existing product or the system clock, which no count is for.
+pub(crate) fn counts_refusal(code: ErrorCode) -> bool {
+    Refusal::of(code).is_some()
+}
+
 impl Refusals {
     pub(crate) fn note(&self, code: ErrorCode) {
         if let Some(reason) = Refusal::of(code) {

@@ -91,9 +91,11 @@ class Error : public std::runtime_error {
   /// The stable name of the code, the same in every language's binding.
   const char *name() const noexcept { return status_name(code_); }
 
-  /// For Engine::block_lines: the index of the first line at fault, when the
-  /// refusal is about one line (bad product id or quantity, unknown product,
-  /// not enough stock).
+  /// For Engine::block_lines: the index of the line at fault, when the
+  /// refusal is about one line (a bad product id or quantity, lines of one
+  /// product summing past INT64_MAX, an unknown product, not enough stock);
+  /// sk_order_block_lines in the C header says which line and in what order
+  /// the checks run. A zero or negative hold time is refused before them.
   std::optional<std::size_t> line() const noexcept { return line_; }
 
  private:

@@ -23,15 +23,31 @@ type Error struct {
 }
 
 // Code is the status number of the C ABI (303 for insufficient_stock).
-// Numbers are fixed and never reused for another meaning.
-func (e *Error) Code() uint32 { return e.code }
+// Numbers are fixed and never reused for another meaning. A nil *Error
+// answers 0, and empty strings for Name and Message.
+func (e *Error) Code() uint32 {
+	if e == nil {
+		return 0
+	}
+	return e.code
+}
 
 // Name is the stable snake_case name of the code ("insufficient_stock"),
 // the name the behaviour cases and every other front door use.
-func (e *Error) Name() string { return e.name }
+func (e *Error) Name() string {
+	if e == nil {
+		return ""
+	}
+	return e.name
+}
 
 // Message is the library's one-line English description of the code.
-func (e *Error) Message() string { return e.message }
+func (e *Error) Message() string {
+	if e == nil {
+		return ""
+	}
+	return e.message
+}
 
 // Error returns the message, prefixed with the package name.
 func (e *Error) Error() string {
@@ -59,11 +75,14 @@ func (e *Error) Is(target error) bool {
 type LineError struct {
 	// Line is the index, in the lines given, of the line at fault. The
 	// order is checked in steps, as in every front door, and the first step
-	// that fails gives the error: a bad product id or quantity (the first
+	// that fails gives the error, a LineError when it is a line's fault:
+	// the order id (not a line's); a bad product id or quantity (the first
 	// such line); a product whose lines sum past [MaxCount] (ErrOverflow);
-	// an unknown product; a duplicate order id (not a line's fault, so not
-	// a LineError); too little stock. In the three steps about a product,
-	// Line is the first line naming the lowest id at fault in that step.
+	// a deadline past the clock's range (ErrOverflow, not a line's); an
+	// unknown product; a duplicate order id (not a line's); too little
+	// stock. In the three steps about a product, Line is the first line
+	// naming the lowest id at fault in that step. A zero or negative hold
+	// time is refused before any of them.
 	Line int
 	// Err says what is wrong with it.
 	Err *Error

@@ -112,6 +112,9 @@ func TestNilErrorsDoNotPanic(t *testing.T) {
 	if none.Error() == "" {
 		t.Error("a nil *Error has no text")
 	}
+	if none.Code() != 0 || none.Name() != "" || none.Message() != "" {
+		t.Error("a nil *Error has a code, a name or a message")
+	}
 	empty := &LineError{Line: 1}
 	if errors.Is(empty, ErrClosed) || empty.Error() == "" || empty.Unwrap() != nil {
 		t.Errorf("a line error without its error: %q, unwraps to %v", empty.Error(), empty.Unwrap())

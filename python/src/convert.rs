@@ -10,7 +10,9 @@
 //! refusal as they would count the same refusal made by the core itself.
 //! Every argument is converted before the method runs, so a wrong type in
 //! any argument is raised before a refused value in another; among refused
-//! values, the first argument's is raised, and counted once. A closed engine
+//! values, the first argument's is raised, and counted once. A quantity
+//! below 1 is not refused here: it reaches the engine as 0, which refuses it
+//! after the ids, so that the fault reported is the core's. A closed engine
 //! raises `EngineClosed` instead of any refused value, as its own methods
 //! answer whatever their input.
 
@@ -24,7 +26,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString, PyType};
 use pyo3::{ffi, intern};
-use stockkeeper::{count_from_signed, quantity_from_signed, Error, MAX_ID_BYTES};
+use stockkeeper::{count_from_signed, Error, MAX_ID_BYTES};
 
 use crate::errors::to_py;
 
@@ -190,18 +192,19 @@ fn decimal_len(obj: &Bound<'_, PyAny>, int: &Bound<'_, PyType>, bits: usize) -> 
     Ok(digits + usize::from(negative))
 }
 
-/// A quantity to hold: 1 to 2**63 - 1.
+/// A quantity to hold, up to 2**63 - 1. One below 1 becomes 0, which the
+/// engine refuses itself, after the ids: when several arguments are bad, the
+/// error is the one the core and every other door give.
 #[derive(Clone, Copy)]
 pub struct Quantity(pub u64);
 
 impl Convert for Quantity {
     fn convert(obj: &Bound<'_, PyAny>) -> Result<Quantity, Refused> {
-        let quantity = match wide_int(obj)? {
-            Wide::Fits(value) => quantity_from_signed(value),
-            Wide::Above => Err(Error::Overflow),
-            Wide::Below => Err(Error::InvalidQuantity),
-        };
-        Ok(Quantity(quantity?))
+        match wide_int(obj)? {
+            Wide::Fits(value) => Ok(Quantity(u64::try_from(value).unwrap_or(0))),
+            Wide::Above => Err(Refused::Value(Error::Overflow)),
+            Wide::Below => Ok(Quantity(0)),
+        }
     }
 }
 

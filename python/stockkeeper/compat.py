@@ -36,6 +36,9 @@ attributes and the `_cleanup` method are gone; stock is read with
 behaves as a plain Python object would: it takes attributes of its own
 (so `unittest.mock.patch.object` can replace one of its methods) and weak
 references, and a subclass may give its `__init__` arguments of its own.
+The keywords `hold_time` and `manual_clock` of the constructor call set up
+the engine, in a subclass too (and reach its `__init__` as well); the
+subclass's `super().__init__()` takes none, as the earlier service's did.
 
 Beyond the earlier API, `blockInventoryMany` and `confirmOrderMany` take a
 batch of orders in one call and answer a list of True/False, each as the

@@ -285,6 +285,15 @@ def test_a_subclass_may_take_constructor_arguments_of_its_own() -> None:
     with pytest.raises(TypeError):
         Plain(5)  # type: ignore[call-arg]
 
+    # The constructor's own keywords set up the engine in a subclass too.
+    class Configured(InventoryService):
+        def __init__(self, manual_clock: bool) -> None:
+            super().__init__()
+            self.asked = manual_clock
+
+    with Configured(manual_clock=True) as configured:
+        assert configured.asked and configured.engine.manual_clock
+
 
 def test_an_instance_takes_attributes_mocks_and_weak_references(
     service: InventoryService,

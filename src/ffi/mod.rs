@@ -37,7 +37,7 @@ use crate::clock::ClockKind;
 use crate::engine::{Engine, Options};
 use crate::error::Error;
 use crate::order::{Deadline, OrderState, OrderStatus, Stock};
-use crate::validate::{check_id, count_from_signed, quantity_from_signed, summed_past_max};
+use crate::validate::{check_id, count_from_signed, summed_past_max};
 
 /// An engine. Opaque: reached only through pointers the library hands out.
 pub struct SkEngine {
@@ -442,12 +442,11 @@ pub unsafe extern "C" fn sk_order_block(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let input = || {
-            let order = text(order, order_len)?;
-            Ok((order, text(product, product_len)?, quantity_from_signed(quantity)?))
-        };
-        let (order, product, quantity) =
-            input().map_err(|status| refused_input(&engine, status))?;
+        let input = || Ok((text(order, order_len)?, text(product, product_len)?));
+        // A quantity below 1 goes in as 0, for the engine to refuse after
+        // the ids, as it does for every door.
+        let quantity = u64::try_from(quantity).unwrap_or(0);
+        let (order, product) = input().map_err(|status| refused_input(&engine, status))?;
         let deadline = engine.block(product, quantity, order, hold_time(hold_time_ns))?;
         if let Some(out) = optional(out) {
             *out = deadline.into();
@@ -459,12 +458,13 @@ pub unsafe extern "C" fn sk_order_block(
 /// Holds every line of an order, or none (lines naming one product are
 /// summed). When a line is at fault and `failed_line` is not NULL, its index
 /// is written there. The order is checked in steps, and the first step that
-/// fails gives the status and the line: a bad product id or quantity (the
-/// first bad line); a product whose lines sum past `SK_MAX_COUNT`
-/// (`SK_STATUS_OVERFLOW`); an unknown product; a duplicate order id (no
-/// line); too little stock. For the three about a product, the line is the
-/// first naming the lowest id at fault in that step. Otherwise as
-/// `sk_order_block`.
+/// fails gives the status, and the line if it is a line's fault: the order
+/// id (no line); a bad product id or quantity (the first bad line); a
+/// product whose lines sum past `SK_MAX_COUNT` (`SK_STATUS_OVERFLOW`); a
+/// deadline past the clock's range (`SK_STATUS_OVERFLOW`, no line); an
+/// unknown product; a duplicate order id (no line); too little stock. For
+/// the three about a product, the line is the first naming the lowest id at
+/// fault in that step. Otherwise as `sk_order_block`.
 ///
 /// # Safety
 /// `lines` must be NULL (with a `line_count` of 0, no lines) or point to

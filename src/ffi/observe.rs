@@ -7,7 +7,7 @@ use super::args::{
 };
 use super::{SkEngine, SkOrderState, SkStatus};
 use crate::error::ErrorCode;
-use crate::metrics::{Metrics, ProductOutcomes};
+use crate::metrics::{counts_refusal, Metrics, ProductOutcomes};
 use crate::notify::SubscriptionId;
 use crate::order::Event;
 
@@ -86,9 +86,9 @@ pub unsafe extern "C" fn sk_engine_metrics(engine: *const SkEngine, out: *mut Me
 /// which counts nothing (every call on it answers that first). It is for
 /// wrappers whose own types can say what the C ABI cannot (a negative or an
 /// explicit zero duration, say), so that the metrics count every refusal
-/// whichever door it came through. A `status` that is not one of the
-/// engine's own errors (101 and above) is refused with
-/// `SK_STATUS_OUT_OF_RANGE` and counts nothing.
+/// whichever door it came through. `status` must be a refusal the metrics
+/// count (an error from 101 to 306 but `SK_STATUS_PRODUCT_EXISTS`); any other
+/// number is refused with `SK_STATUS_OUT_OF_RANGE` and counts nothing.
 ///
 /// # Safety
 /// `engine` must be NULL or a live handle.
@@ -97,7 +97,7 @@ pub unsafe extern "C" fn sk_engine_refuse(engine: *const SkEngine, status: u32) 
     call(|| {
         let engine = engine_of(engine)?;
         let code = ErrorCode::ALL.into_iter().find(|code| *code as u32 == status);
-        let refused = code.ok_or(SkStatus::OutOfRange)?;
+        let refused = code.filter(|&code| counts_refusal(code)).ok_or(SkStatus::OutOfRange)?;
         engine.note_refusal(refused);
         Err(refused.into())
     })

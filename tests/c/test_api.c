@@ -1272,7 +1272,11 @@ static void test_refuse(void) {
   CHECK(after.refused_invalid == before.refused_invalid + 1);
   CHECK(after.refused_unknown == before.refused_unknown + 1);
 
-  /* What is not an error of the engine's is refused and counts nothing. */
+  /* What is not a refusal the metrics count is refused and counts nothing:
+   * an open engine is never refused as closed. */
+  CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_CLOSED), SK_STATUS_OUT_OF_RANGE);
+  CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_PRODUCT_EXISTS), SK_STATUS_OUT_OF_RANGE);
+  CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_CLOCK_NOT_MANUAL), SK_STATUS_OUT_OF_RANGE);
   CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_OK), SK_STATUS_OUT_OF_RANGE);
   CHECK_STATUS(sk_engine_refuse(engine, SK_STATUS_NULL_ARGUMENT), SK_STATUS_OUT_OF_RANGE);
   CHECK_STATUS(sk_engine_refuse(engine, 12345), SK_STATUS_OUT_OF_RANGE);

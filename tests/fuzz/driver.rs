@@ -23,6 +23,7 @@ extern "C" {
     // Exported by the library but not reachable by a Rust path. The handle
     // is opaque, so it is declared as an untyped pointer.
     fn sk_engine_metrics(engine: *const std::ffi::c_void, out: *mut Metrics) -> SkStatus;
+    fn sk_engine_refuse(engine: *const std::ffi::c_void, status: u32) -> SkStatus;
 }
 
 /// Ids most calls pick from, so that calls meet on the same products and
@@ -236,15 +237,29 @@ impl Run {
                 }
                 _ => {
                     // Rarely: closing ends the engine for the rest of the run.
-                    if input.byte() < 16 {
+                    let pick = input.byte();
+                    if pick < 16 {
                         // Closing twice is fine, so this one call answers Ok
                         // on a closed engine.
                         assert_eq!(sk_engine_close(engine), SkStatus::Ok);
                         self.closed = true;
                         return;
                     }
-                    let (id, len) = input.text(&ORDERS);
-                    ("sk_order_cancel", sk_order_cancel(engine, id, len))
+                    if pick < 48 {
+                        // A wrapper's refusal: any number, most of them near
+                        // the defined ones. What it answers is the number,
+                        // or out of range for one the engine never refuses
+                        // with, or closed.
+                        let status = input.u64() as u32 % if pick < 40 { 512 } else { u32::MAX };
+                        let refused = sk_engine_refuse(engine.cast(), status);
+                        let expected = refused as u32 == status
+                            || matches!(refused, SkStatus::OutOfRange | SkStatus::Closed);
+                        assert!(expected, "sk_engine_refuse({status}) answered {refused:?}");
+                        ("sk_engine_refuse", refused)
+                    } else {
+                        let (id, len) = input.text(&ORDERS);
+                        ("sk_order_cancel", sk_order_cancel(engine, id, len))
+                    }
                 }
             }
         };
