@@ -103,7 +103,8 @@ verify-linearizability:
 	STOCKKEEPER_LIN_HISTORIES=$(LIN_HISTORIES) $(CARGO) test --release --test linearizability
 
 verify-valgrind: toolchains lib
-	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
+	@command -v valgrind >/dev/null \
+	  || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq valgrind)
 	$(MAKE) -C tests/c run-valgrind ROOT=$(ROOT) CC=$(CC)
 
 # Loom's model checker on the backend's races (src/loom_models.rs), with every

@@ -547,7 +547,9 @@ sk_status sk_engine_metrics(const sk_engine *engine, sk_metrics *out);
 // explicit zero duration, say), so that the metrics count every refusal
 // whichever door it came through. `status` must be a refusal the metrics
 // count (an error from 101 to 306 but `SK_STATUS_PRODUCT_EXISTS`); any other
-// number is refused with `SK_STATUS_OUT_OF_RANGE` and counts nothing.
+// number is refused with `SK_STATUS_OUT_OF_RANGE` and counts nothing. A
+// NULL engine answers `SK_STATUS_NULL_ARGUMENT`, and a NULL or closed
+// engine is answered before `status` is looked at.
 //
 // # Safety
 // `engine` must be NULL or a live handle.

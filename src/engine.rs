@@ -256,8 +256,8 @@ impl Engine {
     }
 
     /// Counts `error` as a refused call and hands it back. For front doors
-    /// that refuse input before it reaches the engine (a negative quantity
-    /// from a signed integer, a string that is not UTF-8), so that
+    /// that refuse input before it reaches the engine (a string that is not
+    /// UTF-8, an int past 2^63 - 1), so that
     /// [`Metrics`] counts every refusal the same way whichever door it came
     /// through. A closed engine hands back [`Error::Closed`] instead and
     /// counts nothing, as its own methods answer whatever their input.
@@ -570,7 +570,7 @@ impl Engine {
             return;
         }
         self.shared.alarm.stop();
-        if self.shared.notifier.on_notifier_thread() {
+        if self.is_notifier_thread() {
             self.shared.notifier.stop_without_joining();
             return;
         }

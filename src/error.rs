@@ -98,6 +98,11 @@ impl ErrorCode {
         ErrorCode::Closed,
     ];
 
+    /// The code with this number (its C status), if any.
+    pub(crate) fn from_number(number: u32) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|code| *code as u32 == number)
+    }
+
     /// The snake_case name used by every front door and by the behaviour cases.
     pub fn name(self) -> &'static str {
         match self {

@@ -63,6 +63,15 @@ pub fn quantity_from_signed(quantity: i64) -> Result<u64> {
     Ok(quantity as u64)
 }
 
+/// Turns a signed quantity from a front door into one for the engine to
+/// judge: below 1 it becomes 0, which a block refuses with
+/// [`Error::InvalidQuantity`] once it has checked the ids, so that a call
+/// with several bad arguments is refused for the same one through every
+/// door.
+pub fn quantity_for_engine(quantity: i64) -> u64 {
+    u64::try_from(quantity).unwrap_or(0)
+}
+
 /// Turns a signed starting count into the core's: negative is
 /// [`Error::InvalidQuantity`].
 pub fn count_from_signed(count: i64) -> Result<u64> {

@@ -16,7 +16,9 @@
 //   engine.block("order-1", "sku-1", 2);
 //   engine.confirm("order-1");
 //
-// Link with -lstockkeeper.
+// Link with the library built by `cargo build --release --lib`: the static
+// target/release/libstockkeeper.a (with -lpthread -ldl), or the shared
+// libstockkeeper.so with -L and an rpath to its folder.
 
 #ifndef STOCKKEEPER_HPP
 #define STOCKKEEPER_HPP
@@ -440,12 +442,10 @@ class Engine {
     }
     sk_deadline raw;
     std::size_t failed_line = SIZE_MAX;
-    // An empty vector may have no storage; C reads NULL as a missing argument.
-    static const sk_line no_line{};
-    const sk_line *first = raw_lines.empty() ? &no_line : raw_lines.data();
-    sk_status status =
-        sk_order_block_lines(engine_, detail::bytes(order), order.size(), first, raw_lines.size(),
-                             hold_ns(hold_time, "sk_order_block_lines"), &raw, &failed_line);
+    // An empty vector may have no storage: C reads (NULL, 0) as no lines.
+    sk_status status = sk_order_block_lines(
+        engine_, detail::bytes(order), order.size(), raw_lines.data(), raw_lines.size(),
+        hold_ns(hold_time, "sk_order_block_lines"), &raw, &failed_line);
     if (status != SK_STATUS_OK) {
       std::optional<std::size_t> line;
       if (failed_line != SIZE_MAX) {

@@ -88,7 +88,7 @@ func (e *Engine) BlockMany(requests []BlockRequest) ([]Blocked, error) {
 // ErrInvalidDuration before any request runs.
 func (e *Engine) BlockManyFor(requests []BlockRequest, holdTime time.Duration) ([]Blocked, error) {
 	if holdTime <= 0 {
-		return nil, e.refused(ErrInvalidDuration)
+		return nil, e.refusedUncounted(ErrInvalidDuration)
 	}
 	return e.blockMany(requests, uint64(holdTime))
 }

@@ -257,12 +257,12 @@ func (e *Engine) enter() (*library, error) {
 	return lib, nil
 }
 
-// refused answers input that this package refuses itself, because the C
-// ABI cannot carry it (a negative duration; a zero hold time, which C reads
-// as the default): with err, unless the engine is nil or closed, which
-// every call answers first. The library never sees the input, so the
+// refusedUncounted answers input that this package refuses itself, because
+// the C ABI cannot carry it (a negative duration; a zero hold time, which C
+// reads as the default): with err, unless the engine is nil or closed,
+// which every call answers first. The library never sees the input, so the
 // metrics do not count it.
-func (e *Engine) refused(err error) error {
+func (e *Engine) refusedUncounted(err error) error {
 	lib, closed := e.enter()
 	if closed != nil {
 		return closed
@@ -331,7 +331,7 @@ func (e *Engine) ReleaseExpired() (int, error) {
 // pass 2^64-1 nanoseconds.
 func (e *Engine) Advance(d time.Duration) (int, error) {
 	if d < 0 {
-		return 0, e.refused(ErrInvalidDuration)
+		return 0, e.refusedUncounted(ErrInvalidDuration)
 	}
 	lib, err := e.enter()
 	if err != nil {

@@ -74,8 +74,8 @@ func (e *Error) Is(target error) bool {
 // the line.
 type LineError struct {
 	// Line is the index, in the lines given, of the line at fault. The
-	// order is checked in steps, as in every front door, and the first step
-	// that fails gives the error, a LineError when it is a line's fault:
+	// order is checked in steps, and the first step that fails gives the
+	// error, a LineError when it is a line's fault:
 	// the order id (not a line's); a bad product id or quantity (the first
 	// such line); a product whose lines sum past [MaxCount] (ErrOverflow);
 	// a deadline past the clock's range (ErrOverflow, not a line's); an

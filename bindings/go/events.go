@@ -121,7 +121,7 @@ func goString(data *C.uint8_t, length C.size_t) string {
 // It fails with ErrNullArgument for a nil fn and with ErrClosed.
 func (e *Engine) Subscribe(fn func(Event)) (*Subscription, error) {
 	if fn == nil {
-		return nil, e.refused(ErrNullArgument)
+		return nil, e.refusedUncounted(ErrNullArgument)
 	}
 	return e.subscribe(&subscriber{fn: fn})
 }
@@ -143,7 +143,7 @@ func (e *Engine) Subscribe(fn func(Event)) (*Subscription, error) {
 // MaxEventsBuffer, and with ErrClosed.
 func (e *Engine) Events(buffer int) (<-chan Event, *Subscription, error) {
 	if buffer < 1 || buffer > MaxEventsBuffer {
-		return nil, nil, e.refused(ErrInvalidQuantity)
+		return nil, nil, e.refusedUncounted(ErrInvalidQuantity)
 	}
 	feed := make(chan Event, buffer)
 	subscription, err := e.subscribe(&subscriber{feed: feed})

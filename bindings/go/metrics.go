@@ -24,7 +24,8 @@ import (
 // the library and is not counted: a zero or negative hold time given to
 // [Engine.BlockFor], [Engine.BlockOrder] or [Engine.BlockManyFor] (the C
 // ABI reads zero as "the default" and has no negative durations), a
-// negative [Engine.Advance], and any call on a closed or nil engine.
+// negative [Engine.Advance], a bad [Engine.Events] buffer, and any call on a
+// closed or nil engine.
 type Metrics struct {
 	// Held is how many holds started.
 	Held uint64

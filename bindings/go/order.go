@@ -120,7 +120,7 @@ func (e *Engine) Block(product string, quantity int64, order string) (Deadline, 
 func (e *Engine) BlockFor(product string, quantity int64, order string,
 	holdTime time.Duration) (Deadline, error) {
 	if holdTime <= 0 {
-		return Deadline{}, e.refused(ErrInvalidDuration)
+		return Deadline{}, e.refusedUncounted(ErrInvalidDuration)
 	}
 	return e.block(product, quantity, order, uint64(holdTime))
 }
@@ -155,14 +155,14 @@ func (e *Engine) block(product string, quantity int64, order string,
 // fails as [Engine.Block] does, and with ErrInvalidQuantity for no lines.
 func (e *Engine) BlockOrder(order string, lines []Line, holdTime time.Duration) (Deadline, error) {
 	if holdTime <= 0 {
-		return Deadline{}, e.refused(ErrInvalidDuration)
+		return Deadline{}, e.refusedUncounted(ErrInvalidDuration)
 	}
 	// The C lines point at the Go strings' bytes, and Go memory handed to C
 	// may hold Go pointers only if they are pinned.
 	var pinner runtime.Pinner
 	defer pinner.Unpin()
-	// One element at least, so that an order without lines still passes a
-	// non-NULL array and the library reports ErrInvalidQuantity for it.
+	// One element at least, so that &cLines[0] exists; the library reads
+	// line_count and reports ErrInvalidQuantity for no lines.
 	cLines := make([]C.sk_line, max(len(lines), 1))
 	for i, line := range lines {
 		product := cBytes(line.Product)

@@ -10,11 +10,13 @@
 //! refusal as they would count the same refusal made by the core itself.
 //! Every argument is converted before the method runs, so a wrong type in
 //! any argument is raised before a refused value in another; among refused
-//! values, the first argument's is raised, and counted once. A quantity
-//! below 1 is not refused here: it reaches the engine as 0, which refuses it
-//! after the ids, so that the fault reported is the core's. A closed engine
-//! raises `EngineClosed` instead of any refused value, as its own methods
-//! answer whatever their input.
+//! values, the first argument's is raised, and counted once. A block's
+//! quantity is not refused here: out of range, it reaches the engine as 0 or
+//! the largest u64, which the engine refuses after the ids; an order's lines
+//! are judged here in the core's order, the order id first. Either way the
+//! fault reported is the one the core and the other doors report. A closed
+//! engine raises `EngineClosed` instead of any refused value, as its own
+//! methods answer whatever their input.
 
 use std::ops::Deref;
 use std::time::Duration;
@@ -26,7 +28,9 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString, PyType};
 use pyo3::{ffi, intern};
-use stockkeeper::{count_from_signed, Error, MAX_ID_BYTES};
+use stockkeeper::{
+    check_id, count_from_signed, quantity_for_engine, quantity_from_signed, Error, MAX_ID_BYTES,
+};
 
 use crate::errors::to_py;
 
@@ -192,19 +196,21 @@ fn decimal_len(obj: &Bound<'_, PyAny>, int: &Bound<'_, PyType>, bits: usize) -> 
     Ok(digits + usize::from(negative))
 }
 
-/// A quantity to hold, up to 2**63 - 1. One below 1 becomes 0, which the
-/// engine refuses itself, after the ids: when several arguments are bad, the
-/// error is the one the core and every other door give.
+/// A quantity to hold, for the engine to judge: one below 1 becomes 0 and
+/// one past 2**63 - 1 becomes the largest u64, which the engine refuses
+/// (invalid_quantity, overflow) after it has checked the ids. So a call with
+/// several bad arguments is refused for the one the core and every other
+/// door name.
 #[derive(Clone, Copy)]
 pub struct Quantity(pub u64);
 
 impl Convert for Quantity {
     fn convert(obj: &Bound<'_, PyAny>) -> Result<Quantity, Refused> {
-        match wide_int(obj)? {
-            Wide::Fits(value) => Ok(Quantity(u64::try_from(value).unwrap_or(0))),
-            Wide::Above => Err(Refused::Value(Error::Overflow)),
-            Wide::Below => Ok(Quantity(0)),
-        }
+        Ok(Quantity(match wide_int(obj)? {
+            Wide::Fits(value) => quantity_for_engine(value),
+            Wide::Above => u64::MAX,
+            Wide::Below => 0,
+        }))
     }
 }
 
@@ -278,11 +284,20 @@ impl Convert for Seconds {
 
 /// The lines of an order: a mapping of product id to quantity, or an
 /// iterable of `(product_id, quantity)` pairs. Stops at the first line that
-/// is refused.
+/// is refused, each line's product id judged before its quantity, as the
+/// core judges them (the C ABI too): an id that is not UTF-8 cannot reach
+/// the core, so the lines are checked here whole.
 pub fn order_lines(lines: &Bound<'_, PyAny>) -> Result<Vec<(Text, Quantity)>, Refused> {
     let line = |item: &Bound<'_, PyAny>| -> Result<(Text, Quantity), Refused> {
         let [product, quantity] = fields::<2>(item, "(product_id, quantity)")?;
-        Ok((Text::convert(&product)?, Quantity::convert(&quantity)?))
+        let product = Text::convert(&product)?;
+        check_id(&product)?;
+        let quantity = match wide_int(&quantity)? {
+            Wide::Fits(value) => quantity_from_signed(value)?,
+            Wide::Above => return Err(Error::Overflow.into()),
+            Wide::Below => return Err(Error::InvalidQuantity.into()),
+        };
+        Ok((product, Quantity(quantity)))
     };
     if let Ok(mapping) = lines.cast::<PyMapping>() {
         return mapping.items()?.iter().map(|item| line(&item)).collect();

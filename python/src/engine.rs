@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyIterator, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{
-    ClockKind, Engine, Error, Line, Options, SubscriptionId, DEFAULT_HOLD_TIME,
+    check_id, ClockKind, Engine, Error, Line, Options, SubscriptionId, DEFAULT_HOLD_TIME,
     DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
 };
 
@@ -54,8 +54,8 @@ const BULK_CHUNK: usize = 4096;
 /// Every method raises a `StockkeeperError` subclass when the engine refuses
 /// the call, and then nothing has changed; a value of the wrong type raises
 /// `TypeError`. Refusals are counted in `metrics()`, whether the engine or
-/// the conversion of an argument (a negative quantity, a str that is not
-/// UTF-8) refused. `subscribe` reports how holds end without polling. The
+/// the conversion of an argument (a str that is not UTF-8, an int past
+/// 2**63 - 1) refused. `subscribe` reports how holds end without polling. The
 /// engine is a context manager that closes on exit; an engine dropped
 /// without `close` is closed in the background.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
@@ -297,6 +297,8 @@ impl PyEngine {
         hold_time: Option<Checked<Seconds>>,
     ) -> PyResult<PyDeadline> {
         let order_id = self.admit(order_id)?;
+        // The order id before the lines, as the core judges them.
+        check_id(&order_id).map_err(|error| self.refuse(error))?;
         let lines = order_lines(lines).map_err(|refused| self.raise(refused))?;
         let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
@@ -525,7 +527,8 @@ impl PyEngine {
     /// the notifier thread stops, and every product and order is let go of,
     /// with its memory. Calling it again does nothing. Waits, with
     /// the GIL released, for the releaser's current pass and for the
-    /// callbacks still to run, unless called from a callback.
+    /// callbacks still to run, unless called from a callback;
+    /// KeyboardInterrupt does not cut that wait short.
     pub(crate) fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
         // Closed from outside its callbacks (another engine's included), the

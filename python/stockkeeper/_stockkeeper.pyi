@@ -345,7 +345,8 @@ class Engine:
         """Closes the engine; later calls raise EngineClosed. Idempotent.
         Waits for calls in progress on other threads, then for their events
         and the others queued to reach their callbacks, then lets go of every
-        product and order, with its memory."""
+        product and order, with its memory. KeyboardInterrupt does not cut
+        the wait short: it is raised once the callbacks running returned."""
     @property
     def closed(self) -> bool: ...
     @property

@@ -191,7 +191,7 @@ pub(super) unsafe fn read_by_id<T>(
 /// Counts a refusal of input that the C boundary turned away before the
 /// engine saw it, when it is one of the contract's errors.
 pub(super) fn refused_input(engine: &Engine, status: SkStatus) -> SkStatus {
-    if let Some(code) = ErrorCode::ALL.into_iter().find(|code| *code as u32 == status as u32) {
+    if let Some(code) = ErrorCode::from_number(status as u32) {
         engine.note_refusal(code);
     }
     status

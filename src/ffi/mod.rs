@@ -37,7 +37,7 @@ use crate::clock::ClockKind;
 use crate::engine::{Engine, Options};
 use crate::error::Error;
 use crate::order::{Deadline, OrderState, OrderStatus, Stock};
-use crate::validate::{check_id, count_from_signed, summed_past_max};
+use crate::validate::{check_id, count_from_signed, quantity_for_engine, summed_past_max};
 
 /// An engine. Opaque: reached only through pointers the library hands out.
 pub struct SkEngine {
@@ -443,9 +443,7 @@ pub unsafe extern "C" fn sk_order_block(
     call(|| {
         let engine = engine_of(engine)?;
         let input = || Ok((text(order, order_len)?, text(product, product_len)?));
-        // A quantity below 1 goes in as 0, for the engine to refuse after
-        // the ids, as it does for every door.
-        let quantity = u64::try_from(quantity).unwrap_or(0);
+        let quantity = quantity_for_engine(quantity);
         let (order, product) = input().map_err(|status| refused_input(&engine, status))?;
         let deadline = engine.block(product, quantity, order, hold_time(hold_time_ns))?;
         if let Some(out) = optional(out) {

@@ -88,7 +88,9 @@ pub unsafe extern "C" fn sk_engine_metrics(engine: *const SkEngine, out: *mut Me
 /// explicit zero duration, say), so that the metrics count every refusal
 /// whichever door it came through. `status` must be a refusal the metrics
 /// count (an error from 101 to 306 but `SK_STATUS_PRODUCT_EXISTS`); any other
-/// number is refused with `SK_STATUS_OUT_OF_RANGE` and counts nothing.
+/// number is refused with `SK_STATUS_OUT_OF_RANGE` and counts nothing. A
+/// NULL engine answers `SK_STATUS_NULL_ARGUMENT`, and a NULL or closed
+/// engine is answered before `status` is looked at.
 ///
 /// # Safety
 /// `engine` must be NULL or a live handle.
@@ -96,8 +98,8 @@ pub unsafe extern "C" fn sk_engine_metrics(engine: *const SkEngine, out: *mut Me
 pub unsafe extern "C" fn sk_engine_refuse(engine: *const SkEngine, status: u32) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let code = ErrorCode::ALL.into_iter().find(|code| *code as u32 == status);
-        let refused = code.filter(|&code| counts_refusal(code)).ok_or(SkStatus::OutOfRange)?;
+        let code = ErrorCode::from_number(status).filter(|&code| counts_refusal(code));
+        let refused = code.ok_or(SkStatus::OutOfRange)?;
         engine.note_refusal(refused);
         Err(refused.into())
     })

@@ -199,6 +199,8 @@ impl LocalBackend {
         let mut merged: Vec<(&str, u64)> = Vec::with_capacity(sorted.len());
         for (id, quantity) in sorted {
             match merged.last_mut() {
+                // Engine::block_order refused sums past the bound already
+                // (validate::summed_past_max); this guards other callers.
                 Some((last, sum)) if *last == id => *sum = add_counts(*sum, quantity)?,
                 _ => merged.push((id, quantity)),
             }

@@ -14,6 +14,7 @@ import json
 import math
 import platform
 import re
+import statistics
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -324,6 +325,7 @@ def build(data: Path) -> str:
                  ("Go (`go test -bench`)", figures.fastest("go-BlockConfirm", "go")[0])]
         door_table(doors, 2, "pairs", targets, add)
         add("")
+        door_rounds(data, add)
         go_split(figures, rust_ns, add)
         go_batches(figures, add)
         add("")
@@ -419,6 +421,38 @@ def door_table(doors: list[tuple[str, float | None]], calls: int, what: str,
         if over is not None:
             targets.append((f"{label.split()[0]} adds under 100 ns per call ({what})",
                             f"{over:.0f} ns", verdict(over < 100)))
+
+
+def door_rounds(data: Path, add: Any) -> None:
+    """Each door's overhead per call set against the Rust run of its own
+    round (Rust, C and Go run one after another), with the median over the
+    rounds: a second estimate beside the fastest runs, one that drift
+    between rounds moves less."""
+    ffi = read_jsonl(data / "ffi.jsonl")
+
+    def pairs(subject: str, records: list[Record]) -> list[float | None]:
+        workload = "go-BlockConfirm" if subject == "go" else "ffi-pairs"
+        return [ns_per_op(record) for record in records
+                if record["workload"] == workload and record["subject"] == subject]
+
+    runs = pairs("rust", ffi), pairs("c", ffi), pairs("go", read_go(data / "ffi-go.txt"))
+    # Paired by position: only when every round left all three figures.
+    if len(set(map(len, runs))) != 1:
+        return
+    rounds = [run for run in zip(*runs) if None not in run]
+    if not rounds:
+        return
+
+    def per_call(door: int) -> tuple[float, str]:
+        overs = [(run[door] - run[0]) / 2 for run in rounds]
+        return statistics.median(overs), ", ".join(f"{over:.0f}" for over in overs)
+
+    (c_median, c_each), (go_median, go_each) = per_call(1), per_call(2)
+    add(f"Round by round, each door against the Rust run of its own round: C adds "
+        f"{c_median:.0f} ns a call and Go {go_median:.0f} ns, medians of {len(rounds)} "
+        f"rounds (C: {c_each}; Go: {go_each}). These pairs share the machine's state of "
+        "the moment, where the fastest runs above may come from different moments.")
+    add("")
 
 
 def go_split(figures: Figures, rust_ns: float | None, add: Any) -> None:
