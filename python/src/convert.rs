@@ -10,13 +10,13 @@
 //! refusal as they would count the same refusal made by the core itself.
 //! Every argument is converted before the method runs, so a wrong type in
 //! any argument is raised before a refused value in another; among refused
-//! values, the first argument's is raised, and counted once. A block's
-//! quantity is not refused here: out of range, it reaches the engine as 0 or
-//! the largest u64, which the engine refuses after the ids; an order's lines
-//! are judged here in the core's order, the order id first. Either way the
-//! fault reported is the one the core and the other doors report. A closed
-//! engine raises `EngineClosed` instead of any refused value, as its own
-//! methods answer whatever their input.
+//! values, one is raised, and counted once: the first argument's, but for
+//! blocks, whose ids are judged as the core judges them (the order id whole
+//! first, then each line's product id and quantity) so that every door
+//! reports the same fault. A block's quantity is not refused here: out of
+//! range, it reaches the engine as 0 or the largest u64, which the engine
+//! refuses after the ids. A closed engine raises `EngineClosed` instead of
+//! any refused value, as its own methods answer whatever their input.
 
 use std::ops::Deref;
 use std::time::Duration;
@@ -29,7 +29,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString, PyType};
 use pyo3::{ffi, intern};
 use stockkeeper::{
-    check_id, count_from_signed, quantity_for_engine, quantity_from_signed, Error, MAX_ID_BYTES,
+    check_id, check_quantity, count_from_signed, quantity_for_engine, Error, MAX_ID_BYTES,
 };
 
 use crate::errors::to_py;
@@ -282,31 +282,41 @@ impl Convert for Seconds {
     }
 }
 
-/// The lines of an order: a mapping of product id to quantity, or an
-/// iterable of `(product_id, quantity)` pairs. Stops at the first line that
-/// is refused, each line's product id judged before its quantity, as the
-/// core judges them (the C ABI too): an id that is not UTF-8 cannot reach
-/// the core, so the lines are checked here whole.
-pub fn order_lines(lines: &Bound<'_, PyAny>) -> Result<Vec<(Text, Quantity)>, Refused> {
-    let line = |item: &Bound<'_, PyAny>| -> Result<(Text, Quantity), Refused> {
+/// The lines of an order, read whole: a mapping of product id to quantity,
+/// or an iterable of `(product_id, quantity)` pairs. A value of the wrong
+/// type raises at once; a refused one is held back in its line, for
+/// [`judged_lines`].
+pub fn order_lines(lines: &Bound<'_, PyAny>) -> PyResult<Vec<OrderLine>> {
+    let line = |item: &Bound<'_, PyAny>| -> PyResult<OrderLine> {
         let [product, quantity] = fields::<2>(item, "(product_id, quantity)")?;
-        let product = Text::convert(&product)?;
-        check_id(&product)?;
-        let quantity = match wide_int(&quantity)? {
-            Wide::Fits(value) => quantity_from_signed(value)?,
-            Wide::Above => return Err(Error::Overflow.into()),
-            Wide::Below => return Err(Error::InvalidQuantity.into()),
-        };
-        Ok((product, Quantity(quantity)))
+        Ok((checked::<Text>(&product)?, checked::<Quantity>(&quantity)?))
     };
     if let Ok(mapping) = lines.cast::<PyMapping>() {
         return mapping.items()?.iter().map(|item| line(&item)).collect();
     }
     if lines.is_instance_of::<PyString>() {
         let message = "lines must be (product_id, quantity) pairs, not a str";
-        return Err(PyTypeError::new_err(message).into());
+        return Err(PyTypeError::new_err(message));
     }
     lines.try_iter()?.map(|item| line(&item?)).collect()
+}
+
+/// One line of an order as read, before it is judged.
+pub type OrderLine = (Result<Text, Error>, Result<Quantity, Error>);
+
+/// An order's lines judged in the core's order, line by line, each line's
+/// product id before its quantity: the first refused value is the error.
+/// They are judged here because an id that is not UTF-8 cannot reach the
+/// core, and must not be reported before a fault the core would find first.
+pub fn judged_lines(lines: Vec<OrderLine>) -> Result<Vec<(Text, Quantity)>, Error> {
+    let judge = |(product, quantity): OrderLine| {
+        let product = product?;
+        check_id(&product)?;
+        let quantity = quantity?;
+        check_quantity(quantity.0)?;
+        Ok((product, quantity))
+    };
+    lines.into_iter().map(judge).collect()
 }
 
 /// Product ids given as an iterable of strs (a lone str is refused: it
@@ -325,12 +335,18 @@ pub type BlockRequest<I> = Result<(I, Quantity, I), Error>;
 /// The `(product_id, quantity, order_id)` triples of a batch of blocks, read
 /// whole before any runs. A triple of the wrong shape or type raises; a
 /// refused value only refuses its own request.
-pub fn block_requests<I: Convert>(requests: &Bound<'_, PyAny>) -> PyResult<Vec<BlockRequest<I>>> {
+pub fn block_requests<I: Convert + Deref<Target = str>>(
+    requests: &Bound<'_, PyAny>,
+) -> PyResult<Vec<BlockRequest<I>>> {
     let request = |item: &Bound<'_, PyAny>| -> PyResult<BlockRequest<I>> {
         let [product, quantity, order] = fields::<3>(item, "(product_id, quantity, order_id)")?;
         let (product, quantity, order) =
             (checked::<I>(&product)?, checked::<Quantity>(&quantity)?, checked::<I>(&order)?);
-        Ok(product.and_then(|product| Ok((product, quantity?, order?))))
+        // The order id whole before the product's, as the core judges them.
+        Ok(order.and_then(|order| {
+            check_id(&order)?;
+            Ok((product?, quantity?, order))
+        }))
     };
     if refused_whole::<I>(requests) {
         let message = format!(

@@ -22,8 +22,8 @@ use stockkeeper::{
 };
 
 use crate::convert::{
-    block_requests, fields, order_lines, product_ids, BlockRequest, Checked, Convert, Count, Delta,
-    Limit, Quantity, Refused, Seconds, Text,
+    block_requests, fields, judged_lines, order_lines, product_ids, BlockRequest, Checked, Convert,
+    Count, Delta, Limit, Quantity, Refused, Seconds, Text,
 };
 use crate::errors::{answer, to_py};
 use crate::events::{Slot, Subscribers};
@@ -274,8 +274,11 @@ impl PyEngine {
         order_id: Checked<Text>,
         hold_time: Option<Checked<Seconds>>,
     ) -> PyResult<PyDeadline> {
-        let (product_id, quantity, order_id) =
-            (self.admit(product_id)?, self.admit(quantity)?, self.admit(order_id)?);
+        // The order id whole, then the product's, as the core judges them;
+        // a hold time refused here after them.
+        let order_id = self.admit(order_id)?;
+        check_id(&order_id).map_err(|error| self.refuse(error))?;
+        let (product_id, quantity) = (self.admit(product_id)?, self.admit(quantity)?);
         let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
         py.detach(|| self.engine.block(&product_id, quantity.0, &order_id, hold_time))
@@ -296,10 +299,11 @@ impl PyEngine {
         lines: &Bound<'_, PyAny>,
         hold_time: Option<Checked<Seconds>>,
     ) -> PyResult<PyDeadline> {
+        // Wrong types first, wherever they are; then as `block`.
+        let lines = order_lines(lines)?;
         let order_id = self.admit(order_id)?;
-        // The order id before the lines, as the core judges them.
         check_id(&order_id).map_err(|error| self.refuse(error))?;
-        let lines = order_lines(lines).map_err(|refused| self.raise(refused))?;
+        let lines = judged_lines(lines).map_err(|error| self.refuse(error))?;
         let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
         py.detach(|| {

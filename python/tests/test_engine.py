@@ -654,3 +654,30 @@ def test_add_products_passes_on_an_error_of_the_iterable(engine: Engine) -> None
     with pytest.raises(LookupError):
         engine.add_products(catalogue())
     assert engine.available("a") == 1
+
+
+def test_a_wrong_type_in_an_order_comes_before_any_refused_value(kettle: Engine) -> None:
+    before = kettle.metrics().refused_invalid
+    for call in (
+        lambda: kettle.block_order("", [("kettle", "2")]),  # type: ignore[list-item]
+        lambda: kettle.block_order("o1", [("", None)]),  # type: ignore[list-item]
+        lambda: kettle.block_order("", 5),  # type: ignore[arg-type]
+        lambda: kettle.block_order("o1", [("\udcff", 1), ("kettle", 1.5)]),  # type: ignore[list-item]
+    ):
+        with pytest.raises(TypeError):
+            call()
+    assert kettle.metrics().refused_invalid == before
+
+
+def test_a_hold_time_refused_here_comes_after_the_ids(kettle: Engine) -> None:
+    for call, code in (
+        (lambda: kettle.block("kettle", 1, "", hold_time=-1), "empty_id"),
+        (lambda: kettle.block("\udcff", 0, "", hold_time=-1), "empty_id"),
+        (lambda: kettle.block_order("", [("kettle", 0)], hold_time=-1), "empty_id"),
+        (lambda: kettle.block_order("o1", [("kettle", 0)], hold_time=-1), "invalid_quantity"),
+        (lambda: kettle.block("kettle", 1, "o1", hold_time=-1), "invalid_duration"),
+    ):
+        with pytest.raises(stockkeeper.InvalidInput) as info:
+            call()
+        assert info.value.code == code
+    assert kettle.metrics().refused_invalid == 5

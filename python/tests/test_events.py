@@ -515,6 +515,9 @@ def test_dropping_an_engine_closed_by_its_callback_does_not_deadlock() -> None:
     # Closed from a callback, the engine still has events queued for it, so
     # closed is not the same as done with Python code.
     lock = threading.Lock()
+    # Set once both orders ended: the callback closes the engine only then,
+    # or a close between the calls below would refuse the later ones.
+    published = threading.Event()
     closed = threading.Event()
     both = threading.Event()
     delivered: list[Event] = []
@@ -523,6 +526,7 @@ def test_dropping_an_engine_closed_by_its_callback_does_not_deadlock() -> None:
 
     def close_then_wait(event: Event) -> None:
         if not closed.is_set():
+            published.wait(WAIT)
             engines[0].close()
             closed.set()
         with lock:
@@ -538,6 +542,7 @@ def test_dropping_an_engine_closed_by_its_callback_does_not_deadlock() -> None:
         engine.cancel("o1")
         engine.block("p", 1, "o2")
         engine.cancel("o2")
+        published.set()
         assert closed.wait(WAIT)
         del engine
         engines.clear()

@@ -442,7 +442,12 @@ pub unsafe extern "C" fn sk_order_block(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let input = || Ok((text(order, order_len)?, text(product, product_len)?));
+        // The order id whole before the product's text, as the core judges.
+        let input = || {
+            let order = text(order, order_len)?;
+            check_id(order)?;
+            Ok((order, text(product, product_len)?))
+        };
         let quantity = quantity_for_engine(quantity);
         let (order, product) = input().map_err(|status| refused_input(&engine, status))?;
         let deadline = engine.block(product, quantity, order, hold_time(hold_time_ns))?;
