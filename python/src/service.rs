@@ -70,19 +70,32 @@ impl PyInventoryService {
 /// The earlier service's hold time: five minutes.
 const DEFAULT_HOLD: Checked<Seconds> = Checked(Ok(Seconds(stockkeeper::DEFAULT_HOLD_TIME)));
 
+/// How long an ended order's id stays taken: the engine's one hour.
+const DEFAULT_KEPT: Checked<Seconds> = Checked(Ok(Seconds(DEFAULT_RETENTION)));
+
+/// How many ended orders are remembered at most: the engine's million.
+const DEFAULT_BOUND: Checked<Limit> = Checked(Ok(Limit(DEFAULT_MAX_REMEMBERED)));
+
 #[pymethods]
 impl PyInventoryService {
     #[new]
     #[classmethod]
     #[pyo3(
-        signature = (*args, hold_time = DEFAULT_HOLD, manual_clock = false, **kwargs),
-        text_signature = "(*, hold_time=300.0, manual_clock=False)"
+        signature = (
+            *args, hold_time = DEFAULT_HOLD, manual_clock = false, retention = DEFAULT_KEPT,
+            max_remembered = DEFAULT_BOUND, **kwargs
+        ),
+        text_signature = "(*, hold_time=300.0, manual_clock=False, retention=3600.0, \
+                          max_remembered=1000000)"
     )]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         cls: &Bound<'_, PyType>,
         args: &Bound<'_, PyTuple>,
         hold_time: Checked<Seconds>,
         manual_clock: bool,
+        retention: Checked<Seconds>,
+        max_remembered: Checked<Limit>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyInventoryService> {
         let py = cls.py();
@@ -93,19 +106,13 @@ impl PyInventoryService {
         if others && cls.getattr(intern!(py, "__init__"))?.is(&object_init) {
             let name = cls.qualname()?;
             return Err(PyTypeError::new_err(format!(
-                "{name}() takes only the keyword arguments hold_time and manual_clock"
+                "{name}() takes only the keyword arguments hold_time, manual_clock, retention \
+                 and max_remembered"
             )));
         }
         // No releaser yet: the earlier service started its cleanup only on
         // start_cleanup(), and callers may rely on that order.
-        let engine = PyEngine::new(
-            py,
-            hold_time,
-            Checked(Ok(Seconds(DEFAULT_RETENTION))),
-            Checked(Ok(Limit(DEFAULT_MAX_REMEMBERED))),
-            manual_clock,
-            false,
-        )?;
+        let engine = PyEngine::new(py, hold_time, retention, max_remembered, manual_clock, false)?;
         Ok(PyInventoryService { engine: Py::new(py, engine)? })
     }
 

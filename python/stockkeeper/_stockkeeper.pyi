@@ -367,7 +367,12 @@ class InventoryService:
     naming their decimal str."""
 
     def __new__(
-        cls, *, hold_time: _Seconds = 300.0, manual_clock: bool = False
+        cls,
+        *,
+        hold_time: _Seconds = 300.0,
+        manual_clock: bool = False,
+        retention: _Seconds = 3600.0,
+        max_remembered: SupportsIndex = 1000000,
     ) -> InventoryService: ...
     @property
     def engine(self) -> Engine:
@@ -381,7 +386,8 @@ class InventoryService:
     def blockInventory(
         self, product_id: _Id, order_quantity: SupportsIndex, order_id: _Id
     ) -> bool:
-        """Holds units for the order; True when held, False when refused."""
+        """Holds units for the order; True when held, False when refused,
+        an order id whose order ended and is still remembered included."""
     def confirmOrder(self, order_id: _Id) -> bool:
         """Confirms a held order; True when confirmed, False when refused."""
     def cancelOrder(self, order_id: _Id) -> bool:

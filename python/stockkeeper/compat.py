@@ -29,6 +29,35 @@ Choices where the earlier service had no rule:
   nothing, as the earlier service did.
 - After `close`, every call raises `EngineClosed`.
 
+What code written for the earlier service may notice:
+
+- An order id stays taken once its order has ended, while the order is
+  remembered: for `retention` seconds (an hour by default), and among the
+  last `max_remembered` orders to end (a million by default), so that a
+  late confirm is told apart from a confirm of an order never held.
+  `blockInventory` answers False for it meanwhile. The earlier service
+  forgot an order once it ended; code that reuses an order id at once (a
+  cart's id, say) passes `max_remembered=0`.
+- Deadlines run on a monotonic clock. A test that fakes expiry by patching
+  `time.time` expires nothing; `manual_clock=True` and
+  `service.engine.advance(seconds)` move time for tests.
+- A service made before `os.fork` acts as closed in the child, every call
+  raising `EngineClosed` (its threads, and any lock one held at the fork,
+  stayed in the parent): make the service after forking, in each worker of
+  a preloading server or a forking pool.
+- `addProduct` judges its arguments before it looks for the id, so a bad
+  name or count raises even for an id that exists. A name that is not a
+  str, and a bool for an id, raise TypeError.
+- Ids are compared by their text: a str subclass's own `__eq__` and
+  `__hash__` play no part.
+- `copy`, `deepcopy` and `pickle` refuse a service (TypeError): it owns an
+  engine and its threads. Calling `__init__` again resets nothing.
+- `engine` is the service's own read-only attribute; a subclass cannot use
+  the name for one of its own.
+- The methods are native: `unittest.mock.create_autospec` and
+  `patch.object(..., autospec=True)` cannot read their signatures, and
+  check nothing about the arguments of the calls they record.
+
 What code of the earlier service may touch and this one does not have: its
 internals. The `products`, `orders`, `quantity` and `product_lock`
 attributes and the `_cleanup` method are gone; stock is read with

@@ -305,3 +305,18 @@ def test_an_instance_takes_attributes_mocks_and_weak_references(
     assert service.confirmOrder("o1") is False
     ref = weakref.ref(service)
     assert ref() is service
+
+
+def test_remembering_no_order_frees_an_ended_order_id_at_once() -> None:
+    with InventoryService(manual_clock=True, max_remembered=0) as service:
+        service.addProduct("kettle", "Kettle", 5)
+        assert service.blockInventory("kettle", 1, "cart-1")
+        assert service.confirmOrder("cart-1")
+        assert service.blockInventory("kettle", 1, "cart-1")
+    with InventoryService(manual_clock=True, retention=60) as kept:
+        kept.addProduct("kettle", "Kettle", 5)
+        assert kept.blockInventory("kettle", 1, "cart-1")
+        assert kept.confirmOrder("cart-1")
+        assert not kept.blockInventory("kettle", 1, "cart-1")
+        kept.engine.advance(61)
+        assert kept.blockInventory("kettle", 1, "cart-1")
