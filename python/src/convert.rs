@@ -310,13 +310,19 @@ pub type OrderLine = (Result<Text, Error>, Result<Quantity, Error>);
 /// core, and must not be reported before a fault the core would find first.
 pub fn judged_lines(lines: Vec<OrderLine>) -> Result<Vec<(Text, Quantity)>, Error> {
     let judge = |(product, quantity): OrderLine| {
-        let product = product?;
-        check_id(&product)?;
-        let quantity = quantity?;
-        check_quantity(quantity.0)?;
+        let (product, quantity) = (product?, quantity?);
+        judged_line(&product, quantity)?;
         Ok((product, quantity))
     };
     lines.into_iter().map(judge).collect()
+}
+
+/// One line judged as the core judges it, its product id before its
+/// quantity: for a caller that must report the line's fault before a
+/// refusal of its own (a hold time), as the core would.
+pub fn judged_line(product: &str, quantity: Quantity) -> Result<(), Error> {
+    check_id(product)?;
+    check_quantity(quantity.0)
 }
 
 /// Product ids given as an iterable of strs (a lone str is refused: it

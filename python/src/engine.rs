@@ -22,8 +22,8 @@ use stockkeeper::{
 };
 
 use crate::convert::{
-    block_requests, fields, judged_lines, order_lines, product_ids, BlockRequest, Checked, Convert,
-    Count, Delta, Limit, Quantity, Refused, Seconds, Text,
+    block_requests, fields, judged_line, judged_lines, order_lines, product_ids, BlockRequest,
+    Checked, Convert, Count, Delta, Limit, Quantity, Refused, Seconds, Text,
 };
 use crate::errors::{answer, to_py};
 use crate::events::{Slot, Subscribers};
@@ -91,9 +91,13 @@ impl PyEngine {
             (Ok((product, quantity, order)), Ok(hold_time)) => {
                 answer(self.engine.block(product, quantity.0, order, *hold_time))
             }
-            (Err(error), _) | (Ok(_), Err(error)) => {
-                answer::<()>(Err(self.engine.refuse(error.clone())))
+            // The line's fault before a hold time refused here, as the core
+            // judges them (the order id was judged as it was read).
+            (Ok((product, quantity, _)), Err(error)) => {
+                let first = judged_line(product, *quantity).err().unwrap_or_else(|| error.clone());
+                answer::<()>(Err(self.engine.refuse(first)))
             }
+            (Err(error), _) => answer::<()>(Err(self.engine.refuse(error.clone()))),
         })
     }
 
@@ -274,11 +278,12 @@ impl PyEngine {
         order_id: Checked<Text>,
         hold_time: Option<Checked<Seconds>>,
     ) -> PyResult<PyDeadline> {
-        // The order id whole, then the product's, as the core judges them;
-        // a hold time refused here after them.
+        // The order id whole, then the line, as the core judges them; a hold
+        // time refused here after them.
         let order_id = self.admit(order_id)?;
         check_id(&order_id).map_err(|error| self.refuse(error))?;
         let (product_id, quantity) = (self.admit(product_id)?, self.admit(quantity)?);
+        judged_line(&product_id, quantity).map_err(|error| self.refuse(error))?;
         let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
         py.detach(|| self.engine.block(&product_id, quantity.0, &order_id, hold_time))
@@ -304,6 +309,9 @@ impl PyEngine {
         let order_id = self.admit(order_id)?;
         check_id(&order_id).map_err(|error| self.refuse(error))?;
         let lines = judged_lines(lines).map_err(|error| self.refuse(error))?;
+        if lines.is_empty() {
+            return Err(self.refuse(Error::InvalidQuantity));
+        }
         let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
         py.detach(|| {

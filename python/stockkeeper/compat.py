@@ -32,12 +32,15 @@ Choices where the earlier service had no rule:
 What code written for the earlier service may notice:
 
 - An order id stays taken once its order has ended, while the order is
-  remembered: for `retention` seconds (an hour by default), and among the
-  last `max_remembered` orders to end (a million by default), so that a
-  late confirm is told apart from a confirm of an order never held.
-  `blockInventory` answers False for it meanwhile. The earlier service
-  forgot an order once it ended; code that reuses an order id at once (a
-  cart's id, say) passes `max_remembered=0`.
+  remembered, so that a late confirm is told apart from a confirm of an
+  order never held: `blockInventory` answers False for it meanwhile. An
+  order is remembered among the last `max_remembered` to end (a million by
+  default), and until a release pass finds it older than `retention`
+  seconds (an hour by default); passes run in the background once
+  `start_cleanup` has started them, or on `engine.release_expired()` and
+  `engine.advance()`. The earlier service forgot an order once it ended;
+  code that reuses an order id at once (a cart's id, say) passes
+  `max_remembered=0`.
 - Deadlines run on a monotonic clock. A test that fakes expiry by patching
   `time.time` expires nothing; `manual_clock=True` and
   `service.engine.advance(seconds)` move time for tests.
@@ -65,9 +68,11 @@ attributes and the `_cleanup` method are gone; stock is read with
 behaves as a plain Python object would: it takes attributes of its own
 (so `unittest.mock.patch.object` can replace one of its methods) and weak
 references, and a subclass may give its `__init__` arguments of its own.
-The keywords `hold_time` and `manual_clock` of the constructor call set up
-the engine, in a subclass too (and reach its `__init__` as well); the
-subclass's `super().__init__()` takes none, as the earlier service's did.
+The keywords `hold_time`, `manual_clock`, `retention` and `max_remembered`
+of the constructor call set up the engine, in a subclass too (and reach its
+`__init__` as well); the subclass's `super().__init__()` takes none, as the
+earlier service's did. A bool passes for a count or a time, as the int it
+is, but not for an id.
 
 Beyond the earlier API, `blockInventoryMany` and `confirmOrderMany` take a
 batch of orders in one call and answer a list of True/False, each as the
