@@ -80,6 +80,18 @@ pub(super) unsafe fn text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, SkS
     std::str::from_utf8(bytes).map_err(|_| SkStatus::InvalidUtf8)
 }
 
+/// A block's order id, read as [`text`] reads it and judged whole before
+/// any other argument is read, as the core judges it.
+///
+/// # Safety
+/// As [`text`].
+pub(super) unsafe fn order_text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, SkStatus> {
+    // SAFETY: as the caller vouches.
+    let order = unsafe { text(ptr, len) }?;
+    check_id(order)?;
+    Ok(order)
+}
+
 /// A product's name, read as [`text`] reads it; one too long to read is a
 /// bad name, not an id too long.
 ///

@@ -28,8 +28,8 @@ use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 
 use self::args::{
-    call, engine_and_text, engine_of, handle_of, line_args, name_text, optional, read_by_id,
-    refused_input, required, text, text_for,
+    call, engine_and_text, engine_of, handle_of, line_args, name_text, optional, order_text,
+    read_by_id, refused_input, required, text, text_for,
 };
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
@@ -37,7 +37,7 @@ use crate::clock::ClockKind;
 use crate::engine::{Engine, Options};
 use crate::error::Error;
 use crate::order::{Deadline, OrderState, OrderStatus, Stock};
-use crate::validate::{check_id, count_from_signed, quantity_for_engine, summed_past_max};
+use crate::validate::{count_from_signed, quantity_for_engine, summed_past_max};
 
 /// An engine. Opaque: reached only through pointers the library hands out.
 pub struct SkEngine {
@@ -442,12 +442,7 @@ pub unsafe extern "C" fn sk_order_block(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        // The order id whole before the product's text, as the core judges.
-        let input = || {
-            let order = text(order, order_len)?;
-            check_id(order)?;
-            Ok((order, text(product, product_len)?))
-        };
+        let input = || Ok((order_text(order, order_len)?, text(product, product_len)?));
         let quantity = quantity_for_engine(quantity);
         let (order, product) = input().map_err(|status| refused_input(&engine, status))?;
         let deadline = engine.block(product, quantity, order, hold_time(hold_time_ns))?;
@@ -488,8 +483,7 @@ pub unsafe extern "C" fn sk_order_block_lines(
     call(|| {
         let engine = engine_of(engine)?;
         let input = || {
-            let order = text(order, order_len)?;
-            check_id(order)?;
+            let order = order_text(order, order_len)?;
             Ok((order, line_args(lines, line_count, failed_line)?))
         };
         let (order, lines) = input().map_err(|status| refused_input(&engine, status))?;
