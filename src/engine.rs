@@ -18,7 +18,7 @@ use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
 use crate::notify::{Callback, Events, InProgress, Notifier, SubscriptionId};
 use crate::order::{Deadline, Event, Line, OrderStatus, Stock};
 use crate::releaser::{self, Alarm};
-use crate::validate::{check_count, check_id, check_name, check_quantity, summed_past_max};
+use crate::validate::{check_count, check_id, check_line, check_name, summed_past_max};
 use std::sync::mpsc::Receiver;
 
 /// The hold time when none is given: five minutes.
@@ -357,8 +357,7 @@ impl Engine {
                 return Err(Error::InvalidQuantity);
             }
             for line in lines {
-                check_id(line.product)?;
-                check_quantity(line.quantity)?;
+                check_line(line.product, line.quantity)?;
             }
             let hold = match hold_time {
                 Some(time) => nanos(time)?,

@@ -48,6 +48,6 @@ pub use crate::metrics::{Metrics, ProductOutcomes};
 pub use crate::notify::{Callback, SubscriptionId};
 pub use crate::order::{Deadline, Event, Line, OrderState, OrderStatus, Stock};
 pub use crate::validate::{
-    check_id, check_quantity, count_from_signed, quantity_for_engine, quantity_from_signed,
-    MAX_COUNT, MAX_ID_BYTES, MAX_NAME_BYTES,
+    check_id, check_line, count_from_signed, quantity_for_engine, quantity_from_signed, MAX_COUNT,
+    MAX_ID_BYTES, MAX_NAME_BYTES,
 };

@@ -54,6 +54,13 @@ pub fn check_quantity(quantity: u64) -> Result<()> {
     check_count(quantity)
 }
 
+/// Checks one line of a block as the core judges it: its product id, then
+/// its quantity.
+pub fn check_line(product: &str, quantity: u64) -> Result<()> {
+    check_id(product)?;
+    check_quantity(quantity)
+}
+
 /// Turns a signed quantity from a front door whose integers are signed into
 /// the core's unsigned one: zero or negative is [`Error::InvalidQuantity`].
 pub fn quantity_from_signed(quantity: i64) -> Result<u64> {

@@ -75,14 +75,14 @@ func (e *Error) Is(target error) bool {
 type LineError struct {
 	// Line is the index, in the lines given, of the line at fault. The
 	// order is checked in steps, and the first step that fails gives the
-	// error, a LineError when it is a line's fault:
-	// the order id (not a line's); a bad product id or quantity (the first
-	// such line); a product whose lines sum past [MaxCount] (ErrOverflow);
-	// a deadline past the clock's range (ErrOverflow, not a line's); an
-	// unknown product; a duplicate order id (not a line's); too little
-	// stock. In the three steps about a product, Line is the first line
-	// naming the lowest id at fault in that step. A zero or negative hold
-	// time is refused before any of them.
+	// error, a LineError when it is a line's fault: the order id (not a
+	// line's); no lines at all (ErrInvalidQuantity, not a line's); a bad
+	// product id or quantity (the first such line); a product whose lines
+	// sum past [MaxCount] (ErrOverflow); a deadline past the clock's range
+	// (ErrOverflow, not a line's); an unknown product; a duplicate order id
+	// (not a line's); too little stock. In the three steps about a product,
+	// Line is the first line naming the lowest id at fault in that step. A
+	// zero or negative hold time is refused before any of them.
 	Line int
 	// Err says what is wrong with it.
 	Err *Error

@@ -11,12 +11,14 @@
 //! Every argument is converted before the method runs, so a wrong type in
 //! any argument is raised before a refused value in another; among refused
 //! values, one is raised, and counted once: the first argument's, but for
-//! blocks, whose ids are judged as the core judges them (the order id whole
-//! first, then each line's product id and quantity) so that every door
-//! reports the same fault. A block's quantity is not refused here: out of
-//! range, it reaches the engine as 0 or the largest u64, which the engine
-//! refuses after the ids. A closed engine raises `EngineClosed` instead of
-//! any refused value, as its own methods answer whatever their input.
+//! blocks, judged as the core judges them (the order id whole first, then
+//! each line's product id and quantity) so that every door reports the same
+//! fault. Converting a quantity never refuses it: out of range, it becomes 0
+//! or the largest u64, which the core's check of the line refuses, made
+//! before the engine's call where a refusal made here must come after it (a
+//! hold time), or by the engine. A closed engine raises `EngineClosed`
+//! instead of any refused value, as its own methods answer whatever their
+//! input.
 
 use std::ops::Deref;
 use std::time::Duration;
@@ -29,7 +31,7 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyInt, PyMapping, PySequence, PyString, PyType};
 use pyo3::{ffi, intern};
 use stockkeeper::{
-    check_id, check_quantity, count_from_signed, quantity_for_engine, Error, MAX_ID_BYTES,
+    check_id, check_line, count_from_signed, quantity_for_engine, Error, MAX_ID_BYTES,
 };
 
 use crate::errors::to_py;
@@ -196,9 +198,9 @@ fn decimal_len(obj: &Bound<'_, PyAny>, int: &Bound<'_, PyType>, bits: usize) -> 
     Ok(digits + usize::from(negative))
 }
 
-/// A quantity to hold, for the engine to judge: one below 1 becomes 0 and
-/// one past 2**63 - 1 becomes the largest u64, which the engine refuses
-/// (invalid_quantity, overflow) after it has checked the ids. So a call with
+/// A quantity to hold, never refused here: one below 1 becomes 0 and one
+/// past 2**63 - 1 the largest u64, which the core's check of the line
+/// refuses (invalid_quantity, overflow) after the ids. So a call with
 /// several bad arguments is refused for the one the core and every other
 /// door name.
 #[derive(Clone, Copy)]
@@ -311,18 +313,10 @@ pub type OrderLine = (Result<Text, Error>, Result<Quantity, Error>);
 pub fn judged_lines(lines: Vec<OrderLine>) -> Result<Vec<(Text, Quantity)>, Error> {
     let judge = |(product, quantity): OrderLine| {
         let (product, quantity) = (product?, quantity?);
-        judged_line(&product, quantity)?;
+        check_line(&product, quantity.0)?;
         Ok((product, quantity))
     };
     lines.into_iter().map(judge).collect()
-}
-
-/// One line judged as the core judges it, its product id before its
-/// quantity: for a caller that must report the line's fault before a
-/// refusal of its own (a hold time), as the core would.
-pub fn judged_line(product: &str, quantity: Quantity) -> Result<(), Error> {
-    check_id(product)?;
-    check_quantity(quantity.0)
 }
 
 /// Product ids given as an iterable of strs (a lone str is refused: it

@@ -17,13 +17,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyIterator, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{
-    check_id, ClockKind, Engine, Error, Line, Options, SubscriptionId, DEFAULT_HOLD_TIME,
-    DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
+    check_id, check_line, ClockKind, Engine, Error, Line, Options, SubscriptionId,
+    DEFAULT_HOLD_TIME, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
 };
 
 use crate::convert::{
-    block_requests, fields, judged_line, judged_lines, order_lines, product_ids, BlockRequest,
-    Checked, Convert, Count, Delta, Limit, Quantity, Refused, Seconds, Text,
+    block_requests, fields, judged_lines, order_lines, product_ids, BlockRequest, Checked, Convert,
+    Count, Delta, Limit, Quantity, Refused, Seconds, Text,
 };
 use crate::errors::{answer, to_py};
 use crate::events::{Slot, Subscribers};
@@ -94,7 +94,7 @@ impl PyEngine {
             // The line's fault before a hold time refused here, as the core
             // judges them (the order id was judged as it was read).
             (Ok((product, quantity, _)), Err(error)) => {
-                let first = judged_line(product, *quantity).err().unwrap_or_else(|| error.clone());
+                let first = check_line(product, quantity.0).err().unwrap_or_else(|| error.clone());
                 answer::<()>(Err(self.engine.refuse(first)))
             }
             (Err(error), _) => answer::<()>(Err(self.engine.refuse(error.clone()))),
@@ -145,6 +145,13 @@ impl PyEngine {
     }
 }
 
+/// How long an ended order's id stays taken by default: the core's hour.
+pub(crate) const DEFAULT_KEPT: Checked<Seconds> = Checked(Ok(Seconds(DEFAULT_RETENTION)));
+
+/// How many ended orders are remembered at most by default: the core's
+/// million.
+pub(crate) const DEFAULT_BOUND: Checked<Limit> = Checked(Ok(Limit(DEFAULT_MAX_REMEMBERED)));
+
 #[pymethods]
 impl PyEngine {
     #[new]
@@ -152,8 +159,8 @@ impl PyEngine {
         signature = (
             hold_time = Checked(Ok(Seconds(DEFAULT_HOLD_TIME))),
             *,
-            retention = Checked(Ok(Seconds(DEFAULT_RETENTION))),
-            max_remembered = Checked(Ok(Limit(DEFAULT_MAX_REMEMBERED))),
+            retention = DEFAULT_KEPT,
+            max_remembered = DEFAULT_BOUND,
             manual_clock = false,
             background_release = true,
         ),
@@ -268,7 +275,7 @@ impl PyEngine {
     /// time when it is None. Raises InsufficientStock when fewer are
     /// available, DuplicateOrder when the order id is held or remembered,
     /// UnknownProduct, InvalidInput for a quantity below 1 or a hold time of
-    /// zero.
+    /// zero or less.
     #[pyo3(signature = (product_id, quantity, order_id, hold_time = None))]
     fn block(
         &self,
@@ -283,7 +290,7 @@ impl PyEngine {
         let order_id = self.admit(order_id)?;
         check_id(&order_id).map_err(|error| self.refuse(error))?;
         let (product_id, quantity) = (self.admit(product_id)?, self.admit(quantity)?);
-        judged_line(&product_id, quantity).map_err(|error| self.refuse(error))?;
+        check_line(&product_id, quantity.0).map_err(|error| self.refuse(error))?;
         let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
         py.detach(|| self.engine.block(&product_id, quantity.0, &order_id, hold_time))

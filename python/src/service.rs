@@ -23,10 +23,10 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
-use stockkeeper::{Error, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION};
+use stockkeeper::Error;
 
 use crate::convert::{block_requests, Checked, Count, Delta, Id, Limit, Quantity, Seconds, Text};
-use crate::engine::PyEngine;
+use crate::engine::{PyEngine, DEFAULT_BOUND, DEFAULT_KEPT};
 use crate::errors::{answer, is_missing, to_py};
 
 /// The earlier inventory service's API over a thread-safe `Engine`.
@@ -69,12 +69,6 @@ impl PyInventoryService {
 
 /// The earlier service's hold time: five minutes.
 const DEFAULT_HOLD: Checked<Seconds> = Checked(Ok(Seconds(stockkeeper::DEFAULT_HOLD_TIME)));
-
-/// How long an ended order's id stays taken: the engine's one hour.
-const DEFAULT_KEPT: Checked<Seconds> = Checked(Ok(Seconds(DEFAULT_RETENTION)));
-
-/// How many ended orders are remembered at most: the engine's million.
-const DEFAULT_BOUND: Checked<Limit> = Checked(Ok(Limit(DEFAULT_MAX_REMEMBERED)));
 
 #[pymethods]
 impl PyInventoryService {
@@ -193,8 +187,9 @@ impl PyInventoryService {
         order_id: Checked<Id>,
     ) -> PyResult<bool> {
         let held = (|| {
-            let (product, quantity, order) =
-                (self.admit(product_id)?, self.admit(order_quantity)?, self.admit(order_id)?);
+            // The order id first, as the core and the batch judge it.
+            let (order, product, quantity) =
+                (self.admit(order_id)?, self.admit(product_id)?, self.admit(order_quantity)?);
             self.core().block(&product, quantity.0, &order, None)
         })();
         answer(held).map_err(to_py)

@@ -7,7 +7,7 @@ use super::{SkEngine, SkLine, SkStatus};
 use crate::engine::{Engine, Entered};
 use crate::error::ErrorCode;
 use crate::order::Line;
-use crate::validate::{check_id, quantity_from_signed};
+use crate::validate::{check_id, check_line, quantity_for_engine};
 
 /// Runs the body of an export: maps its error to a status and catches any
 /// panic, so that none unwinds into C.
@@ -136,8 +136,9 @@ pub(super) unsafe fn line_args<'a>(
         .map(|(index, line)| {
             // SAFETY: each line's product is readable, as the caller vouches.
             let parsed = unsafe { text(line.product, line.product_len) }.and_then(|product| {
-                check_id(product)?;
-                Ok(Line::new(product, quantity_from_signed(line.quantity)?))
+                let line = Line::new(product, quantity_for_engine(line.quantity));
+                check_line(line.product, line.quantity)?;
+                Ok(line)
             });
             parsed.inspect_err(|_| {
                 // SAFETY: failed_line is NULL or writable, as the caller vouches.

@@ -457,12 +457,13 @@ pub unsafe extern "C" fn sk_order_block(
 /// summed). When a line is at fault and `failed_line` is not NULL, its index
 /// is written there. The order is checked in steps, and the first step that
 /// fails gives the status, and the line if it is a line's fault: the order
-/// id (no line); a bad product id or quantity (the first bad line); a
-/// product whose lines sum past `SK_MAX_COUNT` (`SK_STATUS_OVERFLOW`); a
-/// deadline past the clock's range (`SK_STATUS_OVERFLOW`, no line); an
-/// unknown product; a duplicate order id (no line); too little stock. For
-/// the three about a product, the line is the first naming the lowest id at
-/// fault in that step. Otherwise as `sk_order_block`.
+/// id (no line); no lines at all (`SK_STATUS_INVALID_QUANTITY`, no line); a
+/// bad product id or quantity (the first bad line); a product whose lines
+/// sum past `SK_MAX_COUNT` (`SK_STATUS_OVERFLOW`); a deadline past the
+/// clock's range (`SK_STATUS_OVERFLOW`, no line); an unknown product; a
+/// duplicate order id (no line); too little stock. For the three about a
+/// product, the line is the first naming the lowest id at fault in that
+/// step. Otherwise as `sk_order_block`.
 ///
 /// # Safety
 /// `lines` must be NULL (with a `line_count` of 0, no lines) or point to
