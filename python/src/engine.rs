@@ -386,7 +386,11 @@ impl PyEngine {
         order_id: Checked<Text>,
         by_seconds: Checked<Seconds>,
     ) -> PyResult<PyDeadline> {
-        let (order_id, by_seconds) = (self.admit(order_id)?, self.admit(by_seconds)?);
+        // The order id whole before an extension refused here, as the core
+        // judges them.
+        let order_id = self.admit(order_id)?;
+        check_id(&order_id).map_err(|error| self.refuse(error))?;
+        let by_seconds = self.admit(by_seconds)?;
         py.detach(|| self.engine.extend(&order_id, by_seconds.0))
             .map(PyDeadline::from)
             .map_err(to_py)

@@ -679,10 +679,12 @@ def test_a_hold_time_refused_here_comes_after_the_ids(kettle: Engine) -> None:
         (lambda: kettle.block("kettle", 0, "o1", hold_time=-1), "invalid_quantity"),
         (lambda: kettle.block("a" * 257, 1, "o1", hold_time=-1), "id_too_long"),
         (lambda: kettle.block("kettle", 1, "o1", hold_time=-1), "invalid_duration"),
+        (lambda: kettle.extend("", -1), "empty_id"),
+        (lambda: kettle.extend("o1", -1), "invalid_duration"),
     ):
         with pytest.raises(stockkeeper.InvalidInput) as info:
             call()
         assert info.value.code == code
     assert kettle.block_many([("", 1, "o1"), ("kettle", 1, "o2")], hold_time=-1) == [False] * 2
-    assert kettle.metrics().refused_invalid == 10
+    assert kettle.metrics().refused_invalid == 12
     assert kettle.stock("kettle").reserved == 0
