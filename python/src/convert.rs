@@ -303,6 +303,19 @@ pub fn order_lines(lines: &Bound<'_, PyAny>) -> PyResult<Vec<OrderLine>> {
     lines.try_iter()?.map(|item| line(&item?)).collect()
 }
 
+/// The fault the core would report for a one-line block before `ours`, a
+/// value refused here that the core never sees (a product id that is not
+/// UTF-8, a hold time): the order id's, then the line's when its product id
+/// could be read, else `ours`. Only such a refusal needs judging here; the
+/// core judges a block whose values all reach it.
+pub fn fault_before(order: &str, line: Option<(&str, Quantity)>, ours: Error) -> Error {
+    let core = check_id(order).and_then(|()| match line {
+        Some((product, quantity)) => check_line(product, quantity.0),
+        None => Ok(()),
+    });
+    core.err().unwrap_or(ours)
+}
+
 /// One line of an order as read, before it is judged.
 pub type OrderLine = (Result<Text, Error>, Result<Quantity, Error>);
 
@@ -342,10 +355,9 @@ pub fn block_requests<I: Convert + Deref<Target = str>>(
         let [product, quantity, order] = fields::<3>(item, "(product_id, quantity, order_id)")?;
         let (product, quantity, order) =
             (checked::<I>(&product)?, checked::<Quantity>(&quantity)?, checked::<I>(&order)?);
-        // The order id whole before the product's, as the core judges them.
-        Ok(order.and_then(|order| {
-            check_id(&order)?;
-            Ok((product?, quantity?, order))
+        Ok(order.and_then(|order| match product {
+            Ok(product) => Ok((product, quantity?, order)),
+            Err(error) => Err(fault_before(&order, None, error)),
         }))
     };
     if refused_whole::<I>(requests) {

@@ -17,13 +17,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyIterator, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{
-    check_id, check_line, ClockKind, Engine, Error, Line, Options, SubscriptionId,
-    DEFAULT_HOLD_TIME, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
+    check_id, ClockKind, Engine, Error, Line, Options, SubscriptionId, DEFAULT_HOLD_TIME,
+    DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
 };
 
 use crate::convert::{
-    block_requests, fields, judged_lines, order_lines, product_ids, BlockRequest, Checked, Convert,
-    Count, Delta, Limit, Quantity, Refused, Seconds, Text,
+    block_requests, fault_before, fields, judged_lines, order_lines, product_ids, BlockRequest,
+    Checked, Convert, Count, Delta, Limit, Quantity, Refused, Seconds, Text,
 };
 use crate::errors::{answer, to_py};
 use crate::events::{Slot, Subscribers};
@@ -91,10 +91,8 @@ impl PyEngine {
             (Ok((product, quantity, order)), Ok(hold_time)) => {
                 answer(self.engine.block(product, quantity.0, order, *hold_time))
             }
-            // The line's fault before a hold time refused here, as the core
-            // judges them (the order id was judged as it was read).
-            (Ok((product, quantity, _)), Err(error)) => {
-                let first = check_line(product, quantity.0).err().unwrap_or_else(|| error.clone());
+            (Ok((product, quantity, order)), Err(error)) => {
+                let first = fault_before(order, Some((product, *quantity)), error.clone());
                 answer::<()>(Err(self.engine.refuse(first)))
             }
             (Err(error), _) => answer::<()>(Err(self.engine.refuse(error.clone()))),
@@ -285,14 +283,18 @@ impl PyEngine {
         order_id: Checked<Text>,
         hold_time: Option<Checked<Seconds>>,
     ) -> PyResult<PyDeadline> {
-        // The order id whole, then the line, as the core judges them; a hold
-        // time refused here after them.
-        let order_id = self.admit(order_id)?;
-        check_id(&order_id).map_err(|error| self.refuse(error))?;
-        let (product_id, quantity) = (self.admit(product_id)?, self.admit(quantity)?);
-        check_line(&product_id, quantity.0).map_err(|error| self.refuse(error))?;
-        let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
-        let hold_time = hold_time.map(|seconds| seconds.0);
+        // A value refused here is reported after the faults the core would
+        // find first (fault_before); the core judges the rest itself.
+        let (order_id, quantity) = (self.admit(order_id)?, self.admit(quantity)?);
+        let product_id =
+            product_id.0.map_err(|error| self.refuse(fault_before(&order_id, None, error)))?;
+        let hold_time = match hold_time.map(|seconds| seconds.0).transpose() {
+            Ok(hold_time) => hold_time.map(|seconds| seconds.0),
+            Err(error) => {
+                let line = Some((&*product_id, quantity));
+                return Err(self.refuse(fault_before(&order_id, line, error)));
+            }
+        };
         py.detach(|| self.engine.block(&product_id, quantity.0, &order_id, hold_time))
             .map(PyDeadline::from)
             .map_err(to_py)
@@ -311,7 +313,9 @@ impl PyEngine {
         lines: &Bound<'_, PyAny>,
         hold_time: Option<Checked<Seconds>>,
     ) -> PyResult<PyDeadline> {
-        // Wrong types first, wherever they are; then as `block`.
+        // Wrong types first, wherever they are; then the order id and the
+        // lines in the core's order, since a line may hold a value refused
+        // here; then a hold time refused here.
         let lines = order_lines(lines)?;
         let order_id = self.admit(order_id)?;
         check_id(&order_id).map_err(|error| self.refuse(error))?;

@@ -662,7 +662,9 @@ def test_a_wrong_type_in_an_order_comes_before_any_refused_value(kettle: Engine)
         lambda: kettle.block_order("", [("kettle", "2")]),  # type: ignore[list-item]
         lambda: kettle.block_order("o1", [("", None)]),  # type: ignore[list-item]
         lambda: kettle.block_order("", 5),  # type: ignore[arg-type]
-        lambda: kettle.block_order("o1", [("\udcff", 1), ("kettle", 1.5)]),  # type: ignore[list-item]
+        lambda: kettle.block_order(
+            "o1", [("\udcff", 1), ("kettle", 1.5)]  # type: ignore[list-item]
+        ),
     ):
         with pytest.raises(TypeError):
             call()
