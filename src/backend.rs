@@ -7,6 +7,7 @@
 //! backend today keeps everything in this process ([`crate::local`]); a store
 //! shared across machines would implement the same trait.
 
+use crate::ahead::{Lookup, Step};
 use crate::clock::Nanos;
 use crate::error::Result;
 use crate::metrics::{HoldCounts, ProductOutcomes};
@@ -76,6 +77,11 @@ pub(crate) trait Backend: Send + Sync {
 
     /// Holds started and ended so far, and units still held, read at once.
     fn hold_counts(&self) -> HoldCounts;
+
+    /// Starts fetching into the cache what a call on `lookup` will read at
+    /// `step` of reading a batch ahead ([`crate::ahead`]). Changes nothing; a
+    /// backend with nothing worth fetching does nothing.
+    fn fetch_ahead(&self, _lookup: Lookup<'_>, _step: Step) {}
 
     /// How the holds on one product ended so far.
     fn outcomes(&self, product: &str) -> Result<ProductOutcomes>;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::ahead::{Lookup, ReadAhead};
 use crate::backend::{Backend, OrderView};
 use crate::clock::{nanos, Clock, ClockKind, Nanos};
 use crate::error::{Error, ErrorCode, Result};
@@ -239,6 +240,14 @@ impl Engine {
         Ok(Entered { engine: self, _call: call })
     }
 
+    /// Runs `work` on the backend of an open engine, counted among the calls
+    /// in progress; nothing on a closed one.
+    pub(crate) fn with_backend(&self, work: impl FnOnce(&dyn Backend)) {
+        if let Ok((shared, _call)) = self.open() {
+            work(&*shared.backend);
+        }
+    }
+
     /// Runs an operation on an open engine with an event buffer, then
     /// publishes what it collected, whether the call succeeded or not (a
     /// confirm that finds the deadline passed expires the hold and fails),
@@ -253,6 +262,36 @@ impl Engine {
             shared.refusals.note(error.code());
         }
         result
+    }
+
+    /// Yields `items` in order, each once, for the caller to run one by one,
+    /// and meanwhile fetches into the cache what the items a few places
+    /// ahead will read, as `lookup` tells for each, so that their cache
+    /// misses overlap the work of the items before them. For batches over a
+    /// catalogue larger than the cache, whose calls otherwise wait for
+    /// memory one miss after another. Changes and counts nothing: a fetch
+    /// for an item the caller then skips, or on an engine closed meanwhile,
+    /// is only wasted.
+    ///
+    /// ```
+    /// use stockkeeper::{Engine, Lookup, Options};
+    ///
+    /// let engine = Engine::new(Options::manual()).unwrap();
+    /// engine.add_product("kettle", "Kettle", 5).unwrap();
+    /// let orders = [("kettle", "o1"), ("kettle", "o2")];
+    /// let by_order = |&(product, order): &(&'static str, &'static str)| {
+    ///     Lookup::Block { product, order }
+    /// };
+    /// for (product, order) in engine.read_ahead(&orders, by_order) {
+    ///     engine.block(product, 1, order, None).unwrap();
+    /// }
+    /// assert_eq!(engine.available("kettle").unwrap(), 3);
+    /// ```
+    pub fn read_ahead<'i, T, F>(&self, items: &'i [T], lookup: F) -> ReadAhead<'_, 'i, T, F>
+    where
+        F: Fn(&'i T) -> Lookup<'i>,
+    {
+        ReadAhead::new(self, items, lookup)
     }
 
     /// Counts `error` as a refused call and hands it back. For front doors

@@ -21,6 +21,7 @@
 //!
 //! The same engine is reached from C (`include/stockkeeper.h`), Python and Go.
 
+mod ahead;
 mod backend;
 mod clock;
 mod engine;
@@ -39,6 +40,7 @@ mod releaser;
 mod sync;
 mod validate;
 
+pub use crate::ahead::{prefetch, Lookup, ReadAhead};
 pub use crate::clock::ClockKind;
 pub use crate::engine::{
     Engine, Options, DEFAULT_HOLD_TIME, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,

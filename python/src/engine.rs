@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyIterator, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{
-    check_id, ClockKind, Engine, Error, Line, Options, SubscriptionId, DEFAULT_HOLD_TIME,
+    check_id, ClockKind, Engine, Error, Line, Lookup, Options, SubscriptionId, DEFAULT_HOLD_TIME,
     DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
 };
 
@@ -81,13 +81,17 @@ impl PyEngine {
     /// refused value (of the request or of `hold_time`) refuses its request
     /// only, counted as `block` counts it. Raises EngineClosed, and then the
     /// requests before the close have taken effect.
-    pub(crate) fn block_each<I: Deref<Target = str> + Sync>(
+    pub(crate) fn block_each<'r, I: Deref<Target = str> + Sync>(
         &self,
         py: Python<'_>,
-        requests: &[BlockRequest<I>],
+        requests: &'r [BlockRequest<I>],
         hold_time: Result<Option<Duration>, Error>,
     ) -> PyResult<Vec<bool>> {
-        self.each(py, requests, |request| match (request, &hold_time) {
+        let lookup = |request: &'r BlockRequest<I>| match request {
+            Ok((product, _, order)) => Lookup::Block { product, order },
+            Err(_) => Lookup::Nothing,
+        };
+        self.each(py, requests, lookup, |request| match (request, &hold_time) {
             (Ok((product, quantity, order)), Ok(hold_time)) => {
                 answer(self.engine.block(product, quantity.0, order, *hold_time))
             }
@@ -100,21 +104,28 @@ impl PyEngine {
     }
 
     /// Confirms every order of a batch as `block_each` blocks.
-    pub(crate) fn confirm_each<I: Deref<Target = str> + Sync>(
+    pub(crate) fn confirm_each<'r, I: Deref<Target = str> + Sync>(
         &self,
         py: Python<'_>,
-        orders: &[Result<I, Error>],
+        orders: &'r [Result<I, Error>],
     ) -> PyResult<Vec<bool>> {
-        self.each(py, orders, |order| match order {
+        let lookup = |order: &'r Result<I, Error>| match order {
+            Ok(order) => Lookup::Order(order),
+            Err(_) => Lookup::Nothing,
+        };
+        self.each(py, orders, lookup, |order| match order {
             Ok(order) => answer(self.engine.confirm(order)),
             Err(error) => answer::<()>(Err(self.engine.refuse(error.clone()))),
         })
     }
 
-    fn each<R: Sync>(
+    /// Runs every request of a batch in order with the GIL released once,
+    /// each read ahead ([`Engine::read_ahead`]) as `lookup` says.
+    fn each<'r, R: Sync>(
         &self,
         py: Python<'_>,
-        requests: &[R],
+        requests: &'r [R],
+        lookup: impl Fn(&'r R) -> Lookup<'r> + Send,
         run: impl Fn(&R) -> Result<bool, Error> + Send,
     ) -> PyResult<Vec<bool>> {
         // A closed engine raises even for a batch whose every request would
@@ -122,7 +133,8 @@ impl PyEngine {
         if self.engine.is_closed() {
             return Err(to_py(Error::Closed));
         }
-        py.detach(|| requests.iter().map(run).collect::<Result<_, _>>()).map_err(to_py)
+        let ahead = || self.engine.read_ahead(requests, lookup).map(run).collect::<Result<_, _>>();
+        py.detach(ahead).map_err(to_py)
     }
 
     /// An argument's value, or its refusal raised through the engine, which

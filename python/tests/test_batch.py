@@ -25,7 +25,9 @@ REQUESTS: list[tuple[Any, Any, Any]] = [
 ORDERS = ["o1", "o1", "ghost", "", "o7", "bad\udcff"]
 
 
-def one_at_a_time(engine: Engine) -> tuple[list[bool], list[bool]]:
+def one_at_a_time(
+    engine: Engine, requests: list[Any] = REQUESTS, orders: list[Any] = ORDERS
+) -> tuple[list[bool], list[bool]]:
     def attempt(call: Any, *args: Any) -> bool:
         try:
             call(*args)
@@ -33,8 +35,8 @@ def one_at_a_time(engine: Engine) -> tuple[list[bool], list[bool]]:
             return False
         return True
 
-    held = [attempt(engine.block, *request) for request in REQUESTS]
-    confirmed = [attempt(engine.confirm, order) for order in ORDERS]
+    held = [attempt(engine.block, *request) for request in requests]
+    confirmed = [attempt(engine.confirm, order) for order in orders]
     return held, confirmed
 
 
@@ -53,6 +55,47 @@ def test_engine_batches_answer_and_count_as_single_calls() -> None:
         assert confirmed == [True, False, False, False, True, False]
         assert batch.metrics() == single.metrics()
         assert batch.stock("kettle") == single.stock("kettle")
+
+
+def test_long_batches_answer_and_count_as_single_calls() -> None:
+    # Long enough for the engine to read requests well ahead of the one it
+    # runs: held, confirmed, unknown and refused ones, and triples that are
+    # lists, in one batch.
+    requests: list[Any] = [
+        (f"p{i % 4}" if i % 7 else "ghost", 1 + i % 3, f"o{i % 90}") for i in range(150)
+    ]
+    requests[40:60] = [[f"p{i % 4}", 1, f"list{i}"] for i in range(20)]
+    requests[70] = ("", 1, "o70")
+    orders = [f"o{i}" for i in range(0, 120, 2)] + ["list3", "", "bad\udcff"]
+
+    def engine() -> Engine:
+        engine = Engine(manual_clock=True)
+        engine.add_products((f"p{i}", "P", 60) for i in range(4))
+        return engine
+
+    with engine() as single, engine() as batch:
+        held, confirmed = one_at_a_time(single, requests, orders)
+        assert batch.block_many(requests) == held
+        assert batch.confirm_many(orders) == confirmed
+        assert True in held and False in held and True in confirmed and False in confirmed
+        assert batch.metrics() == single.metrics()
+        assert [batch.stock(f"p{i}") for i in range(4)] == [single.stock(f"p{i}") for i in range(4)]
+
+
+def test_a_batch_emptied_while_it_is_read_runs_what_was_read() -> None:
+    requests: list[Any] = [("kettle", 1, f"o{i}") for i in range(30)]
+
+    class Clears:
+        """A quantity whose reading empties the batch."""
+
+        def __index__(self) -> int:
+            requests.clear()
+            return 1
+
+    requests[5] = ("kettle", Clears(), "o5")
+    with kettle_engine() as engine:
+        assert engine.block_many(requests) == [True] * 6
+        assert engine.available("kettle") == 4
 
 
 def test_engine_batches_take_any_iterable() -> None:

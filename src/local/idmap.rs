@@ -15,9 +15,13 @@
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash, Hasher};
+#[cfg(not(loom))]
+use std::mem;
 
 use foldhash::fast::FoldHasher;
 
+#[cfg(not(loom))]
+use crate::ahead::prefetch_line;
 use crate::sync::{DashMap, Entry, RandomState, VacantEntry};
 
 /// A value kept by its id. Cloning it is cheap: it is a shared handle.
@@ -41,6 +45,47 @@ impl<T: Identified> IdMap<T> {
     pub(super) fn hash(&self, id: &str) -> u64 {
         self.map.hasher().hash_one(id)
     }
+
+    /// Starts fetching the control bytes and the first buckets where an id
+    /// of `hash` is looked for. Reads nothing there, so the lock of its
+    /// shard is held for a moment only.
+    #[cfg(not(loom))]
+    pub(super) fn fetch_place(&self, hash: u64) {
+        let (end, first) = {
+            let table = self.map.shards()[self.map.determine_shard(hash as usize)].read();
+            (
+                table.data_end().as_ptr().cast::<u8>().cast_const(),
+                hash as usize & (table.buckets() - 1),
+            )
+        };
+        // The table keeps its control bytes from the end of its buckets on,
+        // and its buckets below that end, the first of them highest; were
+        // that to change, these fetches would only miss.
+        prefetch_line(end.wrapping_add(first));
+        prefetch_line(end.wrapping_sub((first + 1) * mem::size_of::<Bucket<T>>()));
+    }
+
+    /// Once [`IdMap::fetch_place`] has brought the place in, starts fetching
+    /// the value of `hash` there, if one is: `fetch` is handed the value
+    /// with the shard locked for reading. Values are told apart by their
+    /// hash alone: one of another id with the same hash would only be
+    /// fetched for nothing.
+    #[cfg(not(loom))]
+    pub(super) fn fetch_value(&self, hash: u64, fetch: impl FnOnce(&T)) {
+        let table = self.map.shards()[self.map.determine_shard(hash as usize)].read();
+        if let Some(bucket) = table.find(hash, |(key, _)| key.hash == hash) {
+            // SAFETY: the bucket was just found in the table, which the
+            // guard keeps unchanged until the reference is gone.
+            fetch(&unsafe { bucket.as_ref() }.0.value);
+        }
+    }
+
+    /// Loom's stand-in map has no shards to read: nothing is fetched.
+    #[cfg(loom)]
+    pub(super) fn fetch_place(&self, _hash: u64) {}
+
+    #[cfg(loom)]
+    pub(super) fn fetch_value(&self, _hash: u64, _fetch: impl FnOnce(&T)) {}
 
     pub(super) fn get(&self, id: &str) -> Option<T> {
         self.map.get(id).map(|bucket| bucket.key().value.clone())
@@ -119,6 +164,10 @@ impl<T: Identified> Vacancy<'_, T> {
         self.0.insert(());
     }
 }
+
+/// What a bucket of the map's table holds.
+#[cfg(not(loom))]
+type Bucket<T> = (Keyed<T>, dashmap::SharedValue<()>);
 
 /// A value with the hash of its id, as the map's hasher gives it.
 struct Keyed<T> {
@@ -217,6 +266,24 @@ mod tests {
             let key = Keyed { hash, value: Product::new(id, "", 0) };
             assert_eq!(hashing.hash_one(&key), hash);
         }
+    }
+
+    #[test]
+    fn fetching_ahead_hands_over_only_the_value_of_that_hash() {
+        let map = IdMap::new();
+        let absent = map.hash("a");
+        map.fetch_place(absent);
+        map.fetch_value(absent, |_| panic!("an empty map has no value to fetch"));
+        for id in ["a", "b", "sku-0000000001"] {
+            assert!(add(&map, id, &id.to_uppercase()));
+        }
+        for id in ["a", "b", "sku-0000000001"] {
+            let (hash, mut seen) = (map.hash(id), Vec::new());
+            map.fetch_place(hash);
+            map.fetch_value(hash, |product| seen.push(product.name().to_owned()));
+            assert_eq!(seen, [id.to_uppercase()]);
+        }
+        map.fetch_value(map.hash("c"), |_| panic!("no value has the hash of c"));
     }
 
     #[test]

@@ -46,6 +46,7 @@ use compact_str::CompactString;
 use self::idmap::{IdMap, Identified};
 use self::product::{Counts, Product};
 use self::schedule::{shard_of, Schedule, BATCH};
+use crate::ahead::{prefetch, Lookup, Step};
 use crate::backend::{Backend, OrderView};
 use crate::clock::Nanos;
 use crate::error::{Error, Result};
@@ -307,6 +308,35 @@ impl LocalBackend {
 }
 
 impl Backend for LocalBackend {
+    fn fetch_ahead(&self, lookup: Lookup<'_>, step: Step) {
+        // What a block reads: the product and the order's place; what a
+        // call on an order reads: the order, then its products.
+        let order_hash = |order: &str| self.orders.hash(order);
+        match (lookup, step) {
+            (Lookup::Block { product, order }, Step::Places) => {
+                self.products.fetch_place(self.products.hash(product));
+                self.orders.fetch_place(order_hash(order));
+            }
+            (Lookup::Block { product, .. }, Step::Values) => {
+                self.products.fetch_value(self.products.hash(product), Product::fetch);
+            }
+            (Lookup::Order(order), Step::Places) => self.orders.fetch_place(order_hash(order)),
+            (Lookup::Order(order), Step::Values) => {
+                let cell = |order: &Arc<OrderCell>| {
+                    prefetch(Arc::as_ptr(order).cast(), mem::size_of::<OrderCell>());
+                };
+                self.orders.fetch_value(order_hash(order), cell);
+            }
+            (Lookup::Order(order), Step::Behind) => {
+                let products = |order: &Arc<OrderCell>| {
+                    order.lines.iter().take(4).for_each(|(product, _)| product.fetch());
+                };
+                self.orders.fetch_value(order_hash(order), products);
+            }
+            _ => {}
+        }
+    }
+
     fn add_product(&self, id: &str, name: &str, on_hand: u64) -> Result<()> {
         match self.products.insert(self.products.hash(id), Product::new(id, name, on_hand)) {
             true => Ok(()),

@@ -1,0 +1,243 @@
+//! Reading a batch ahead of the calls that run it.
+//!
+//! A call on a large catalogue spends most of its time waiting for memory:
+//! the product's place in its map, the product itself, the order's place.
+//! Each call takes locks, and a locked instruction lets no later load start
+//! before it, so the misses of consecutive calls never overlap. A batch
+//! knows which ids come next, though, and prefetches do not wait for locks:
+//! [`ReadAhead`] asks the CPU for what a request a few places ahead will
+//! read, in steps, each step starting from what the one before brought in,
+//! while the caller runs the current request. Nothing is changed or
+//! reported: a step that finds nothing fetches nothing, and the calls
+//! themselves are the caller's own, run as they would be without it.
+
+use crate::engine::Engine;
+
+/// What a request of a batch will look up, for [`Engine::read_ahead`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// A block of `product` for the new order `order`.
+    Block { product: &'a str, order: &'a str },
+    /// A call on an order that exists: confirm, cancel, extend or status.
+    Order(&'a str),
+    /// Nothing: a request that will be refused before it reaches the engine.
+    Nothing,
+}
+
+/// The steps of reading ahead, each taken this many requests before the
+/// request runs: far enough for memory to answer (a miss costs several
+/// calls' worth of work on the ids), near enough that what was fetched is
+/// still in the cache when it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The ids' own bytes, which hashing them reads.
+    Ids,
+    /// The places in the maps where the ids are looked for.
+    Places,
+    /// The values found there: the product, or the order.
+    Values,
+    /// What an order reaches: the products of its lines.
+    Behind,
+}
+
+impl Step {
+    /// How many requests ahead of the one running this step is taken.
+    const fn distance(self) -> usize {
+        match self {
+            Step::Ids => 12,
+            Step::Places => 8,
+            Step::Values => 4,
+            Step::Behind => 2,
+        }
+    }
+}
+
+/// The items of a batch in order, each yielded once, with what the items
+/// after it will look up fetched meanwhile (see the module's documentation).
+/// Made by [`Engine::read_ahead`].
+pub struct ReadAhead<'e, 'i, T, F> {
+    engine: &'e Engine,
+    items: &'i [T],
+    lookup: F,
+    next: usize,
+}
+
+impl<'e, 'i, T, F> ReadAhead<'e, 'i, T, F>
+where
+    F: Fn(&'i T) -> Lookup<'i>,
+{
+    pub(crate) fn new(engine: &'e Engine, items: &'i [T], lookup: F) -> Self {
+        ReadAhead { engine, items, lookup, next: 0 }
+    }
+
+    /// Takes every step due before item `at` runs. The first item also takes
+    /// the steps the items before it would have taken for those that follow.
+    /// An engine closed meanwhile takes no step past the ids.
+    fn fetch_for(&self, at: usize) {
+        let due = |step: Step| {
+            let firsts = if at == 0 { 0..step.distance() } else { 0..0 };
+            let lookups =
+                firsts.chain([at + step.distance()]).filter_map(|index| self.items.get(index));
+            lookups.map(|item| (self.lookup)(item))
+        };
+        for lookup in due(Step::Ids) {
+            match lookup {
+                Lookup::Block { product, order } => {
+                    prefetch_str(product);
+                    prefetch_str(order);
+                }
+                Lookup::Order(order) => prefetch_str(order),
+                Lookup::Nothing => {}
+            }
+        }
+        self.engine.with_backend(|backend| {
+            for step in [Step::Places, Step::Values, Step::Behind] {
+                for lookup in due(step) {
+                    backend.fetch_ahead(lookup, step);
+                }
+            }
+        });
+    }
+}
+
+impl<'i, T, F> Iterator for ReadAhead<'_, 'i, T, F>
+where
+    F: Fn(&'i T) -> Lookup<'i>,
+{
+    type Item = &'i T;
+
+    fn next(&mut self) -> Option<&'i T> {
+        let item = self.items.get(self.next)?;
+        self.fetch_for(self.next);
+        self.next += 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.items.len() - self.next;
+        (left, Some(left))
+    }
+}
+
+impl<'i, T, F> ExactSizeIterator for ReadAhead<'_, 'i, T, F> where F: Fn(&'i T) -> Lookup<'i> {}
+
+/// Asks the CPU to bring the cache line at `at` in, without waiting for it.
+/// Never faults, whatever the address; a no-op where there is no such
+/// instruction to hand, and under Miri, which has none.
+#[inline]
+pub(crate) fn prefetch_line(at: *const u8) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: a prefetch reads nothing the program can see and does not
+    // fault on any address; SSE, which it belongs to, is part of x86_64.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(at.cast());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = at;
+}
+
+/// Asks the CPU to start bringing the `len` bytes from `start` into its
+/// cache, without waiting for them: for a front door that reads its own
+/// batches ahead, as [`Engine::read_ahead`] reads the engine's. Reads
+/// nothing the program can see and never faults, whatever the address.
+pub fn prefetch(start: *const u8, len: usize) {
+    const LINE: usize = 64;
+    let last = (start as usize).wrapping_add(len.max(1) - 1) & !(LINE - 1);
+    let mut line = start as usize & !(LINE - 1);
+    while line <= last {
+        prefetch_line(start.wrapping_add(line.wrapping_sub(start as usize)));
+        line += LINE;
+    }
+}
+
+/// Prefetches the first cache line of `text`'s bytes.
+fn prefetch_str(text: &str) {
+    prefetch_line(text.as_ptr());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Error, Line, Options};
+
+    /// An engine with products `p0` to `p4`, orders `o0` to `o9` held (one
+    /// of several lines) and `o10` to `o14` confirmed.
+    fn engine() -> Engine {
+        let engine = Engine::new(Options::manual()).unwrap();
+        for product in 0..5 {
+            engine.add_product(&format!("p{product}"), "P", 100).unwrap();
+        }
+        for order in 0..15 {
+            let (one, other) = (format!("p{}", order % 5), format!("p{}", (order + 1) % 5));
+            let lines = [Line::new(&one, 1), Line::new(&other, 2)];
+            let lines = if order == 3 { &lines[..] } else { &lines[..1] };
+            engine.block_order(&format!("o{order}"), lines, None).unwrap();
+            if order >= 10 {
+                engine.confirm(&format!("o{order}")).unwrap();
+            }
+        }
+        engine
+    }
+
+    /// Requests of every kind: blocks of known and unknown products with new
+    /// and taken order ids, calls on held, ended and unknown orders, and
+    /// requests refused before the engine.
+    fn lookup(item: &(u8, String, String)) -> Lookup<'_> {
+        match item.0 {
+            0 => Lookup::Block { product: &item.1, order: &item.2 },
+            1 => Lookup::Order(&item.2),
+            _ => Lookup::Nothing,
+        }
+    }
+
+    fn items(len: usize) -> Vec<(u8, String, String)> {
+        let item = |i: usize| ((i % 3) as u8, format!("p{}", i % 7), format!("o{}", i % 20));
+        (0..len).map(item).collect()
+    }
+
+    #[test]
+    fn yields_every_item_once_in_order() {
+        let engine = engine();
+        for len in [0, 1, 2, 3, 5, 8, 12, 13, 40] {
+            let items = items(len);
+            let mut ahead = engine.read_ahead(&items, lookup);
+            assert_eq!(ahead.len(), len);
+            let mut seen = Vec::new();
+            while let Some(item) = ahead.next() {
+                seen.push(item.clone());
+                assert_eq!(ahead.len(), len - seen.len());
+            }
+            assert_eq!(seen, items, "{len} items");
+        }
+    }
+
+    #[test]
+    fn reading_ahead_changes_and_counts_nothing() {
+        let engine = engine();
+        let statuses = |engine: &Engine| {
+            (0..20).map(|order| engine.status(&format!("o{order}"))).collect::<Vec<_>>()
+        };
+        let held = statuses(&engine);
+        let before = (engine.metrics().unwrap(), engine.stock("p0").unwrap());
+        assert_eq!(engine.read_ahead(&items(40), lookup).count(), 40);
+        assert_eq!((engine.metrics().unwrap(), engine.stock("p0").unwrap()), before);
+        assert_eq!(statuses(&engine), held);
+    }
+
+    #[test]
+    fn the_caller_may_close_the_engine_midway() {
+        let engine = engine();
+        let items = items(30);
+        let mut answers = Vec::new();
+        for (at, item) in engine.read_ahead(&items, lookup).enumerate() {
+            if at == 10 {
+                engine.close();
+            }
+            answers.push(engine.available(&item.1).err());
+        }
+        assert_eq!(answers.len(), 30);
+        assert!(answers[..10].iter().all(|answer| answer != &Some(Error::Closed)));
+        assert!(answers[10..].iter().all(|answer| answer == &Some(Error::Closed)));
+    }
+}
