@@ -187,6 +187,22 @@ typedef struct {
   int64_t quantity;
 } sk_line_view;
 
+// One block of a batch for `sk_order_block_many`: the arguments of one
+// `sk_order_block`, read as it reads them.
+typedef struct {
+  const uint8_t *order;
+  size_t order_len;
+  const uint8_t *product;
+  size_t product_len;
+  int64_t quantity;
+} sk_block_request;
+
+// A borrowed string: pointer + length, UTF-8, no NUL needed.
+typedef struct {
+  const uint8_t *data;
+  size_t len;
+} sk_text;
+
 // A snapshot of the engine's counters. The hold figures are read together,
 // so `live_holds == held - confirmed - cancelled - expired` always holds in a
 // snapshot. Laid out as C lays out a struct, as the C ABI hands it out.
@@ -225,12 +241,6 @@ typedef struct {
   uint64_t cancelled;
   uint64_t expired;
 } sk_outcomes;
-
-// A borrowed string: pointer + length, UTF-8, no NUL needed.
-typedef struct {
-  const uint8_t *data;
-  size_t len;
-} sk_text;
 
 // One line of an ended hold.
 typedef struct {
@@ -533,6 +543,45 @@ const char *sk_status_name(uint32_t status);
 
 // The library's version, as a static NUL-terminated string.
 const char *sk_version(void);
+
+// Runs every request in turn, exactly as `sk_order_block` would run it with
+// `hold_time_ns`, and writes what each gave into `statuses[i]`; where it
+// succeeds and `deadlines` is not NULL, its deadline into `deadlines[i]`
+// (other elements are left as they were). A request that fails leaves the
+// others alone.
+//
+// Returns `SK_STATUS_OK` once every request has run on an open engine,
+// whatever each gave. `SK_STATUS_CLOSED` when the engine is closed: before
+// the batch, and then nothing is written, or while it runs, and then the
+// requests before the close have taken effect and each one after it has
+// `SK_STATUS_CLOSED`. `SK_STATUS_NULL_ARGUMENT`, running nothing, when
+// `requests` or `statuses` is NULL and `count` is not 0; `SK_STATUS_OVERFLOW`
+// for a `count` no array can have.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `requests` NULL or readable for
+// `count` requests, each naming ids readable for their lengths; `statuses`
+// NULL or writable for `count` statuses; `deadlines` NULL or writable for
+// `count` deadlines.
+sk_status sk_order_block_many(sk_engine *engine,
+                              const sk_block_request *requests,
+                              size_t count,
+                              uint64_t hold_time_ns,
+                              sk_status *statuses,
+                              sk_deadline *deadlines);
+
+// Confirms every order in turn, exactly as `sk_order_confirm` would, and
+// writes what each gave into `statuses[i]`. Returns as
+// `sk_order_block_many` returns.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `orders` NULL or readable for
+// `count` ids, each readable for its length; `statuses` NULL or writable
+// for `count` statuses.
+sk_status sk_order_confirm_many(sk_engine *engine,
+                                const sk_text *orders,
+                                size_t count,
+                                sk_status *statuses);
 
 // Writes a snapshot of the engine's counters into `*out`.
 //

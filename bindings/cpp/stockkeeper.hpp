@@ -160,6 +160,21 @@ struct Line {
   std::int64_t quantity = 0;
 };
 
+/// One block of a batch for Engine::block_many: the arguments of Engine::block.
+struct BlockRequest {
+  std::string_view order;
+  std::string_view product;
+  std::int64_t quantity = 0;
+};
+
+/// What one block of a batch gave: its deadline, or the status it failed with.
+struct Blocked {
+  Status status = Status::Ok;
+  Deadline deadline;
+
+  bool ok() const noexcept { return status == Status::Ok; }
+};
+
 /// One line of an order as the engine keeps it: one per product, summed.
 struct OrderLine {
   std::string product;
@@ -456,6 +471,56 @@ class Engine {
     return detail::deadline(raw);
   }
 
+  /// Runs every request in turn, exactly as block would, and returns what
+  /// each gave instead of throwing it: a request that fails leaves the others
+  /// alone. One call into the library for the whole batch, which it reads
+  /// ahead. Throws Error with Status::Closed on an engine closed before the
+  /// batch; one closed while it runs gives Status::Closed for every request
+  /// from the close on, those before it having taken effect.
+  std::vector<Blocked> block_many(
+      const std::vector<BlockRequest> &requests,
+      std::optional<std::chrono::nanoseconds> hold_time = std::nullopt) {
+    std::uint64_t hold = hold_ns(hold_time, "sk_order_block_many");
+    std::vector<sk_block_request> raw;
+    raw.reserve(requests.size());
+    for (const BlockRequest &request : requests) {
+      raw.push_back(sk_block_request{detail::bytes(request.order), request.order.size(),
+                                     detail::bytes(request.product), request.product.size(),
+                                     request.quantity});
+    }
+    std::vector<sk_status> statuses(requests.size(), SK_STATUS_CLOSED);
+    std::vector<sk_deadline> deadlines(requests.size());
+    sk_status status = sk_order_block_many(engine_, raw.data(), raw.size(), hold,
+                                           statuses.data(), deadlines.data());
+    batch_check(status, statuses, "sk_order_block_many");
+    std::vector<Blocked> blocked(requests.size());
+    for (std::size_t i = 0; i < requests.size(); i++) {
+      blocked[i].status = static_cast<Status>(statuses[i]);
+      if (statuses[i] == SK_STATUS_OK) {
+        blocked[i].deadline = detail::deadline(deadlines[i]);
+      }
+    }
+    return blocked;
+  }
+
+  /// Confirms every order in turn, exactly as confirm would, and returns the
+  /// status each gave instead of throwing it. Answers a closed engine as
+  /// block_many does.
+  std::vector<Status> confirm_many(const std::vector<std::string_view> &orders) {
+    std::vector<sk_text> raw;
+    raw.reserve(orders.size());
+    for (std::string_view order : orders) {
+      raw.push_back(sk_text{detail::bytes(order), order.size()});
+    }
+    std::vector<sk_status> statuses(orders.size(), SK_STATUS_CLOSED);
+    sk_status status = sk_order_confirm_many(engine_, raw.data(), raw.size(), statuses.data());
+    batch_check(status, statuses, "sk_order_confirm_many");
+    std::vector<Status> confirmed(orders.size());
+    std::transform(statuses.begin(), statuses.end(), confirmed.begin(),
+                   [](sk_status each) { return static_cast<Status>(each); });
+    return confirmed;
+  }
+
   /// Confirms a held order; throws Expired once its deadline has passed.
   void confirm(std::string_view order) {
     detail::check(sk_order_confirm(engine_, detail::bytes(order), order.size()),
@@ -600,6 +665,19 @@ class Engine {
   void flush_events() { detail::check(sk_engine_flush_events(engine_), "sk_engine_flush_events"); }
 
  private:
+  // A batch throws only what stopped it whole: an engine closed before any
+  // request ran (the statuses, set to closed beforehand, all stay so), a
+  // moved-from Engine, a failure inside the library. An engine closed while
+  // it ran leaves each request's status to say so.
+  static void batch_check(sk_status status, const std::vector<sk_status> &statuses,
+                          std::string_view operation) {
+    bool some_ran = std::any_of(statuses.begin(), statuses.end(),
+                                [](sk_status each) { return each != SK_STATUS_CLOSED; });
+    if (status != SK_STATUS_OK && !(status == SK_STATUS_CLOSED && some_ran)) {
+      detail::check(status, operation);
+    }
+  }
+
   // Zero means "the engine's default" to C; an explicit zero is refused instead.
   std::uint64_t hold_ns(std::optional<std::chrono::nanoseconds> hold_time,
                         std::string_view operation) const {

@@ -629,6 +629,61 @@ void test_threads() {
 
 }  // namespace
 
+void test_batches() {
+  Engine single(Options::manual()), batch(Options::manual());
+  for (Engine *engine : {&single, &batch}) {
+    engine->add_product("kettle", "Kettle", 10);
+  }
+  std::vector<std::string> orders;
+  for (int i = 0; i < 30; i++) {
+    orders.push_back("o" + std::to_string(i % 25));
+  }
+  std::vector<stockkeeper::BlockRequest> requests;
+  for (std::size_t i = 0; i < orders.size(); i++) {
+    requests.push_back({orders[i], i % 6 == 5 ? "nothing" : "kettle", 1 + std::int64_t(i % 2)});
+  }
+  requests[3].quantity = 0;
+  requests[4].order = "";
+  std::vector<stockkeeper::Blocked> blocked = batch.block_many(requests, 60s);
+  CHECK(blocked.size() == requests.size());
+  int held = 0;
+  for (std::size_t i = 0; i < requests.size(); i++) {
+    const stockkeeper::BlockRequest &r = requests[i];
+    try {
+      stockkeeper::Deadline deadline = single.block(r.order, r.product, r.quantity, 60s);
+      CHECK(blocked[i].ok() && blocked[i].deadline.since_start_ns == deadline.since_start_ns);
+      held++;
+    } catch (const Error &error) {
+      CHECK(blocked[i].status == error.code());
+    }
+  }
+  CHECK(held > 3 && blocked[3].status == Status::InvalidQuantity);
+  CHECK(blocked[4].status == Status::EmptyId && blocked[5].status == Status::UnknownProduct);
+  CHECK(batch.stock("kettle") == single.stock("kettle"));
+
+  std::vector<std::string_view> confirms = {"o0", "o0", "o3", "", "o1", "never"};
+  std::vector<Status> confirmed = batch.confirm_many(confirms);
+  for (std::size_t i = 0; i < confirms.size(); i++) {
+    try {
+      single.confirm(confirms[i]);
+      CHECK(confirmed[i] == Status::Ok);
+    } catch (const Error &error) {
+      CHECK(confirmed[i] == error.code());
+    }
+  }
+  CHECK(confirmed[0] == Status::Ok && confirmed[1] == Status::AlreadyConfirmed);
+  CHECK(batch.metrics().confirmed == single.metrics().confirmed);
+  CHECK(batch.block_many({}).empty() && batch.confirm_many({}).empty());
+  CHECK_THROWS(batch.block_many(requests, -1s), Status::InvalidDuration);
+
+  batch.close();
+  CHECK_THROWS(batch.block_many(requests), Status::Closed);
+  CHECK_THROWS(batch.block_many({}), Status::Closed);
+  CHECK_THROWS(batch.confirm_many(confirms), Status::Closed);
+  Engine moved = std::move(single);
+  CHECK_THROWS(single.block_many(requests), Status::NullArgument);
+}
+
 int main() {
   struct {
     const char *name;
@@ -649,6 +704,7 @@ int main() {
       {"threads", test_threads},
       {"subscribe_out_of_memory", test_subscribe_out_of_memory},
       {"refused_durations", test_refused_durations},
+      {"batches", test_batches},
   };
   for (const auto &test : tests) {
     current_test = test.name;

@@ -14,37 +14,64 @@ package stockkeeper
 // 	int64_t quantity;
 // } sk_go_request;
 //
-// // A request's status and deadline, as sk_go_blocked holds a single one's.
-// typedef struct {
-// 	sk_status status;
-// 	sk_deadline deadline;
-// } sk_go_held;
-//
 // // NULL for an empty id, which the library reads as "" (and refuses), as
 // // cBytes passes it for a single call.
 // static const uint8_t *sk_go_at(const uint8_t *bytes, sk_go_span span) {
 // 	return span.len == 0 ? NULL : bytes + span.at;
 // }
 //
-// // Every block of a batch in one call from Go: a crossing into C costs far
-// // more than a C function call once the work around it misses the caches.
-// static void sk_go_block_many(sk_engine *engine, const uint8_t *bytes,
-// 		const sk_go_request *requests, size_t count, uint64_t hold_time_ns,
-// 		sk_go_held *held) {
-// 	for (size_t i = 0; i < count; i++) {
-// 		const sk_go_request *r = &requests[i];
-// 		held[i].status = sk_order_block(engine, sk_go_at(bytes, r->order),
-// 			r->order.len, sk_go_at(bytes, r->product), r->product.len,
-// 			r->quantity, hold_time_ns, &held[i].deadline);
+// // A batch goes to the library a chunk at a time, its ids' addresses made
+// // here on the C stack: Go memory handed to C may hold no Go pointers.
+// enum { SK_GO_CHUNK = 128 };
+//
+// // Sets the statuses of a chunk about to run, or of all that remain once
+// // the engine is closed, to closed: a chunk refused whole on a closed
+// // engine writes none of its own.
+// static void sk_go_closed(sk_status *statuses, size_t from, size_t to) {
+// 	for (size_t i = from; i < to; i++) {
+// 		statuses[i] = SK_STATUS_CLOSED;
 // 	}
 // }
 //
-// static void sk_go_confirm_many(sk_engine *engine, const uint8_t *bytes,
-// 		const sk_go_span *orders, size_t count, sk_status *statuses) {
-// 	for (size_t i = 0; i < count; i++) {
-// 		statuses[i] = sk_order_confirm(engine, sk_go_at(bytes, orders[i]),
-// 			orders[i].len);
+// // Every block of a batch in one call from Go: a crossing into C costs far
+// // more than a C function call once the work around it misses the caches.
+// // Returns SK_STATUS_CLOSED if the engine closed before or during it.
+// static sk_status sk_go_block_many(sk_engine *engine, const uint8_t *bytes,
+// 		const sk_go_request *requests, size_t count, uint64_t hold_time_ns,
+// 		sk_status *statuses, sk_deadline *deadlines) {
+// 	sk_block_request chunk[SK_GO_CHUNK];
+// 	for (size_t start = 0; start < count; start += SK_GO_CHUNK) {
+// 		size_t n = count - start < SK_GO_CHUNK ? count - start : SK_GO_CHUNK;
+// 		for (size_t i = 0; i < n; i++) {
+// 			const sk_go_request *r = &requests[start + i];
+// 			chunk[i] = (sk_block_request){sk_go_at(bytes, r->order), r->order.len,
+// 				sk_go_at(bytes, r->product), r->product.len, r->quantity};
+// 		}
+// 		sk_go_closed(statuses, start, start + n);
+// 		if (sk_order_block_many(engine, chunk, n, hold_time_ns, statuses + start,
+// 				deadlines + start) == SK_STATUS_CLOSED) {
+// 			sk_go_closed(statuses, start + n, count);
+// 			return SK_STATUS_CLOSED;
+// 		}
 // 	}
+// 	return SK_STATUS_OK;
+// }
+//
+// static sk_status sk_go_confirm_many(sk_engine *engine, const uint8_t *bytes,
+// 		const sk_go_span *orders, size_t count, sk_status *statuses) {
+// 	sk_text chunk[SK_GO_CHUNK];
+// 	for (size_t start = 0; start < count; start += SK_GO_CHUNK) {
+// 		size_t n = count - start < SK_GO_CHUNK ? count - start : SK_GO_CHUNK;
+// 		for (size_t i = 0; i < n; i++) {
+// 			chunk[i] = (sk_text){sk_go_at(bytes, orders[start + i]), orders[start + i].len};
+// 		}
+// 		sk_go_closed(statuses, start, start + n);
+// 		if (sk_order_confirm_many(engine, chunk, n, statuses + start) == SK_STATUS_CLOSED) {
+// 			sk_go_closed(statuses, start + n, count);
+// 			return SK_STATUS_CLOSED;
+// 		}
+// 	}
+// 	return SK_STATUS_OK;
 // }
 import "C"
 
@@ -104,7 +131,8 @@ func (e *Engine) blockMany(requests []BlockRequest, holdTime uint64) ([]Blocked,
 			quantity: C.int64_t(request.Quantity),
 		}
 	}
-	held := grow(&scratch.held, len(requests))
+	statuses := grow(&scratch.statuses, len(requests))
+	deadlines := grow(&scratch.deadlines, len(requests))
 	lib, err := e.enter()
 	if err != nil {
 		return nil, err
@@ -114,17 +142,17 @@ func (e *Engine) blockMany(requests []BlockRequest, holdTime uint64) ([]Blocked,
 	}
 
 	C.sk_go_block_many(lib.engine, scratch.base(), &cRequests[0], C.size_t(len(requests)),
-		C.uint64_t(holdTime), &held[0])
+		C.uint64_t(holdTime), &statuses[0], &deadlines[0])
 	e.leave(lib)
 	results := make([]Blocked, len(requests))
-	for i, one := range held {
-		if err := errorOf(one.status); err != nil {
+	for i, status := range statuses {
+		if err := errorOf(status); err != nil {
 			results[i].Err = err
 			continue
 		}
-		results[i].Deadline = deadlineOf(one.deadline)
+		results[i].Deadline = deadlineOf(deadlines[i])
 	}
-	return results, closedDuring(held[len(held)-1].status)
+	return results, closedDuring(statuses[len(statuses)-1])
 }
 
 // ConfirmMany confirms every order in turn, exactly as [Engine.Confirm]
@@ -165,11 +193,11 @@ func (e *Engine) ConfirmMany(orders []string) ([]error, error) {
 // pool keeps it from one batch to the next, so that a batch allocates only
 // the results it returns.
 type batchScratch struct {
-	bytes    []byte
-	requests []C.sk_go_request
-	held     []C.sk_go_held
-	spans    []C.sk_go_span
-	statuses []C.sk_status
+	bytes     []byte
+	requests  []C.sk_go_request
+	deadlines []C.sk_deadline
+	spans     []C.sk_go_span
+	statuses  []C.sk_status
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
@@ -189,7 +217,7 @@ func getScratch() *batchScratch {
 }
 
 func putScratch(scratch *batchScratch) {
-	arrays := max(cap(scratch.requests), cap(scratch.held), cap(scratch.spans),
+	arrays := max(cap(scratch.requests), cap(scratch.deadlines), cap(scratch.spans),
 		cap(scratch.statuses))
 	if cap(scratch.bytes) <= pooledBytes && arrays <= pooledRequests {
 		scratchPool.Put(scratch)

@@ -21,6 +21,7 @@
 //!   `SK_STATUS_INTERNAL`.
 
 mod args;
+mod batch;
 mod observe;
 mod status;
 
@@ -31,6 +32,7 @@ use self::args::{
     call, engine_and_text, engine_of, handle_of, line_args, name_text, optional, order_text,
     read_by_id, refused_input, required, text, text_for,
 };
+pub use self::batch::{sk_order_block_many, sk_order_confirm_many, SkBlockRequest};
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
 use crate::clock::ClockKind;

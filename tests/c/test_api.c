@@ -2057,6 +2057,130 @@ static void test_threads(void) {
 
 /* ---- Runner ----------------------------------------------------------- */
 
+/* ---- Batches ----------------------------------------------------------- */
+
+static sk_block_request request(const char *order, const char *product, int64_t quantity) {
+  sk_block_request request = {B(order), strlen(order), B(product), strlen(product), quantity};
+  return request;
+}
+
+/* Two engines alike: one takes single calls, the other the same in batches. */
+static sk_engine *batch_engine(void) {
+  sk_engine *engine = manual_engine();
+  CHECK_STATUS(sk_product_add(engine, S("kettle"), S("Kettle"), 20), SK_STATUS_OK);
+  CHECK_STATUS(sk_product_add(engine, S("mug"), S("Mug"), 3), SK_STATUS_OK);
+  return engine;
+}
+
+static void test_batches(void) {
+  /* Every kind of request, long enough for the batch to be read ahead. */
+  sk_block_request requests[40];
+  char orders[40][8];
+  for (size_t i = 0; i < COUNT_OF(requests); i++) {
+    snprintf(orders[i], sizeof orders[i], "o%zu", i % 30);
+    requests[i] = request(orders[i], i % 3 ? "kettle" : "mug", 1 + (int64_t)(i % 2));
+  }
+  requests[3] = request("o3", "ghost", 1);
+  requests[5] = request("", "kettle", 1);
+  requests[7].order = NULL;
+  requests[9] = request("o9", "kettle\x80", 1);
+  requests[11].quantity = 0;
+  requests[13].quantity = INT64_MIN;
+  requests[15].product = NULL;
+  requests[17] = request("o17\0", "kettle", 1);
+  requests[17].order_len = 4;
+
+  sk_engine *single = batch_engine(), *batch = batch_engine();
+  sk_status want[40], got[40];
+  sk_deadline want_deadlines[40], got_deadlines[40];
+  POISON_OUT(got);
+  POISON_OUT(want_deadlines);
+  POISON_OUT(got_deadlines);
+  for (size_t i = 0; i < COUNT_OF(requests); i++) {
+    const sk_block_request *r = &requests[i];
+    want[i] = sk_order_block(single, r->order, r->order_len, r->product, r->product_len,
+                             r->quantity, 0, &want_deadlines[i]);
+  }
+  CHECK_STATUS(sk_order_block_many(batch, requests, COUNT_OF(requests), 0, got, got_deadlines),
+               SK_STATUS_OK);
+  CHECK(memcmp(want, got, sizeof want) == 0);
+  size_t held = 0, refusals = 0;
+  for (size_t i = 0; i < COUNT_OF(requests); i++) {
+    held += got[i] == SK_STATUS_OK;
+    refusals += got[i] != SK_STATUS_OK;
+    /* Each engine has a wall clock origin of its own. */
+    if (got[i] == SK_STATUS_OK) {
+      CHECK(got_deadlines[i].since_start_ns == want_deadlines[i].since_start_ns);
+    } else {
+      CHECK_UNTOUCHED(got_deadlines[i]);
+    }
+  }
+  CHECK(held > 10 && refusals > 10);
+  CHECK(got[3] == SK_STATUS_UNKNOWN_PRODUCT && got[7] == SK_STATUS_NULL_ARGUMENT);
+  CHECK(got[30] == SK_STATUS_DUPLICATE_ORDER && got[11] == SK_STATUS_INVALID_QUANTITY);
+
+  /* Confirms: held, twice, refused and bad ids. */
+  sk_text confirms[36];
+  for (size_t i = 0; i < COUNT_OF(confirms); i++) {
+    confirms[i] = (sk_text){B(orders[i % 32]), strlen(orders[i % 32])};
+  }
+  confirms[4] = (sk_text){B("\xff"), 1};
+  confirms[6] = (sk_text){NULL, 3};
+  confirms[8] = (sk_text){NULL, 0};
+  sk_status want_confirms[36], got_confirms[36];
+  for (size_t i = 0; i < COUNT_OF(confirms); i++) {
+    want_confirms[i] = sk_order_confirm(single, confirms[i].data, confirms[i].len);
+  }
+  CHECK_STATUS(sk_order_confirm_many(batch, confirms, COUNT_OF(confirms), got_confirms),
+               SK_STATUS_OK);
+  CHECK(memcmp(want_confirms, got_confirms, sizeof want_confirms) == 0);
+  CHECK(got_confirms[0] == SK_STATUS_OK && got_confirms[32] == SK_STATUS_ALREADY_CONFIRMED);
+
+  sk_metrics single_metrics, batch_metrics;
+  CHECK_STATUS(sk_engine_metrics(single, &single_metrics), SK_STATUS_OK);
+  CHECK_STATUS(sk_engine_metrics(batch, &batch_metrics), SK_STATUS_OK);
+  CHECK(memcmp(&single_metrics, &batch_metrics, sizeof single_metrics) == 0);
+  sk_stock single_stock, batch_stock;
+  CHECK_STATUS(sk_product_stock(single, S("kettle"), &single_stock), SK_STATUS_OK);
+  CHECK_STATUS(sk_product_stock(batch, S("kettle"), &batch_stock), SK_STATUS_OK);
+  CHECK(memcmp(&single_stock, &batch_stock, sizeof single_stock) == 0);
+
+  /* Bad batches run nothing and write nothing. */
+  CHECK_STATUS(sk_product_add(batch, S("spare"), S("Spare"), 5), SK_STATUS_OK);
+  sk_block_request more = request("new", "spare", 1);
+  POISON_OUT(got);
+  POISON_OUT(got_deadlines);
+  CHECK_STATUS(sk_order_block_many(NULL, &more, 1, 0, got, NULL), SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_block_many(batch, NULL, 1, 0, got, NULL), SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_block_many(batch, &more, 1, 0, NULL, got_deadlines),
+               SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_block_many(batch, &more, SIZE_MAX, 0, got, got_deadlines),
+               SK_STATUS_OVERFLOW);
+  CHECK_STATUS(sk_order_confirm_many(batch, NULL, 1, got), SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_confirm_many(batch, confirms, 1, NULL), SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_order_confirm_many(batch, confirms, SIZE_MAX / 2, got), SK_STATUS_OVERFLOW);
+  CHECK_UNTOUCHED(got);
+  CHECK_UNTOUCHED(got_deadlines);
+  CHECK_NO_ORDER(batch, "new");
+  /* No requests is a batch that runs nothing, whatever the pointers. */
+  CHECK_STATUS(sk_order_block_many(batch, NULL, 0, 0, NULL, NULL), SK_STATUS_OK);
+  CHECK_STATUS(sk_order_confirm_many(batch, NULL, 0, NULL), SK_STATUS_OK);
+  /* Deadlines are optional. */
+  CHECK_STATUS(sk_order_block_many(batch, &more, 1, 42, got, NULL), SK_STATUS_OK);
+  CHECK(got[0] == SK_STATUS_OK);
+  CHECK_STATE(batch, "new", SK_ORDER_STATE_HELD);
+
+  /* A closed engine refuses the batch whole, before its arguments. */
+  sk_engine_close(batch);
+  POISON_OUT(got);
+  CHECK_STATUS(sk_order_block_many(batch, &more, 1, 0, got, got_deadlines), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_order_block_many(batch, NULL, 1, 0, NULL, NULL), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_order_confirm_many(batch, confirms, 1, got), SK_STATUS_CLOSED);
+  CHECK_UNTOUCHED(got);
+  sk_engine_free(single);
+  sk_engine_free(batch);
+}
+
 static const struct {
   const char *name;
   void (*run)(void);
@@ -2074,6 +2198,7 @@ static const struct {
     {"block_lines_several_faults", test_block_lines_several_faults},
     {"block_lines_steps", test_block_lines_steps},
     {"confirm_and_cancel", test_confirm_and_cancel},
+    {"batches", test_batches},
     {"deadline_rule", test_deadline_rule},
     {"deadline_without_release_pass", test_deadline_without_release_pass},
     {"background_release", test_background_release},

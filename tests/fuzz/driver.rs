@@ -264,6 +264,10 @@ impl Run {
                         let refused = sk_engine_refuse(engine.cast(), status);
                         assert_eq!(refused as u32, expected, "sk_engine_refuse({status})");
                         ("sk_engine_refuse", refused)
+                    } else if pick < 64 {
+                        self.block_many(input)
+                    } else if pick < 80 {
+                        self.confirm_many(input)
                     } else {
                         let (id, len) = input.text(&ORDERS);
                         ("sk_order_cancel", sk_order_cancel(engine, id, len))
@@ -306,6 +310,63 @@ impl Run {
         };
         assert!(failed_line == usize::MAX || failed_line < count.max(1), "{failed_line}");
         ("sk_order_block_lines", status)
+    }
+
+    fn block_many(&mut self, input: &mut Input<'_>) -> (&'static str, SkStatus) {
+        // Up to 23 requests: past the distance the batch is read ahead.
+        let requests: Vec<SkBlockRequest> = (0..input.byte() % 24)
+            .map(|_| {
+                let (order, order_len) = input.text(&ORDERS);
+                let (product, product_len) = input.text(&PRODUCTS);
+                SkBlockRequest { order, order_len, product, product_len, quantity: input.count() }
+            })
+            .collect();
+        let hold = input.nanos();
+        let mut statuses = vec![SkStatus::Internal; requests.len()];
+        let mut deadlines = vec![SkDeadline::default(); requests.len()];
+        let deadlines = match input.byte() % 2 {
+            0 => ptr::null_mut(),
+            _ => deadlines.as_mut_ptr(),
+        };
+        // SAFETY: as in `step`; the arrays hold `requests.len()` elements.
+        let status = unsafe {
+            sk_order_block_many(
+                self.engine,
+                requests.as_ptr(),
+                requests.len(),
+                hold,
+                statuses.as_mut_ptr(),
+                deadlines,
+            )
+        };
+        self.check_batch("sk_order_block_many", status, &statuses);
+        ("sk_order_block_many", status)
+    }
+
+    fn confirm_many(&mut self, input: &mut Input<'_>) -> (&'static str, SkStatus) {
+        let orders: Vec<SkText> = (0..input.byte() % 24)
+            .map(|_| {
+                let (data, len) = input.text(&ORDERS);
+                SkText { data, len }
+            })
+            .collect();
+        let mut statuses = vec![SkStatus::Internal; orders.len()];
+        // SAFETY: as in `step`; the arrays hold `orders.len()` elements.
+        let status = unsafe {
+            sk_order_confirm_many(self.engine, orders.as_ptr(), orders.len(), statuses.as_mut_ptr())
+        };
+        self.check_batch("sk_order_confirm_many", status, &statuses);
+        ("sk_order_confirm_many", status)
+    }
+
+    /// A batch ran every request (each status written, as a single call
+    /// answers) or, on a closed engine, none.
+    fn check_batch(&self, call: &str, status: SkStatus, statuses: &[SkStatus]) {
+        match status {
+            SkStatus::Ok => statuses.iter().for_each(|&each| self.check_status(call, each)),
+            SkStatus::Closed => assert!(statuses.iter().all(|&each| each == SkStatus::Internal)),
+            other => panic!("{call} returned {other:?}"),
+        }
     }
 
     fn status_and_lines(&mut self, input: &mut Input<'_>) -> (&'static str, SkStatus) {
