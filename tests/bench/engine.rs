@@ -18,7 +18,7 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use stockkeeper::{Engine, Options};
+use stockkeeper::{Engine, Lookup, Options};
 
 use crate::measure::{
     order_id, percentiles, product_id, product_name, resident_bytes, Record, Rng, Sampler, Strings,
@@ -140,7 +140,11 @@ fn run(workload: &str, subject: &str, scale: Scale) {
         ("expiry", "engine") => expiry(scale),
         ("prompt", "engine") => prompt(scale),
         ("ffi-pairs", "engine") => ffi_pairs(scale),
-        ("py-scale", "engine") => py_scale(&new_engine(), subject, scale),
+        ("py-scale", "engine") => {
+            let engine = new_engine();
+            py_scale(&engine, subject, scale);
+            batched_pairs(&engine, subject, scale);
+        }
         ("py-scale", "reference") => py_scale(&Reference::default(), subject, scale),
         _ => panic!("no workload {workload} for {subject}"),
     }
@@ -198,6 +202,43 @@ fn py_scale<S: Store>(store: &S, subject: &str, scale: Scale) {
     }
     let scale = Scale { products: scale.py_scale, pairs: scale.py_scale, ..scale };
     pairs(store, subject, scale, 1, "pairs-py-scale");
+}
+
+/// The same pairs in batches of a thousand, as the Python benchmark's batch
+/// runs them: the blocks of a batch read ahead (`Engine::read_ahead`), then
+/// its confirms, after the pairs of `py_scale` on the same engine.
+fn batched_pairs(engine: &Engine, subject: &str, scale: Scale) {
+    const BATCH: usize = 1000;
+    let mut rng = Rng::new(200);
+    let products =
+        Strings::new(scale.py_scale, |_, buf| product_id(rng.below(scale.py_scale), buf));
+    let orders = Strings::new(scale.py_scale, |i, buf| order_id("batch", i, buf));
+    let pairs: Vec<(&str, &str)> =
+        (0..scale.py_scale as usize).map(|i| (products.get(i), orders.get(i))).collect();
+    let start = Instant::now();
+    let mut nanos = Vec::new();
+    for batch in pairs.chunks(BATCH) {
+        let began = Instant::now();
+        for (product, order) in engine.read_ahead(batch, block_lookup) {
+            assert!(engine.block(product, 1, order, None).is_ok());
+        }
+        for (_, order) in engine.read_ahead(batch, confirm_lookup) {
+            assert!(engine.confirm(order).is_ok());
+        }
+        nanos.push(began.elapsed().as_nanos() as u64 / batch.len() as u64);
+    }
+    Record::new("pairs-py-scale-batch", subject)
+        .rate(scale.py_scale, start.elapsed(), nanos)
+        .num("batch", BATCH as f64)
+        .print();
+}
+
+fn block_lookup<'a>(&(product, order): &(&'a str, &'a str)) -> Lookup<'a> {
+    Lookup::Block { product, order }
+}
+
+fn confirm_lookup<'a>(&(_, order): &(&'a str, &'a str)) -> Lookup<'a> {
+    Lookup::Order(order)
 }
 
 fn load<S: Store>(store: &S, subject: &str, scale: Scale) {
