@@ -141,7 +141,7 @@ verify-tsan: nightly
 	RUSTFLAGS="-Zsanitizer=thread" RUSTDOCFLAGS="-Zsanitizer=thread" \
 	  TSAN_OPTIONS="halt_on_error=1" CARGO_TARGET_DIR=$(ROOT)/target/tsan \
 	  $(CARGO) +nightly test -Zbuild-std --target $(HOST) --test stress --test lifecycle \
-	    --test atomicity --test close_racing_calls --test observe
+	    --test atomicity --test close_racing_calls --test observe --test batches
 
 # Crashing inputs land in tests/fuzz/artifacts; copy them to
 # tests/fuzz/regressions, where the normal test suite replays them.

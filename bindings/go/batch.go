@@ -99,8 +99,10 @@ type Blocked struct {
 // BlockMany runs every request in turn, exactly as [Engine.Block] would run
 // it, and returns what each gave, in order: a request that fails leaves
 // the others alone. The whole batch crosses into the library once, where
-// a Block crosses once per order; what that saves depends on the work
-// around the calls (BenchmarkBlock against BenchmarkBlockMany).
+// a Block crosses once per order, and the library reads it ahead: while one
+// request runs, what the requests a few places after it will look up is
+// fetched into the cache, so that on a large catalogue their cache misses
+// overlap (BenchmarkBlock against BenchmarkBlockMany).
 //
 // It returns ErrClosed and no results on a closed engine. When the engine
 // is closed while the batch runs, the requests before the close have taken
