@@ -140,16 +140,20 @@ pub(crate) fn prefetch_line(at: *const u8) {
 /// Asks the CPU to start bringing the `len` bytes from `start` into its
 /// cache, without waiting for them: for a front door that reads its own
 /// batches ahead, as [`Engine::read_ahead`] reads the engine's. Reads
-/// nothing the program can see and never faults, whatever the address.
+/// nothing the program can see and never faults, whatever the address. Only
+/// the first 4 KiB of a longer span are asked for: a cache holds little more
+/// than that of what a batch will soon read.
 pub fn prefetch(start: *const u8, len: usize) {
     const LINE: usize = 64;
-    let last = (start as usize).wrapping_add(len.max(1) - 1) & !(LINE - 1);
-    let mut line = start as usize & !(LINE - 1);
-    while line <= last {
+    let first = start as usize & !(LINE - 1);
+    let last = (start as usize).saturating_add(len.clamp(1, PREFETCH_MAX) - 1) & !(LINE - 1);
+    for line in (first..=last).step_by(LINE) {
         prefetch_line(start.wrapping_add(line.wrapping_sub(start as usize)));
-        line += LINE;
     }
 }
+
+/// The most bytes [`prefetch`] asks for at once.
+const PREFETCH_MAX: usize = 4096;
 
 /// Prefetches the first cache line of `text`'s bytes.
 fn prefetch_str(text: &str) {
@@ -239,5 +243,28 @@ mod tests {
         assert_eq!(answers.len(), 30);
         assert!(answers[..10].iter().all(|answer| answer != &Some(Error::Closed)));
         assert!(answers[10..].iter().all(|answer| answer == &Some(Error::Closed)));
+    }
+}
+
+#[cfg(test)]
+mod prefetch_tests {
+    use super::*;
+
+    #[test]
+    fn prefetch_takes_any_address_and_length() {
+        let bytes = [7u8; 300];
+        for (start, len) in [
+            (bytes.as_ptr(), bytes.len()),
+            (bytes.as_ptr(), 0),
+            (std::ptr::null(), 0),
+            (std::ptr::null(), usize::MAX),
+            (usize::MAX as *const u8, 1),
+            ((usize::MAX - 10) as *const u8, 5),
+            ((usize::MAX - 100) as *const u8, usize::MAX),
+            (0x1000 as *const u8, 1 << 40),
+        ] {
+            prefetch(start, len);
+        }
+        assert_eq!(bytes, [7u8; 300], "a prefetch changes nothing");
     }
 }

@@ -473,14 +473,31 @@ class Engine {
 
   /// Runs every request in turn, exactly as block would, and returns what
   /// each gave instead of throwing it: a request that fails leaves the others
-  /// alone. One call into the library for the whole batch, which it reads
-  /// ahead. Throws Error with Status::Closed on an engine closed before the
-  /// batch; one closed while it runs gives Status::Closed for every request
-  /// from the close on, those before it having taken effect.
+  /// alone. A zero or negative hold time refuses every request as block
+  /// would, with Status::InvalidDuration, each counted. One call into the
+  /// library for the whole batch, which it reads ahead. Throws only what
+  /// stops a batch whole: Error with Status::Closed on an engine closed
+  /// before the batch, Status::NullArgument on a moved-from Engine. One
+  /// closed while it runs gives Status::Closed for every request from the
+  /// close on, those before it having taken effect.
   std::vector<Blocked> block_many(
       const std::vector<BlockRequest> &requests,
       std::optional<std::chrono::nanoseconds> hold_time = std::nullopt) {
-    std::uint64_t hold = hold_ns(hold_time, "sk_order_block_many");
+    if (hold_time && hold_time->count() <= 0 && !requests.empty()) {
+      std::vector<sk_status> statuses(requests.size(), SK_STATUS_CLOSED);
+      for (sk_status &status : statuses) {
+        status = sk_engine_refuse(engine_, SK_STATUS_INVALID_DURATION);
+      }
+      sk_status whole = statuses.front() == SK_STATUS_NULL_ARGUMENT ? SK_STATUS_NULL_ARGUMENT
+                        : statuses.back() == SK_STATUS_CLOSED      ? SK_STATUS_CLOSED
+                                                                   : SK_STATUS_OK;
+      batch_check(whole, statuses, "sk_order_block_many");
+      std::vector<Blocked> blocked(requests.size());
+      for (std::size_t i = 0; i < requests.size(); i++) {
+        blocked[i].status = static_cast<Status>(statuses[i]);
+      }
+      return blocked;
+    }
     std::vector<sk_block_request> raw;
     raw.reserve(requests.size());
     for (const BlockRequest &request : requests) {
@@ -490,6 +507,9 @@ class Engine {
     }
     std::vector<sk_status> statuses(requests.size(), SK_STATUS_CLOSED);
     std::vector<sk_deadline> deadlines(requests.size());
+    // Positive, or none (the default); an empty batch refuses no hold time.
+    std::uint64_t hold =
+        hold_time && hold_time->count() > 0 ? static_cast<std::uint64_t>(hold_time->count()) : 0;
     sk_status status = sk_order_block_many(engine_, raw.data(), raw.size(), hold,
                                            statuses.data(), deadlines.data());
     batch_check(status, statuses, "sk_order_block_many");

@@ -674,14 +674,28 @@ void test_batches() {
   CHECK(confirmed[0] == Status::Ok && confirmed[1] == Status::AlreadyConfirmed);
   CHECK(batch.metrics().confirmed == single.metrics().confirmed);
   CHECK(batch.block_many({}).empty() && batch.confirm_many({}).empty());
-  CHECK_THROWS(batch.block_many(requests, -1s), Status::InvalidDuration);
+
+  // A bad hold time refuses each request, counted as a single block's is.
+  std::uint64_t refused_before = batch.metrics().refused_invalid;
+  for (auto hold : {-1s, 0s}) {
+    std::vector<stockkeeper::Blocked> refused = batch.block_many(requests, hold);
+    CHECK(refused.size() == requests.size());
+    CHECK(std::all_of(refused.begin(), refused.end(), [](const stockkeeper::Blocked &each) {
+      return each.status == Status::InvalidDuration;
+    }));
+  }
+  CHECK(batch.block_many({}, -1s).empty());
+  CHECK(batch.metrics().refused_invalid == refused_before + 2 * requests.size());
 
   batch.close();
   CHECK_THROWS(batch.block_many(requests), Status::Closed);
+  CHECK_THROWS(batch.block_many(requests, -1s), Status::Closed);
   CHECK_THROWS(batch.block_many({}), Status::Closed);
+  CHECK_THROWS(batch.block_many({}, -1s), Status::Closed);
   CHECK_THROWS(batch.confirm_many(confirms), Status::Closed);
   Engine moved = std::move(single);
   CHECK_THROWS(single.block_many(requests), Status::NullArgument);
+  CHECK_THROWS(single.block_many(requests, -1s), Status::NullArgument);
 }
 
 int main() {

@@ -401,16 +401,25 @@ fn batch_items<'py>(
 }
 
 /// Fetches the item 8 places after `at` in `list`, and the fields of the one
+/// 4 places after it, if a tuple (its item pointers came with it). Nothing
+/// on a Python without the GIL, where another thread may change the list
+/// between reading its length and its items.
+#[cfg(Py_GIL_DISABLED)]
+fn fetch_list_ahead(_list: &Bound<'_, PyList>, _at: usize) {}
+
+/// Fetches the item 8 places after `at` in `list`, and the fields of the one
 /// 4 places after it, if a tuple (its item pointers came with it).
+#[cfg(not(Py_GIL_DISABLED))]
 fn fetch_list_ahead(list: &Bound<'_, PyList>, at: usize) {
     // An object's header and the start of what follows it: a short str's
     // characters, a tuple's first fields.
     const OBJECT: usize = 80;
     let len = list.len();
-    // SAFETY (both blocks): the GIL is held and the index is below the
-    // list's length, so the list hands back a live object, borrowed; no
-    // Python code runs before its address is used, and nothing is read
-    // through it but a tuple's own type and fields.
+    // SAFETY (both blocks): the GIL is held (this Python has one), so no
+    // other thread changes the list meanwhile, and the index is below its
+    // length: the list hands back a live object, borrowed. No Python code
+    // runs before its address is used, and nothing is read through it but a
+    // tuple's own type and fields.
     let item =
         |index: usize| unsafe { ffi::PyList_GetItem(list.as_ptr(), index as ffi::Py_ssize_t) };
     if at + 8 < len {
