@@ -562,7 +562,7 @@ const char *sk_version(void);
 // `engine` must be NULL or a live handle; `requests` NULL or readable for
 // `count` requests, each naming ids readable for their lengths; `statuses`
 // NULL or writable for `count` statuses; `deadlines` NULL or writable for
-// `count` deadlines.
+// `count` deadlines. The arrays must not overlap one another or the ids.
 sk_status sk_order_block_many(sk_engine *engine,
                               const sk_block_request *requests,
                               size_t count,
@@ -577,7 +577,7 @@ sk_status sk_order_block_many(sk_engine *engine,
 // # Safety
 // `engine` must be NULL or a live handle; `orders` NULL or readable for
 // `count` ids, each readable for its length; `statuses` NULL or writable
-// for `count` statuses.
+// for `count` statuses, overlapping neither the ids nor `orders`.
 sk_status sk_order_confirm_many(sk_engine *engine,
                                 const sk_text *orders,
                                 size_t count,

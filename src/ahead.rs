@@ -4,12 +4,15 @@
 //! the product's place in its map, the product itself, the order's place.
 //! Each call takes locks, and a locked instruction lets no later load start
 //! before it, so the misses of consecutive calls never overlap. A batch
-//! knows which ids come next, though, and prefetches do not wait for locks:
-//! [`ReadAhead`] asks the CPU for what a request a few places ahead will
-//! read, in steps, each step starting from what the one before brought in,
-//! while the caller runs the current request. Nothing is changed or
-//! reported: a step that finds nothing fetches nothing, and the calls
-//! themselves are the caller's own, run as they would be without it.
+//! knows which ids come next, though, and a prefetch is not held up that
+//! way: [`ReadAhead`] asks the CPU for what a request a few places ahead
+//! will read, in steps, each step starting from what the one before brought
+//! in (a step takes a shard's read lock only to work out addresses, or to
+//! read a bucket the step before fetched), while the caller runs the
+//! current request. Nothing is changed or reported: a step that finds
+//! nothing fetches nothing, and the calls themselves are the caller's own,
+//! run as they would be without it. Where the CPU has no prefetch
+//! instruction the steps would only cost, and none is taken.
 
 use crate::engine::Engine;
 
@@ -18,7 +21,7 @@ use crate::engine::Engine;
 pub enum Lookup<'a> {
     /// A block of `product` for the new order `order`.
     Block { product: &'a str, order: &'a str },
-    /// A call on an order that exists: confirm, cancel, extend or status.
+    /// A call on an order: confirm, cancel, extend or status.
     Order(&'a str),
     /// Nothing: a request that will be refused before it reaches the engine.
     Nothing,
@@ -74,6 +77,9 @@ where
     /// the steps the items before it would have taken for those that follow.
     /// An engine closed meanwhile takes no step past the ids.
     fn fetch_for(&self, at: usize) {
+        if !PREFETCHES {
+            return;
+        }
         let due = |step: Step| {
             let firsts = if at == 0 { 0..step.distance() } else { 0..0 };
             let lookups =
@@ -121,6 +127,10 @@ where
 
 impl<'i, T, F> ExactSizeIterator for ReadAhead<'_, 'i, T, F> where F: Fn(&'i T) -> Lookup<'i> {}
 
+/// Whether [`prefetch_line`] asks the CPU for anything. Miri counts as one
+/// that does, so that it checks every step, whose fetches it skips.
+const PREFETCHES: bool = cfg!(target_arch = "x86_64");
+
 /// Asks the CPU to bring the cache line at `at` in, without waiting for it.
 /// Never faults, whatever the address; a no-op where there is no such
 /// instruction to hand, and under Miri, which has none.
@@ -140,9 +150,11 @@ pub(crate) fn prefetch_line(at: *const u8) {
 /// Asks the CPU to start bringing the `len` bytes from `start` into its
 /// cache, without waiting for them: for a front door that reads its own
 /// batches ahead, as [`Engine::read_ahead`] reads the engine's. Reads
-/// nothing the program can see and never faults, whatever the address. Only
-/// the first 4 KiB of a longer span are asked for: a cache holds little more
-/// than that of what a batch will soon read.
+/// nothing the program can see and never faults, whatever the address. A
+/// length of 0 asks for the line at `start`; only the first 4 KiB of a
+/// longer span are asked for, which keeps a call short and leaves most of
+/// the first-level cache to what is in it. Does nothing where the CPU has
+/// no prefetch instruction to hand (only x86_64 has one here).
 pub fn prefetch(start: *const u8, len: usize) {
     const LINE: usize = 64;
     let first = start as usize & !(LINE - 1);
@@ -250,6 +262,8 @@ mod tests {
 mod prefetch_tests {
     use super::*;
 
+    /// Returns, neither panicking (on overflow, in a debug build) nor taking
+    /// for ever, whatever the span.
     #[test]
     fn prefetch_takes_any_address_and_length() {
         let bytes = [7u8; 300];
@@ -265,6 +279,5 @@ mod prefetch_tests {
         ] {
             prefetch(start, len);
         }
-        assert_eq!(bytes, [7u8; 300], "a prefetch changes nothing");
     }
 }

@@ -131,24 +131,30 @@ fn run_worker(engine: &Engine, worker: usize) -> Tally {
 
 #[test]
 fn a_batch_closed_from_another_thread_answers_closed_from_then_on() {
+    const CLOSE_AT: usize = 1_000;
     let engine = Engine::new(Options::manual()).unwrap();
     engine.add_product("kettle", "Kettle", 1_000_000).unwrap();
     let requests: Vec<(&str, u64, String)> =
-        (0..20_000).map(|i| ("kettle", 1, format!("o{i}"))).collect();
+        (0..5_000).map(|i| ("kettle", 1, format!("o{i}"))).collect();
+    // The batch stops at CLOSE_AT, with steps of reading ahead taken for the
+    // requests after it, until another thread has closed the engine.
+    let (reached, closed) = (Barrier::new(2), Barrier::new(2));
     let answers: Vec<Result<(), Error>> = thread::scope(|scope| {
         let batch = scope.spawn(|| {
-            let block = |(product, quantity, order): &(&str, u64, String)| {
+            let block = |(at, (product, quantity, order)): (usize, &(&str, u64, String))| {
+                if at == CLOSE_AT {
+                    reached.wait();
+                    closed.wait();
+                }
                 engine.block(product, *quantity, order, None).map(|_| ())
             };
-            engine.read_ahead(&requests, block_lookup).map(block).collect()
+            engine.read_ahead(&requests, block_lookup).enumerate().map(block).collect()
         });
-        while engine.metrics().map(|m| m.held).unwrap_or(1) == 0 {
-            thread::yield_now();
-        }
+        reached.wait();
         engine.close();
+        closed.wait();
         batch.join().unwrap()
     });
-    let ran = answers.iter().take_while(|answer| answer.is_ok()).count();
-    assert!(ran > 0, "the close came after the first hold");
-    assert!(answers[ran..].iter().all(|answer| answer == &Err(Error::Closed)));
+    assert!(answers[..CLOSE_AT].iter().all(Result::is_ok));
+    assert!(answers[CLOSE_AT..].iter().all(|answer| answer == &Err(Error::Closed)));
 }

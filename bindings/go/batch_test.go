@@ -166,6 +166,58 @@ func TestConfirmManyAnswersAsConfirmDoes(t *testing.T) {
 	sameAftermath(t, batched, single)
 }
 
+// Batches longer than the chunks the package hands the library at once
+// (128 requests) answer as single calls do, duplicates of an order id held
+// in the chunk before among them.
+func TestBatchesAcrossChunksAnswerAsSingleCalls(t *testing.T) {
+	batched, single := twinEngines(t)
+	for _, engine := range []*Engine{batched, single} {
+		mustAdd(t, engine, "crate", 400)
+	}
+	var requests []BlockRequest
+	var orders []string
+	for i := 0; i < 300; i++ {
+		order := fmt.Sprintf("c%d", i)
+		request := map[int]BlockRequest{
+			0: {"crate", 1, order},
+			1: {"crate", 0, order},
+			2: {"teapot", 1, order},
+			3: {"crate", 1, ""},
+			4: {"crate", 2, fmt.Sprintf("c%d", i-4)},
+		}[i%5]
+		requests = append(requests, request)
+		orders = append(orders, order)
+	}
+	blocked, err := batched.BlockMany(requests)
+	if err != nil {
+		t.Fatalf("BlockMany: %v", err)
+	}
+	for i, request := range requests {
+		_, err := single.Block(request.Product, request.Quantity, request.Order)
+		if blocked[i].Err != err {
+			t.Errorf("request %d %+v: batch gave %v, Block gave %v", i, request, blocked[i].Err, err)
+		}
+	}
+	confirmed, err := batched.ConfirmMany(orders)
+	if err != nil {
+		t.Fatalf("ConfirmMany: %v", err)
+	}
+	for i, order := range orders {
+		if err := single.Confirm(order); confirmed[i] != err {
+			t.Errorf("order %s: batch gave %v, Confirm gave %v", order, confirmed[i], err)
+		}
+	}
+	got, err := batched.Stock("crate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStock(t, single, "crate", got)
+	if got.OnHand != 400-60 {
+		t.Errorf("crate stock %+v, want the 60 orders held and confirmed gone", got)
+	}
+	sameAftermath(t, batched, single)
+}
+
 func TestBatchesOnAClosedEngine(t *testing.T) {
 	engine := newTestEngine(t, Options{})
 	mustAdd(t, engine, "kettle", 5)

@@ -385,7 +385,7 @@ pub fn order_ids<I: Convert>(ids: &Bound<'_, PyAny>) -> PyResult<Vec<Result<I, E
 /// The items of a batch, as iterating it gives them. A list's items are
 /// read ahead as the engine reads a batch ahead ([`stockkeeper::prefetch`]):
 /// a batch built well before the call has left its items out of the cache,
-/// and reading them one miss after another took a sixth of a batch of
+/// and reading them one miss after another took about a tenth of a batch of
 /// block+confirm pairs.
 fn batch_items<'py>(
     batch: &Bound<'py, PyAny>,
@@ -415,19 +415,21 @@ fn fetch_list_ahead(list: &Bound<'_, PyList>, at: usize) {
     // characters, a tuple's first fields.
     const OBJECT: usize = 80;
     let len = list.len();
-    // SAFETY (both blocks): the GIL is held (this Python has one), so no
-    // other thread changes the list meanwhile, and the index is below its
-    // length: the list hands back a live object, borrowed. No Python code
-    // runs before its address is used, and nothing is read through it but a
-    // tuple's own type and fields.
-    let item =
-        |index: usize| unsafe { ffi::PyList_GetItem(list.as_ptr(), index as ffi::Py_ssize_t) };
-    if at + 8 < len {
-        stockkeeper::prefetch(item(at + 8).cast(), OBJECT);
+    // The item at `index`, borrowed, if the list has one there.
+    let item = |index: usize| {
+        // SAFETY: the GIL is held (this Python has one), so no other thread
+        // changes the list meanwhile, and the index is below its length: the
+        // list hands back a live object, borrowed, which stays live until
+        // Python code runs, and none runs before it is used below.
+        (index < len).then(|| unsafe { ffi::PyList_GetItem(list.as_ptr(), index as _) })
+    };
+    if let Some(ahead) = item(at + 8) {
+        stockkeeper::prefetch(ahead.cast(), OBJECT);
     }
-    if at + 4 < len {
+    if let Some(tuple) = item(at + 4) {
+        // SAFETY: a live object (above); only a tuple's type and its fields
+        // below its size are read.
         unsafe {
-            let tuple = item(at + 4);
             if ffi::PyTuple_Check(tuple) != 0 {
                 for field in 0..ffi::PyTuple_Size(tuple).min(3) {
                     stockkeeper::prefetch(ffi::PyTuple_GetItem(tuple, field).cast(), OBJECT);

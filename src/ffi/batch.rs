@@ -41,7 +41,7 @@ pub struct SkBlockRequest {
 /// `engine` must be NULL or a live handle; `requests` NULL or readable for
 /// `count` requests, each naming ids readable for their lengths; `statuses`
 /// NULL or writable for `count` statuses; `deadlines` NULL or writable for
-/// `count` deadlines.
+/// `count` deadlines. The arrays must not overlap one another or the ids.
 #[no_mangle]
 pub unsafe extern "C" fn sk_order_block_many(
     engine: *mut SkEngine,
@@ -76,7 +76,7 @@ pub unsafe extern "C" fn sk_order_block_many(
 /// # Safety
 /// `engine` must be NULL or a live handle; `orders` NULL or readable for
 /// `count` ids, each readable for its length; `statuses` NULL or writable
-/// for `count` statuses.
+/// for `count` statuses, overlapping neither the ids nor `orders`.
 #[no_mangle]
 pub unsafe extern "C" fn sk_order_confirm_many(
     engine: *mut SkEngine,

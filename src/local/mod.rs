@@ -322,12 +322,18 @@ impl Backend for LocalBackend {
             }
             (Lookup::Order(order), Step::Places) => self.orders.fetch_place(order_hash(order)),
             (Lookup::Order(order), Step::Values) => {
+                // The cell and, just before it, the counts the call's
+                // handle on it takes.
                 let cell = |order: &Arc<OrderCell>| {
-                    prefetch(Arc::as_ptr(order).cast(), mem::size_of::<OrderCell>());
+                    let counts = 2 * mem::size_of::<usize>();
+                    let start = Arc::as_ptr(order).cast::<u8>().wrapping_sub(counts);
+                    prefetch(start, counts + mem::size_of::<OrderCell>());
                 };
                 self.orders.fetch_value(order_hash(order), cell);
             }
             (Lookup::Order(order), Step::Behind) => {
+                // The first few products: a call on a long order waits for
+                // the rest, which reading ahead would not cover in time.
                 let products = |order: &Arc<OrderCell>| {
                     order.lines.iter().take(4).for_each(|(product, _)| product.fetch());
                 };

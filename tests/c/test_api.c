@@ -2055,7 +2055,6 @@ static void test_threads(void) {
   sk_engine_free(race.engine);
 }
 
-/* ---- Runner ----------------------------------------------------------- */
 
 /* ---- Batches ----------------------------------------------------------- */
 
@@ -2180,6 +2179,8 @@ static void test_batches(void) {
   sk_engine_free(single);
   sk_engine_free(batch);
 }
+
+/* ---- Runner ----------------------------------------------------------- */
 
 static const struct {
   const char *name;
