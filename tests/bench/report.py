@@ -509,8 +509,9 @@ def go_batches(figures: Figures, add: Any) -> None:
         return
     add("")
     add("The same orders from Go in batches of 1,000 (`Engine.BlockMany`, "
-        "`Engine.ConfirmMany`), one crossing a batch. A batched confirm comes a thousand "
-        "blocks after its own, when its product has left the cache again.")
+        "`Engine.ConfirmMany`), one crossing a batch, which the library reads ahead "
+        "(`sk_order_block_many`, `sk_order_confirm_many`). A batched confirm comes a "
+        "thousand blocks after its own.")
     add("")
     add("| the same orders | ns each, one call each | ns each, in batches | speedup |")
     add("|---|---|---|---|")
