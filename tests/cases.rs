@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use stockkeeper::{Engine, ErrorCode, Line, Options, Stock};
+use stockkeeper::{Engine, ErrorCode, Line, Lookup, Options, Stock};
 
 const NANOS_PER_UNIT: [(&str, u128); 5] = [
     ("h", 3_600_000_000_000),
@@ -44,7 +44,12 @@ enum Got {
     Error(&'static str),
     Number(u64),
     Stock(Stock),
-    Status { state: &'static str, deadline: Duration },
+    Status {
+        state: &'static str,
+        deadline: Duration,
+    },
+    /// A batch's answer to each request: `ok` or an error code.
+    Each(Vec<&'static str>),
 }
 
 impl fmt::Display for Got {
@@ -57,6 +62,7 @@ impl fmt::Display for Got {
             Got::Status { state, deadline } => {
                 write!(f, "{state} deadline={}", format_duration(*deadline))
             }
+            Got::Each(answers) => f.write_str(&answers.join(" ")),
         }
     }
 }
@@ -69,6 +75,7 @@ enum Expected {
     Number(u64),
     Stock([u64; 3]),
     Status { state: String, deadline: Option<Duration> },
+    Each(Vec<String>),
 }
 
 impl Expected {
@@ -85,6 +92,7 @@ impl Expected {
             (Expected::Status { state: want, deadline }, Got::Status { state, deadline: at }) => {
                 want == state && deadline.map_or(true, |want| want == *at)
             }
+            (Expected::Each(want), Got::Each(got)) => want == got,
             _ => false,
         }
     }
@@ -103,6 +111,7 @@ impl fmt::Display for Expected {
             Expected::Status { state, deadline: Some(at) } => {
                 write!(f, "{state} deadline={}", format_duration(*at))
             }
+            Expected::Each(answers) => f.write_str(&answers.join(" ")),
         }
     }
 }
@@ -234,6 +243,15 @@ fn parse_expected(operation: &str, tokens: &[&str]) -> Step<Expected> {
             "add" | "update" | "block" | "block_for" | "confirm" | "cancel" | "extend" | "close",
             ["ok"],
         ) => Ok(Expected::Ok),
+        ("block_many" | "confirm_many", answers) => {
+            let known = |answer: &&str| {
+                *answer == "ok" || ErrorCode::ALL.iter().any(|code| code.name() == *answer)
+            };
+            match answers.iter().find(|answer| !known(answer)) {
+                Some(answer) => malformed(format!("`{answer}` is not `ok` or an error code")),
+                None => Ok(Expected::Each(answers.iter().map(|a| (*a).to_owned()).collect())),
+            }
+        }
         _ => malformed(format!("`{}` is not what `{operation}` gives", tokens.join(" "))),
     }
 }
@@ -276,6 +294,52 @@ fn block(engine: &Engine, order: &str, lines: &[String], hold: Option<Duration>)
 
 fn error(err: stockkeeper::Error) -> Got {
     Got::Error(err.code().name())
+}
+
+/// What one request of a batch gave: `ok` or its error code.
+fn answer<T>(result: stockkeeper::Result<T>) -> &'static str {
+    result.map_or_else(|err| err.code().name(), |_| "ok")
+}
+
+fn block_lookup<'a>((product, _, order): &'a (String, u64, String)) -> Lookup<'a> {
+    Lookup::Block { product, order }
+}
+
+fn order_lookup<'a>(&order: &&'a str) -> Lookup<'a> {
+    Lookup::Order(order)
+}
+
+/// A batch of blocks, `order product quantity` triples, read ahead as a
+/// front door reads its batches; a closed engine refuses it whole.
+fn block_many(engine: &Engine, args: &[String]) -> Step<Got> {
+    if args.is_empty() || args.len() % 3 != 0 {
+        return malformed("expected arguments `order product quantity ...`");
+    }
+    let requests = args
+        .chunks(3)
+        .map(|r| Ok((decode_text(&r[1])?, to_u64(&r[2])?, decode_text(&r[0])?)))
+        .collect::<Step<Vec<_>>>()?;
+    if engine.is_closed() {
+        return Ok(Got::Error("closed"));
+    }
+    let block = |(product, quantity, order): &(String, u64, String)| {
+        answer(engine.block(product, *quantity, order, None))
+    };
+    Ok(Got::Each(engine.read_ahead(&requests, block_lookup).map(block).collect()))
+}
+
+/// A batch of confirms, one order each, as `block_many` runs blocks.
+fn confirm_many(engine: &Engine, args: &[String]) -> Step<Got> {
+    if args.is_empty() {
+        return malformed("expected arguments `order ...`");
+    }
+    let orders = args.iter().map(|order| decode_text(order)).collect::<Step<Vec<_>>>()?;
+    if engine.is_closed() {
+        return Ok(Got::Error("closed"));
+    }
+    let orders: Vec<&str> = orders.iter().map(String::as_str).collect();
+    let confirm = |order: &&str| answer(engine.confirm(order));
+    Ok(Got::Each(engine.read_ahead(&orders, order_lookup).map(confirm).collect()))
 }
 
 /// Runs one operation and reports what it gave, or why it could not run.
@@ -346,6 +410,8 @@ fn perform(engine: &Engine, operation: &str, args: &[String]) -> Step<Got> {
             engine.close();
             Got::Ok
         }
+        "block_many" => block_many(engine, args)?,
+        "confirm_many" => confirm_many(engine, args)?,
         _ => return malformed(format!("`{operation}` is not an operation")),
     };
     Ok(got)

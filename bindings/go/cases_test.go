@@ -265,6 +265,18 @@ func (c *caseRun) do(op string, args []string) (string, error) {
 	case "close":
 		c.arity(op, args, 0)
 		return "ok", e.Close()
+	case "block_many":
+		return c.blockMany(args)
+	case "confirm_many":
+		if len(args) == 0 {
+			c.fatalf("confirm_many takes order ids")
+		}
+		orders := make([]string, len(args))
+		for i, arg := range args {
+			orders[i] = c.id(arg)
+		}
+		results, err := e.ConfirmMany(orders)
+		return answers(len(results), func(i int) error { return results[i] }), err
 	}
 	c.fatalf("unknown operation %q", op)
 	return "", nil
@@ -301,6 +313,43 @@ func (c *caseRun) block(args []string, hold time.Duration, ownHold bool) (string
 		_, err = e.Block(lines[0].Product, lines[0].Quantity, order)
 	}
 	return "ok", err
+}
+
+// blockMany runs a block_many step, ORDER PRODUCT QUANTITY triples, as
+// one BlockMany.
+func (c *caseRun) blockMany(args []string) (string, error) {
+	if len(args) == 0 || len(args)%3 != 0 {
+		c.fatalf("block_many takes order/product/quantity triples")
+	}
+	var requests []stockkeeper.BlockRequest
+	for i := 0; i < len(args); i += 3 {
+		quantity, err := c.number(args[i+2])
+		if err != nil {
+			return "", err
+		}
+		requests = append(requests,
+			stockkeeper.BlockRequest{Product: c.id(args[i+1]), Quantity: quantity, Order: c.id(args[i])})
+	}
+	results, err := c.engine.BlockMany(requests)
+	return answers(len(results), func(i int) error { return results[i].Err }), err
+}
+
+// answers renders a batch's results as the file writes them: ok, or the
+// name of the error each request met.
+func answers(n int, result func(int) error) string {
+	tokens := make([]string, n)
+	for i := range tokens {
+		var failure *stockkeeper.Error
+		switch err := result(i); {
+		case err == nil:
+			tokens[i] = "ok"
+		case errors.As(err, &failure):
+			tokens[i] = failure.Name()
+		default:
+			tokens[i] = err.Error()
+		}
+	}
+	return strings.Join(tokens, " ")
 }
 
 func (c *caseRun) arity(op string, args []string, n int) {

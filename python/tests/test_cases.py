@@ -114,6 +114,21 @@ def hold(
     return ["ok"]
 
 
+def block_many(engine: stockkeeper.Engine, tokens: list[str]) -> list[str]:
+    assert tokens and len(tokens) % 3 == 0, f"requests must be triples: {tokens}"
+    requests = [
+        (text(tokens[i + 1]), int(tokens[i + 2]), text(tokens[i]))
+        for i in range(0, len(tokens), 3)
+    ]
+    return answers(engine.block_many(requests))
+
+
+def answers(held: list[bool]) -> list[str]:
+    """A batch's True or False for each request, as the tokens `ok` and
+    `refused`: Python's batch calls do not say why a request was refused."""
+    return ["ok" if each else "refused" for each in held]
+
+
 def status(engine: stockkeeper.Engine, order: str) -> list[str]:
     found = engine.status(text(order))
     return [found.state, f"deadline={found.deadline.since_start_ns}ns"]
@@ -142,6 +157,8 @@ def perform(engine: stockkeeper.Engine, step: Step) -> list[str]:
         "advance": lambda: [str(engine.advance(seconds(a[0])))],
         "release": lambda: [str(engine.release_expired())],
         "close": lambda: done(engine.close),
+        "block_many": lambda: block_many(engine, a),
+        "confirm_many": lambda: answers(engine.confirm_many([text(order) for order in a])),
     }
     assert step.operation in operations, f"unknown operation {step.operation!r}"
     return operations[step.operation]()
@@ -151,9 +168,14 @@ def _stock_numbers(stock: stockkeeper.Stock) -> tuple[int, int, int]:
     return stock.on_hand, stock.reserved, stock.available
 
 
-def normalise(expected: list[str], outcome: list[str]) -> tuple[list[str], list[str]]:
+def normalise(
+    operation: str, expected: list[str], outcome: list[str]
+) -> tuple[list[str], list[str]]:
     """Makes a status outcome comparable: its deadline in nanoseconds, and
-    only when the case asks for it."""
+    only when the case asks for it. A batch's expected error codes become
+    `refused`, all that its answers tell."""
+    if operation in ("block_many", "confirm_many") and expected[0] != "error":
+        return ["ok" if token == "ok" else "refused" for token in expected], outcome
     if outcome and outcome[-1].startswith("deadline="):
         wanted = [token for token in expected if not token.startswith("deadline=")]
         deadlines = [token for token in expected if token.startswith("deadline=")]
@@ -195,7 +217,7 @@ def run_case(path: Path) -> None:
                 except stockkeeper.StockkeeperError as error:
                     outcome = ["error", error.code]
                 run += 1
-                expected, got = normalise(step.expected, outcome)
+                expected, got = normalise(step.operation, step.expected, outcome)
                 assert got == expected, f"{where}\n  expected: {expected}\n  got:      {got}"
     finally:
         CASE_STEPS[path.name] = (run, skipped)

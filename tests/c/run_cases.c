@@ -256,7 +256,10 @@ static bool decode(const struct run *run, const char *token, struct bytes *out) 
 
 /* ---- Answers ---------------------------------------------------------- */
 
-enum answer_kind { ANSWER_OK, ANSWER_NUMBERS, ANSWER_STATE };
+enum answer_kind { ANSWER_OK, ANSWER_NUMBERS, ANSWER_STATE, ANSWER_EACH };
+
+/* The most requests a batch step may have. */
+#define MAX_BATCH 64
 
 /* What a step gives on success, from the library or as a case expects it. */
 struct answer {
@@ -266,6 +269,8 @@ struct answer {
   const char *state;
   bool has_deadline;
   uint64_t deadline_ns;
+  /* A batch's answer to each request: "ok" or a status name; `count` of them. */
+  const char *each[MAX_BATCH];
 };
 
 static const char *state_name(sk_order_state state) {
@@ -296,6 +301,14 @@ static void format_answer(const struct answer *answer, char *out, size_t size) {
       }
       break;
     }
+    case ANSWER_EACH: {
+      size_t used = 0;
+      for (int i = 0; i < answer->count && used < size; i++) {
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i > 0 ? " " : "",
+                                 answer->each[i]);
+      }
+      break;
+    }
     case ANSWER_STATE:
       if (answer->has_deadline) {
         snprintf(out, size, "%s deadline=%" PRIu64 "ns", answer->state, answer->deadline_ns);
@@ -320,6 +333,16 @@ static bool answers_match(const struct answer *want, const struct answer *got) {
       }
       for (int i = 0; i < want->count; i++) {
         if (want->numbers[i] != got->numbers[i]) {
+          return false;
+        }
+      }
+      return true;
+    case ANSWER_EACH:
+      if (want->count != got->count) {
+        return false;
+      }
+      for (int i = 0; i < want->count; i++) {
+        if (strcmp(want->each[i], got->each[i]) != 0) {
           return false;
         }
       }
@@ -370,6 +393,16 @@ static enum step_result parse_expected(const struct run *run, char **tokens, int
           complain(run, "%s is not a number that fits int64_t", tokens[i]);
           return STEP_BROKEN;
         }
+      }
+      return STEP_RAN;
+    case ANSWER_EACH:
+      if (count > MAX_BATCH) {
+        complain(run, "a batch step may have at most %d requests", MAX_BATCH);
+        return STEP_BROKEN;
+      }
+      out->answer.count = count;
+      for (int i = 0; i < count; i++) {
+        out->answer.each[i] = tokens[i];
       }
       return STEP_RAN;
     case ANSWER_STATE: {
@@ -510,6 +543,67 @@ static enum step_result block(const struct run *run, struct args *args, int firs
   return result;
 }
 
+/* A batch's statuses as a step's answer: "ok" or each status's name. */
+static void batch_answer(const sk_status *statuses, int count, struct outcome *out) {
+  out->answer.count = count;
+  for (int i = 0; i < count; i++) {
+    out->answer.each[i] = statuses[i] == SK_STATUS_OK ? "ok" : sk_status_name(statuses[i]);
+  }
+}
+
+/* `order product quantity` triples through sk_order_block_many. */
+static enum step_result block_many(const struct run *run, struct args *args,
+                                   struct outcome *out) {
+  int count = args->count / 3;
+  if (args->count % 3 != 0 || count > MAX_BATCH) {
+    complain(run, "expected at most %d `order product quantity` triples", MAX_BATCH);
+    return STEP_BROKEN;
+  }
+  sk_block_request requests[MAX_BATCH];
+  enum step_result result = STEP_RAN;
+  for (int i = 0; i < count && result == STEP_RAN; i++) {
+    const struct bytes *order = id_arg(run, args, 3 * i);
+    const struct bytes *product = order == NULL ? NULL : id_arg(run, args, 3 * i + 1);
+    if (product == NULL) {
+      return STEP_BROKEN;
+    }
+    requests[i] = (sk_block_request){order->data, order->len, product->data, product->len, 0};
+    int_arg(run, args, 3 * i + 2, &requests[i].quantity, &result);
+  }
+  if (result == STEP_RAN) {
+    sk_status statuses[MAX_BATCH];
+    out->status =
+        sk_order_block_many(run->engine, requests, (size_t)count, 0, statuses, NULL);
+    if (out->status == SK_STATUS_OK) {
+      batch_answer(statuses, count, out);
+    }
+  }
+  return result;
+}
+
+/* Order ids through sk_order_confirm_many. */
+static enum step_result confirm_many(const struct run *run, struct args *args,
+                                     struct outcome *out) {
+  if (args->count > MAX_BATCH) {
+    complain(run, "expected at most %d orders", MAX_BATCH);
+    return STEP_BROKEN;
+  }
+  sk_text orders[MAX_BATCH];
+  for (int i = 0; i < args->count; i++) {
+    const struct bytes *order = id_arg(run, args, i);
+    if (order == NULL) {
+      return STEP_BROKEN;
+    }
+    orders[i] = (sk_text){order->data, order->len};
+  }
+  sk_status statuses[MAX_BATCH];
+  out->status = sk_order_confirm_many(run->engine, orders, (size_t)args->count, statuses);
+  if (out->status == SK_STATUS_OK) {
+    batch_answer(statuses, args->count, out);
+  }
+  return STEP_RAN;
+}
+
 /* An operation of the case format: its arguments and what it answers on success. */
 struct op {
   const char *name;
@@ -528,7 +622,8 @@ static const struct op ops[] = {
     {"confirm", 1, true, ANSWER_OK, 0},       {"cancel", 1, true, ANSWER_OK, 0},
     {"extend", 2, true, ANSWER_OK, 0},        {"status", 1, true, ANSWER_STATE, 0},
     {"advance", 1, false, ANSWER_NUMBERS, 1}, {"release", 0, false, ANSWER_NUMBERS, 1},
-    {"close", 0, false, ANSWER_OK, 0},
+    {"close", 0, false, ANSWER_OK, 0},        {"block_many", -3, false, ANSWER_EACH, 0},
+    {"confirm_many", -1, false, ANSWER_EACH, 0},
 };
 
 /* The operation a step names, with its argument count checked; NULL otherwise. */
@@ -635,6 +730,10 @@ static enum step_result perform(const struct run *run, const struct op *op, stru
     out->answer.numbers[0] = (int64_t)released;
   } else if (strcmp(op->name, "close") == 0) {
     out->status = sk_engine_close(run->engine);
+  } else if (strcmp(op->name, "block_many") == 0) {
+    return block_many(run, args, out);
+  } else if (strcmp(op->name, "confirm_many") == 0) {
+    return confirm_many(run, args, out);
   }
   return STEP_RAN;
 }
