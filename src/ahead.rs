@@ -75,7 +75,9 @@ where
 
     /// Takes every step due before item `at` runs. The first item also takes
     /// the steps the items before it would have taken for those that follow.
-    /// An engine closed meanwhile takes no step past the ids.
+    /// An engine closed meanwhile takes no step past the ids. The caller's
+    /// `lookup` runs before the engine counts this as a call in progress, so
+    /// that a lookup may call the engine, even close it.
     fn fetch_for(&self, at: usize) {
         if !PREFETCHES {
             return;
@@ -84,9 +86,9 @@ where
             let firsts = if at == 0 { 0..step.distance() } else { 0..0 };
             let lookups =
                 firsts.chain([at + step.distance()]).filter_map(|index| self.items.get(index));
-            lookups.map(|item| (self.lookup)(item))
+            lookups.map(move |item| (step, (self.lookup)(item)))
         };
-        for lookup in due(Step::Ids) {
+        for (_, lookup) in due(Step::Ids) {
             match lookup {
                 Lookup::Block { product, order } => {
                     prefetch_str(product);
@@ -96,11 +98,19 @@ where
                 Lookup::Nothing => {}
             }
         }
+        // At most this many steps fall due together: for the first item, each
+        // step's distance, and one more each.
+        const MOST: usize =
+            Step::Places.distance() + Step::Values.distance() + Step::Behind.distance() + 3;
+        let mut steps = [(Step::Places, Lookup::Nothing); MOST];
+        let mut count = 0;
+        for (step, lookup) in [Step::Places, Step::Values, Step::Behind].into_iter().flat_map(due) {
+            steps[count] = (step, lookup);
+            count += 1;
+        }
         self.engine.with_backend(|backend| {
-            for step in [Step::Places, Step::Values, Step::Behind] {
-                for lookup in due(step) {
-                    backend.fetch_ahead(lookup, step);
-                }
+            for &(step, lookup) in &steps[..count] {
+                backend.fetch_ahead(lookup, step);
             }
         });
     }
@@ -239,6 +249,33 @@ mod tests {
         assert_eq!(engine.read_ahead(&items(40), lookup).count(), 40);
         assert_eq!((engine.metrics().unwrap(), engine.stock("p0").unwrap()), before);
         assert_eq!(statuses(&engine), held);
+    }
+
+    /// [`lookup`], which closes the engine on its call after `close_at`.
+    fn closing_lookup<'a>(
+        engine: &'a Engine,
+        seen: &'a std::cell::Cell<usize>,
+        close_at: usize,
+    ) -> impl Fn(&'a (u8, String, String)) -> Lookup<'a> {
+        move |item| {
+            seen.set(seen.get() + 1);
+            if seen.get() == close_at + 1 {
+                engine.close();
+            }
+            lookup(item)
+        }
+    }
+
+    #[test]
+    fn a_lookup_may_close_the_engine() {
+        for close_at in [0, 1, 5, 17] {
+            let engine = engine();
+            let items = items(30);
+            let seen = std::cell::Cell::new(0);
+            let closing = closing_lookup(&engine, &seen, close_at);
+            assert_eq!(engine.read_ahead(&items, closing).count(), 30, "closed at {close_at}");
+            assert!(engine.is_closed());
+        }
     }
 
     #[test]

@@ -271,7 +271,12 @@ impl Engine {
     /// catalogue larger than the cache, whose calls otherwise wait for
     /// memory one miss after another. Changes and counts nothing: a fetch
     /// for an item the caller then skips, or on an engine closed meanwhile,
-    /// is only wasted.
+    /// is only wasted. `lookup` is called several times for each item, the
+    /// first as many as twelve items before the item is yielded, so it
+    /// should be cheap; it may call the engine. A panic in it comes out of
+    /// the `next` that called it, for an earlier item. Where the CPU has no
+    /// prefetch instruction (only x86_64 has one here), it only yields the
+    /// items.
     ///
     /// ```
     /// use stockkeeper::{Engine, Lookup, Options};

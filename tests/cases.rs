@@ -309,11 +309,14 @@ fn order_lookup<'a>(&order: &&'a str) -> Lookup<'a> {
     Lookup::Order(order)
 }
 
+/// The most requests a batch step may have (tests/cases/README.md).
+const MAX_BATCH: usize = 64;
+
 /// A batch of blocks, `order product quantity` triples, read ahead as a
 /// front door reads its batches; a closed engine refuses it whole.
 fn block_many(engine: &Engine, args: &[String]) -> Step<Got> {
-    if args.is_empty() || args.len() % 3 != 0 {
-        return malformed("expected arguments `order product quantity ...`");
+    if args.is_empty() || args.len() % 3 != 0 || args.len() > 3 * MAX_BATCH {
+        return malformed(format!("expected 1 to {MAX_BATCH} `order product quantity` triples"));
     }
     let requests = args
         .chunks(3)
@@ -330,8 +333,8 @@ fn block_many(engine: &Engine, args: &[String]) -> Step<Got> {
 
 /// A batch of confirms, one order each, as `block_many` runs blocks.
 fn confirm_many(engine: &Engine, args: &[String]) -> Step<Got> {
-    if args.is_empty() {
-        return malformed("expected arguments `order ...`");
+    if args.is_empty() || args.len() > MAX_BATCH {
+        return malformed(format!("expected 1 to {MAX_BATCH} orders"));
     }
     let orders = args.iter().map(|order| decode_text(order)).collect::<Step<Vec<_>>>()?;
     if engine.is_closed() {

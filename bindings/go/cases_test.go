@@ -268,8 +268,8 @@ func (c *caseRun) do(op string, args []string) (string, error) {
 	case "block_many":
 		return c.blockMany(args)
 	case "confirm_many":
-		if len(args) == 0 {
-			c.fatalf("confirm_many takes order ids")
+		if len(args) == 0 || len(args) > maxBatch {
+			c.fatalf("confirm_many takes 1 to %d order ids", maxBatch)
 		}
 		orders := make([]string, len(args))
 		for i, arg := range args {
@@ -315,11 +315,14 @@ func (c *caseRun) block(args []string, hold time.Duration, ownHold bool) (string
 	return "ok", err
 }
 
+// maxBatch is the most requests a batch step may have (tests/cases/README.md).
+const maxBatch = 64
+
 // blockMany runs a block_many step, ORDER PRODUCT QUANTITY triples, as
 // one BlockMany.
 func (c *caseRun) blockMany(args []string) (string, error) {
-	if len(args) == 0 || len(args)%3 != 0 {
-		c.fatalf("block_many takes order/product/quantity triples")
+	if len(args) == 0 || len(args)%3 != 0 || len(args) > 3*maxBatch {
+		c.fatalf("block_many takes 1 to %d order/product/quantity triples", maxBatch)
 	}
 	var requests []stockkeeper.BlockRequest
 	for i := 0; i < len(args); i += 3 {

@@ -25,6 +25,17 @@ CASES_DIR = Path(__file__).resolve().parent.parent.parent / "tests" / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("*.case"))
 
 UNIT_NS = {"ns": 1, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+
+# The most requests a batch step may have (tests/cases/README.md).
+MAX_BATCH = 64
+
+# The error codes a case may name, as tests/cases/README.md lists them.
+CODES = frozenset(
+    "empty_id id_too_long id_contains_nul invalid_utf8 invalid_name invalid_quantity overflow "
+    "invalid_duration unknown_product unknown_order product_exists duplicate_order "
+    "insufficient_stock already_confirmed already_cancelled expired clock_not_manual "
+    "closed".split()
+)
 NS_PER_S = 10**9
 
 
@@ -58,6 +69,7 @@ def parse_case(path: Path) -> tuple[dict[str, str], list[Step]]:
             continue
         assert "=>" in tokens, f"{path.name}:{number}: no `=>` in {line!r}"
         arrow = tokens.index("=>")
+        assert arrow < len(tokens) - 1, f"{path.name}:{number}: nothing after `=>` in {line!r}"
         steps.append(Step(number, line, tokens[0], tokens[1:arrow], tokens[arrow + 1 :]))
     return options, steps
 
@@ -96,9 +108,16 @@ def seconds(token: str) -> int | float:
     return as_float
 
 
+def number(token: str) -> int:
+    """A decimal number as the README writes one (Python's int() would also
+    take `1_0` or ` 1`)."""
+    assert re.fullmatch(r"-?\d+", token), f"not a decimal number: {token!r}"
+    return int(token)
+
+
 def pairs(tokens: list[str]) -> list[tuple[str, int]]:
     assert tokens and len(tokens) % 2 == 0, f"lines must be product/quantity pairs: {tokens}"
-    return [(text(tokens[i]), int(tokens[i + 1])) for i in range(0, len(tokens), 2)]
+    return [(text(tokens[i]), number(tokens[i + 1])) for i in range(0, len(tokens), 2)]
 
 
 def hold(
@@ -116,11 +135,17 @@ def hold(
 
 def block_many(engine: stockkeeper.Engine, tokens: list[str]) -> list[str]:
     assert tokens and len(tokens) % 3 == 0, f"requests must be triples: {tokens}"
+    assert len(tokens) <= 3 * MAX_BATCH, f"a batch step has at most {MAX_BATCH} requests"
     requests = [
-        (text(tokens[i + 1]), int(tokens[i + 2]), text(tokens[i]))
+        (text(tokens[i + 1]), number(tokens[i + 2]), text(tokens[i]))
         for i in range(0, len(tokens), 3)
     ]
     return answers(engine.block_many(requests))
+
+
+def confirm_many(engine: stockkeeper.Engine, tokens: list[str]) -> list[str]:
+    assert 0 < len(tokens) <= MAX_BATCH, f"a batch step has 1 to {MAX_BATCH} orders"
+    return answers(engine.confirm_many([text(order) for order in tokens]))
 
 
 def answers(held: list[bool]) -> list[str]:
@@ -144,10 +169,10 @@ def perform(engine: stockkeeper.Engine, step: Step) -> list[str]:
     expected ones (after `normalise`)."""
     a = step.args
     operations: dict[str, Callable[[], list[str]]] = {
-        "add": lambda: done(lambda: engine.add_product(text(a[0]), text(a[1]), int(a[2]))),
+        "add": lambda: done(lambda: engine.add_product(text(a[0]), text(a[1]), number(a[2]))),
         "available": lambda: [str(engine.available(text(a[0])))],
         "stock": lambda: [str(n) for n in _stock_numbers(engine.stock(text(a[0])))],
-        "update": lambda: done(lambda: engine.update_inventory(text(a[0]), int(a[1]))),
+        "update": lambda: done(lambda: engine.update_inventory(text(a[0]), number(a[1]))),
         "block": lambda: hold(engine, a[0], a[1:], None),
         "block_for": lambda: hold(engine, a[1], a[2:], a[0]),
         "confirm": lambda: done(lambda: engine.confirm(text(a[0]))),
@@ -158,7 +183,7 @@ def perform(engine: stockkeeper.Engine, step: Step) -> list[str]:
         "release": lambda: [str(engine.release_expired())],
         "close": lambda: done(engine.close),
         "block_many": lambda: block_many(engine, a),
-        "confirm_many": lambda: answers(engine.confirm_many([text(order) for order in a])),
+        "confirm_many": lambda: confirm_many(engine, a),
     }
     assert step.operation in operations, f"unknown operation {step.operation!r}"
     return operations[step.operation]()
@@ -175,6 +200,8 @@ def normalise(
     only when the case asks for it. A batch's expected error codes become
     `refused`, all that its answers tell."""
     if operation in ("block_many", "confirm_many") and expected[0] != "error":
+        unknown = [token for token in expected if token != "ok" and token not in CODES]
+        assert not unknown, f"not `ok` or an error code: {unknown}"
         return ["ok" if token == "ok" else "refused" for token in expected], outcome
     if outcome and outcome[-1].startswith("deadline="):
         wanted = [token for token in expected if not token.startswith("deadline=")]
