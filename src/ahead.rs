@@ -82,37 +82,41 @@ where
         if !PREFETCHES {
             return;
         }
-        let due = |step: Step| {
-            let firsts = if at == 0 { 0..step.distance() } else { 0..0 };
-            let lookups =
-                firsts.chain([at + step.distance()]).filter_map(|index| self.items.get(index));
-            lookups.map(move |item| (step, (self.lookup)(item)))
-        };
-        for (_, lookup) in due(Step::Ids) {
-            match lookup {
-                Lookup::Block { product, order } => {
+        let lookup_at = |index: usize| self.items.get(index).map(|item| (self.lookup)(item));
+        if at == 0 {
+            for step in [Step::Ids, Step::Places, Step::Values, Step::Behind] {
+                for lookup in (0..step.distance()).filter_map(lookup_at) {
+                    self.take(&[(step, Some(lookup))]);
+                }
+            }
+        }
+        let due = [Step::Ids, Step::Places, Step::Values, Step::Behind]
+            .map(|step| (step, lookup_at(at + step.distance())));
+        self.take(&due);
+    }
+
+    /// Takes each step for its lookup: the ids' bytes at once, the others
+    /// with the engine entered.
+    fn take(&self, steps: &[(Step, Option<Lookup<'_>>)]) {
+        for (step, lookup) in steps {
+            match (step, lookup) {
+                (Step::Ids, Some(Lookup::Block { product, order })) => {
                     prefetch_str(product);
                     prefetch_str(order);
                 }
-                Lookup::Order(order) => prefetch_str(order),
-                Lookup::Nothing => {}
+                (Step::Ids, Some(Lookup::Order(order))) => prefetch_str(order),
+                _ => {}
             }
         }
-        // At most this many steps fall due together: for the first item, each
-        // step's distance, and one more each.
-        const MOST: usize =
-            Step::Places.distance() + Step::Values.distance() + Step::Behind.distance() + 3;
-        let mut steps = [(Step::Places, Lookup::Nothing); MOST];
-        let mut count = 0;
-        for (step, lookup) in [Step::Places, Step::Values, Step::Behind].into_iter().flat_map(due) {
-            steps[count] = (step, lookup);
-            count += 1;
+        if steps.iter().any(|(step, lookup)| *step != Step::Ids && lookup.is_some()) {
+            self.engine.with_backend(|backend| {
+                for &(step, lookup) in steps {
+                    if let (false, Some(lookup)) = (step == Step::Ids, lookup) {
+                        backend.fetch_ahead(lookup, step);
+                    }
+                }
+            });
         }
-        self.engine.with_backend(|backend| {
-            for &(step, lookup) in &steps[..count] {
-                backend.fetch_ahead(lookup, step);
-            }
-        });
     }
 }
 
