@@ -98,22 +98,25 @@ where
     /// Takes each step for its lookup: the ids' bytes at once, the others
     /// with the engine entered.
     fn take(&self, steps: &[(Step, Option<Lookup<'_>>)]) {
-        for (step, lookup) in steps {
+        let due = || {
+            let found = steps.iter().filter_map(|&(step, lookup)| Some((step, lookup?)));
+            found.filter(|&(_, lookup)| lookup != Lookup::Nothing)
+        };
+        let mut in_engine = false;
+        for (step, lookup) in due() {
             match (step, lookup) {
-                (Step::Ids, Some(Lookup::Block { product, order })) => {
+                (Step::Ids, Lookup::Block { product, order }) => {
                     prefetch_str(product);
                     prefetch_str(order);
                 }
-                (Step::Ids, Some(Lookup::Order(order))) => prefetch_str(order),
-                _ => {}
+                (Step::Ids, Lookup::Order(order)) => prefetch_str(order),
+                _ => in_engine = true,
             }
         }
-        if steps.iter().any(|(step, lookup)| *step != Step::Ids && lookup.is_some()) {
+        if in_engine {
             self.engine.with_backend(|backend| {
-                for &(step, lookup) in steps {
-                    if let (false, Some(lookup)) = (step == Step::Ids, lookup) {
-                        backend.fetch_ahead(lookup, step);
-                    }
+                for (step, lookup) in due().filter(|&(step, _)| step != Step::Ids) {
+                    backend.fetch_ahead(lookup, step);
                 }
             });
         }

@@ -483,35 +483,33 @@ class Engine {
   std::vector<Blocked> block_many(
       const std::vector<BlockRequest> &requests,
       std::optional<std::chrono::nanoseconds> hold_time = std::nullopt) {
-    if (hold_time && hold_time->count() <= 0 && !requests.empty()) {
-      std::vector<sk_status> statuses(requests.size(), SK_STATUS_CLOSED);
-      for (sk_status &status : statuses) {
-        status = sk_engine_refuse(engine_, SK_STATUS_INVALID_DURATION);
-      }
-      sk_status whole = statuses.front() == SK_STATUS_NULL_ARGUMENT ? SK_STATUS_NULL_ARGUMENT
-                        : statuses.back() == SK_STATUS_CLOSED      ? SK_STATUS_CLOSED
-                                                                   : SK_STATUS_OK;
-      batch_check(whole, statuses, "sk_order_block_many");
-      std::vector<Blocked> blocked(requests.size());
-      for (std::size_t i = 0; i < requests.size(); i++) {
-        blocked[i].status = static_cast<Status>(statuses[i]);
-      }
-      return blocked;
-    }
-    std::vector<sk_block_request> raw;
-    raw.reserve(requests.size());
-    for (const BlockRequest &request : requests) {
-      raw.push_back(sk_block_request{detail::bytes(request.order), request.order.size(),
-                                     detail::bytes(request.product), request.product.size(),
-                                     request.quantity});
-    }
     std::vector<sk_status> statuses(requests.size(), SK_STATUS_CLOSED);
     std::vector<sk_deadline> deadlines(requests.size());
-    // Positive, or none (the default); an empty batch refuses no hold time.
-    std::uint64_t hold =
-        hold_time && hold_time->count() > 0 ? static_cast<std::uint64_t>(hold_time->count()) : 0;
-    sk_status status = sk_order_block_many(engine_, raw.data(), raw.size(), hold,
-                                           statuses.data(), deadlines.data());
+    sk_status status;
+    if (hold_time && hold_time->count() <= 0 && !requests.empty()) {
+      // C cannot carry such a hold time: each request is refused through
+      // the library, which answers closed, or NULL_ARGUMENT when moved from.
+      for (sk_status &each : statuses) {
+        each = sk_engine_refuse(engine_, SK_STATUS_INVALID_DURATION);
+      }
+      status = statuses.front() == SK_STATUS_NULL_ARGUMENT ? SK_STATUS_NULL_ARGUMENT
+               : statuses.back() == SK_STATUS_CLOSED      ? SK_STATUS_CLOSED
+                                                          : SK_STATUS_OK;
+    } else {
+      std::vector<sk_block_request> raw;
+      raw.reserve(requests.size());
+      for (const BlockRequest &request : requests) {
+        raw.push_back(sk_block_request{detail::bytes(request.order), request.order.size(),
+                                       detail::bytes(request.product), request.product.size(),
+                                       request.quantity});
+      }
+      // Positive, or none (the default); an empty batch refuses no hold time.
+      std::uint64_t hold = hold_time && hold_time->count() > 0
+                               ? static_cast<std::uint64_t>(hold_time->count())
+                               : 0;
+      status = sk_order_block_many(engine_, raw.data(), raw.size(), hold, statuses.data(),
+                                   deadlines.data());
+    }
     batch_check(status, statuses, "sk_order_block_many");
     std::vector<Blocked> blocked(requests.size());
     for (std::size_t i = 0; i < requests.size(); i++) {

@@ -35,8 +35,8 @@ package stockkeeper
 //
 // // Every block of a batch in one call from Go: a crossing into C costs far
 // // more than a C function call once the work around it misses the caches.
-// // Returns SK_STATUS_CLOSED if the engine closed before or during it.
-// static sk_status sk_go_block_many(sk_engine *engine, const uint8_t *bytes,
+// // Once the engine is closed, every status left is closed.
+// static void sk_go_block_many(sk_engine *engine, const uint8_t *bytes,
 // 		const sk_go_request *requests, size_t count, uint64_t hold_time_ns,
 // 		sk_status *statuses, sk_deadline *deadlines) {
 // 	sk_block_request chunk[SK_GO_CHUNK];
@@ -51,13 +51,12 @@ package stockkeeper
 // 		if (sk_order_block_many(engine, chunk, n, hold_time_ns, statuses + start,
 // 				deadlines + start) == SK_STATUS_CLOSED) {
 // 			sk_go_closed(statuses, start + n, count);
-// 			return SK_STATUS_CLOSED;
+// 			return;
 // 		}
 // 	}
-// 	return SK_STATUS_OK;
 // }
 //
-// static sk_status sk_go_confirm_many(sk_engine *engine, const uint8_t *bytes,
+// static void sk_go_confirm_many(sk_engine *engine, const uint8_t *bytes,
 // 		const sk_go_span *orders, size_t count, sk_status *statuses) {
 // 	sk_text chunk[SK_GO_CHUNK];
 // 	for (size_t start = 0; start < count; start += SK_GO_CHUNK) {
@@ -68,10 +67,9 @@ package stockkeeper
 // 		sk_go_closed(statuses, start, start + n);
 // 		if (sk_order_confirm_many(engine, chunk, n, statuses + start) == SK_STATUS_CLOSED) {
 // 			sk_go_closed(statuses, start + n, count);
-// 			return SK_STATUS_CLOSED;
+// 			return;
 // 		}
 // 	}
-// 	return SK_STATUS_OK;
 // }
 import "C"
 

@@ -402,11 +402,11 @@ impl PyEngine {
         order_id: Checked<Text>,
         by_seconds: Checked<Seconds>,
     ) -> PyResult<PyDeadline> {
-        // The order id whole before an extension refused here, as the core
-        // judges them.
+        // An extension refused here is reported after a fault of the order
+        // id, as the core judges them; the core judges the rest itself.
         let order_id = self.admit(order_id)?;
-        check_id(&order_id).map_err(|error| self.refuse(error))?;
-        let by_seconds = self.admit(by_seconds)?;
+        let by_seconds =
+            by_seconds.0.map_err(|error| self.refuse(fault_before(&order_id, None, error)))?;
         py.detach(|| self.engine.extend(&order_id, by_seconds.0))
             .map(PyDeadline::from)
             .map_err(to_py)

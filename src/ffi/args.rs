@@ -92,6 +92,26 @@ pub(super) unsafe fn order_text<'a>(ptr: *const u8, len: usize) -> Result<&'a st
     Ok(order)
 }
 
+/// A one-line block's order and product ids, read as [`text`] reads them.
+/// When the product's cannot be read, a fault of the order id is reported
+/// first, as the core judges them; otherwise the core judges the ids.
+///
+/// # Safety
+/// As [`text`], for both.
+pub(super) unsafe fn block_ids<'a>(
+    order: *const u8,
+    order_len: usize,
+    product: *const u8,
+    product_len: usize,
+) -> Result<(&'a str, &'a str), SkStatus> {
+    // SAFETY: as the caller vouches.
+    let order = unsafe { text(order, order_len) }?;
+    // SAFETY: as the caller vouches.
+    let product = unsafe { text(product, product_len) }
+        .map_err(|status| check_id(order).err().map_or(status, SkStatus::from))?;
+    Ok((order, product))
+}
+
 /// A product's name, read as [`text`] reads it; one too long to read is a
 /// bad name, not an id too long.
 ///

@@ -5,7 +5,7 @@
 
 use std::slice;
 
-use super::args::{call, can_be_array, engine_of, order_text, refused_input, text};
+use super::args::{block_ids, call, can_be_array, engine_of, refused_input, text};
 use super::{hold_time, SkDeadline, SkEngine, SkStatus, SkText};
 use crate::ahead::Lookup;
 use crate::engine::Engine;
@@ -54,8 +54,9 @@ pub unsafe extern "C" fn sk_order_block_many(
     let mut deadlines = optional_batch_out(deadlines, count);
     let read = |request: &SkBlockRequest| {
         // SAFETY: each request's ids are readable, as the caller vouches.
-        let order = unsafe { order_text(request.order, request.order_len) }?;
-        let product = unsafe { text(request.product, request.product_len) }?;
+        let (order, product) = unsafe {
+            block_ids(request.order, request.order_len, request.product, request.product_len)
+        }?;
         Ok((order, product, quantity_for_engine(request.quantity)))
     };
     let run = |engine: &Engine, at: usize, (order, product, quantity)| {

@@ -29,8 +29,8 @@ use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 
 use self::args::{
-    call, engine_and_text, engine_of, handle_of, line_args, name_text, optional, order_text,
-    read_by_id, refused_input, required, text, text_for,
+    block_ids, call, engine_and_text, engine_of, handle_of, line_args, name_text, optional,
+    order_text, read_by_id, refused_input, required, text, text_for,
 };
 pub use self::batch::{sk_order_block_many, sk_order_confirm_many, SkBlockRequest};
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
@@ -444,7 +444,7 @@ pub unsafe extern "C" fn sk_order_block(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let input = || Ok((order_text(order, order_len)?, text(product, product_len)?));
+        let input = || block_ids(order, order_len, product, product_len);
         let quantity = quantity_for_engine(quantity);
         let (order, product) = input().map_err(|status| refused_input(&engine, status))?;
         let deadline = engine.block(product, quantity, order, hold_time(hold_time_ns))?;
