@@ -63,12 +63,12 @@ def emit(
     print(json.dumps(record), flush=True)
 
 
-def timed(items: list[Any], op: Callable[[Any], object]) -> list[int]:
-    """Runs op over items, timing one call in SAMPLE_EVERY."""
+def timed(items: list[Any], op: Callable[[Any], object], every: int = SAMPLE_EVERY) -> list[int]:
+    """Runs op over items, timing one call in `every`."""
     nanos = []
     clock = time.perf_counter_ns
     for i, item in enumerate(items):
-        if i % SAMPLE_EVERY:
+        if i % every:
             op(item)
         else:
             start = clock()
@@ -77,15 +77,16 @@ def timed(items: list[Any], op: Callable[[Any], object]) -> list[int]:
     return nanos
 
 
-def together(chunks: list[list[Any]], op: Callable[[Any], object]) -> tuple[float, list[int]]:
+def together(chunks: list[list[Any]], op: Callable[[Any], object],
+             every: int = SAMPLE_EVERY) -> tuple[float, list[int]]:
     """Runs op over each chunk on a thread of its own, all started at once;
-    returns the wall time and every sampled latency."""
+    returns the wall time and every sampled latency (one call in `every`)."""
     barrier = threading.Barrier(len(chunks) + 1)
     results: list[list[int]] = [[] for _ in chunks]
 
     def work(index: int) -> None:
         barrier.wait()
-        results[index] = timed(chunks[index], op)
+        results[index] = timed(chunks[index], op, every)
 
     workers = [threading.Thread(target=work, args=(i,)) for i in range(len(chunks))]
     for worker in workers:
@@ -152,18 +153,23 @@ def run_batch(products: list[str], pairs: int) -> None:
     engine.add_products((pid, f"Product {pid}", 1_000_000) for pid in products)
     rng = random.Random(2)
     batch = 1000
-    requests = [(rng.choice(products), 1, f"ord-batch-{i}") for i in range(pairs)]
-    start = time.perf_counter()
-    nanos = []
-    for i in range(0, pairs, batch):
-        chunk = requests[i:i + batch]
-        began = time.perf_counter_ns()
+
+    def pairs_of(chunk: list[tuple[str, int, str]]) -> None:
         held = engine.block_many(chunk)
         confirmed = engine.confirm_many([order for _, _, order in chunk])
         if not (all(held) and all(confirmed)):
-            raise RuntimeError(f"batch at {i} refused")
-        nanos.append((time.perf_counter_ns() - began) // len(chunk))
-    emit("py-pairs-batch", "service", pairs, time.perf_counter() - start, nanos, batch=batch)
+            raise RuntimeError(f"batch from {chunk[0][2]} refused")
+
+    # Each thread runs its own batches; a batch converts its requests with
+    # the GIL held and runs them without it, so threads overlap there.
+    for threads in (1, THREADS):
+        requests = [(rng.choice(products), 1, f"ord-batch-{threads}-{i}") for i in range(pairs)]
+        parts = split([requests[i:i + batch] for i in range(0, pairs, batch)], threads)
+        secs, nanos = together(parts, pairs_of, every=1)
+        # Every batch is timed, in the order of the parts: a pair's share of each.
+        sizes = [len(chunk) for part in parts for chunk in part]
+        emit("py-pairs-batch", "service", pairs, secs,
+             [n // size for n, size in zip(nanos, sizes)], batch=batch, threads=threads)
     engine.close()
 
 

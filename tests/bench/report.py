@@ -375,18 +375,22 @@ def build(data: Path) -> str:
             if workload == "py-pairs" and service:
                 speedup_target(f"Python pairs >= 5x the original, {match['threads']} thread(s)",
                                service, original, 5, targets)
-        batch, original = get("py-pairs-batch", "service"), get("py-pairs", "original", threads=1)
-        if batch:
-            add(f"| block+confirm pairs, batch of {batch['batch']:.0f} | 1 | {rate(batch)} | "
-                f"- | {rate(original)} | {latency(original)} | "
+        batches = [(threads, get("py-pairs-batch", "service", threads=threads),
+                    get("py-pairs", "original", threads=threads)) for threads in (1, 4)]
+        for threads, batch, original in batches:
+            if not batch:
+                continue
+            add(f"| block+confirm pairs, batches of {batch['batch']:.0f} | {threads} | "
+                f"{rate(batch)} | - | {rate(original)} | {latency(original)} | "
                 f"{ratio(batch['ops_per_sec'], original and original['ops_per_sec'])} |")
-            speedup_target("Python batch pairs >= 20x the original", batch, original, 20,
-                           targets)
-        else:
+            speedup_target(f"Python batch pairs >= 20x the original, {threads} thread(s)",
+                           batch, original, 20, targets)
+        if not batches[0][1]:
             add("")
             add("The Python package has no batch block+confirm entry point yet, so the batch "
                 "figure is not measured.")
             targets.append(("Python batch pairs >= 20x the original", "-", verdict(None)))
+        original = get("py-pairs", "original", threads=1)
         if original is None:
             add("")
             add("The original service's source was not found, so its figures and every ratio "
@@ -538,7 +542,7 @@ def python_budget(get: Any, add: Any) -> None:
     core, reference = get("pairs-py-scale", "engine"), get("pairs-py-scale", "reference")
     if not (original and service and floor and core and reference):
         return
-    batches = [("batch", get("py-pairs-batch", "service")),
+    batches = [("batch", get("py-pairs-batch", "service", threads=1)),
                ("core batch", get("pairs-py-scale-batch", "engine"))]
     records = [("original", original), ("service", service), ("floor", floor), ("core", core),
                ("reference", reference)] + [(key, record) for key, record in batches if record]
