@@ -5,7 +5,8 @@
  * - strings go in as pointer + length, UTF-8, borrowed for the call only,
  *   no NUL needed; (NULL, 0) is the empty string;
  * - outputs are written only on success, but for the sizes written with
- *   SK_STATUS_BUFFER_TOO_SMALL and the line sk_order_block_lines blames; a
+ *   SK_STATUS_BUFFER_TOO_SMALL, the line sk_order_block_lines blames, and
+ *   the statuses (and deadlines) a batch closed while it runs writes; a
  *   required output given as NULL is refused with SK_STATUS_NULL_ARGUMENT
  *   before anything changes;
  * - a call's outputs and buffers must not overlap one another or its
@@ -133,7 +134,8 @@ typedef struct sk_engine sk_engine;
 // How to set up an engine. Fill it with `sk_options_default` first, then
 // change what you need.
 typedef struct {
-  // Hold time when a block gives none, in nanoseconds; must be above zero.
+  // Hold time when a block gives none, in nanoseconds; must be above zero
+  // and at most `INT64_MAX` (`SK_STATUS_OVERFLOW` past it).
   uint64_t hold_time_ns;
   // How long ended orders are remembered, in nanoseconds.
   uint64_t retention_ns;
@@ -215,7 +217,8 @@ typedef struct {
   uint64_t cancelled;
   // Holds that ended expired.
   uint64_t expired;
-  // Blocks refused because a product had too little available.
+  // Blocks, and stock corrections, refused because a product had too
+  // little available.
   uint64_t refused_stock;
   // Blocks refused because the order id was in use or remembered.
   uint64_t refused_duplicate;
@@ -637,6 +640,9 @@ sk_status sk_engine_metrics_text(const sk_engine *engine,
 // Calls `callback(event, user_data)` for every event from now on, on the
 // engine's notifier thread; writes the subscription's id into `*id` when not
 // NULL. A slow callback delays later events, never the engine's callers.
+// A callback that forks returns in the child too, on the notifier thread,
+// the child's only thread: that thread then ends, and the child exits with
+// it (call `_exit` or `exec` in the child to decide otherwise).
 //
 // # Safety
 // `engine` must be NULL or a live handle; `callback` must be safe to call

@@ -25,6 +25,13 @@ use std::sync::mpsc::Receiver;
 /// The hold time when none is given: five minutes.
 pub const DEFAULT_HOLD_TIME: Duration = Duration::from_secs(300);
 
+/// The longest hold time an engine takes as its own, 2^63 - 1 nanoseconds
+/// (about 292 years): the longest every front door's duration type carries.
+/// A longer one would leave a block with no deadline to give once the
+/// clock had run for what is left of the 64-bit range, which for a hold
+/// time near it comes at once.
+pub const MAX_HOLD_TIME: Duration = Duration::from_nanos(i64::MAX as u64);
+
 /// How long ended orders are remembered by default: one hour.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
 
@@ -35,13 +42,15 @@ pub const DEFAULT_MAX_REMEMBERED: usize = 1_000_000;
 /// [`Options::manual`] is what deterministic tests want.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// How long a hold lasts when the caller gives no time of its own.
+    /// How long a hold lasts when the caller gives no time of its own: above
+    /// zero and at most [`MAX_HOLD_TIME`].
     pub hold_time: Duration,
     /// How long an ended order is remembered, so that a late confirm is told
     /// "expired" and its id cannot be reused.
     pub retention: Duration,
     /// The most ended orders remembered at once; past it the oldest are
-    /// forgotten early. Bounds memory under bursts; the orders a release
+    /// forgotten early (of orders that one release pass ended, in no set
+    /// order). Bounds memory under bursts; the orders a release
     /// pass forgets are freed once the holds it expires are back in stock.
     pub max_remembered: usize,
     /// Which clock deadlines are measured on.
@@ -163,11 +172,14 @@ pub struct Engine {
 impl Engine {
     /// Starts an engine. Fails with [`Error::InvalidDuration`] for a zero hold
     /// time, and [`Error::Overflow`] for a time that does not fit 64-bit
-    /// nanoseconds.
+    /// nanoseconds or a hold time past [`MAX_HOLD_TIME`].
     pub fn new(options: Options) -> Result<Engine> {
         let hold_time = nanos(options.hold_time)?;
         if hold_time == 0 {
             return Err(Error::InvalidDuration);
+        }
+        if hold_time > nanos(MAX_HOLD_TIME)? {
+            return Err(Error::Overflow);
         }
         let retention = nanos(options.retention)?;
         let shared = Arc::new(Shared {
@@ -215,12 +227,14 @@ impl Engine {
         self.shared.notifier.on_notifier_thread()
     }
 
-    /// Whether the background releaser thread is running. An engine made
-    /// before the process forked into this child has none here (the thread
-    /// was the parent's), and its lock, which a parent thread may have held
-    /// at the fork, is not touched.
+    /// Whether the background releaser thread is running: never once the
+    /// engine is closed, also by a close from an event callback, which stops
+    /// the thread without joining it. An engine made before the process
+    /// forked into this child has none here (the thread was the parent's),
+    /// and its lock, which a parent thread may have held at the fork, is not
+    /// touched.
     pub fn has_releaser(&self) -> bool {
-        !fork::forked_since(self.shared.born) && self.releaser.lock().is_some()
+        !self.is_closed() && self.releaser.lock().is_some()
     }
 
     /// The engine for a call that publishes nothing, counted among the
@@ -540,7 +554,9 @@ impl Engine {
     /// goes on. A slow callback delays later events, never the engine.
     /// Closing or flushing another engine from the callback waits for that
     /// engine's notifier: if that engine's callbacks may close or flush this
-    /// one, the two wait for each other for ever.
+    /// one, the two wait for each other for ever. A callback that forks
+    /// returns in the child too, on the notifier thread, the child's only
+    /// thread: that thread then ends, and the child exits with it.
     pub fn on_event(
         &self,
         callback: impl FnMut(&Event) + Send + 'static,

@@ -43,7 +43,7 @@ mod validate;
 pub use crate::ahead::{prefetch, Lookup, ReadAhead};
 pub use crate::clock::ClockKind;
 pub use crate::engine::{
-    Engine, Options, DEFAULT_HOLD_TIME, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
+    Engine, Options, DEFAULT_HOLD_TIME, DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION, MAX_HOLD_TIME,
 };
 pub use crate::error::{Error, ErrorCode, Result};
 pub use crate::metrics::{Metrics, ProductOutcomes};

@@ -70,7 +70,8 @@ pub struct Metrics {
     pub cancelled: u64,
     /// Holds that ended expired.
     pub expired: u64,
-    /// Blocks refused because a product had too little available.
+    /// Blocks, and stock corrections, refused because a product had too
+    /// little available.
     pub refused_stock: u64,
     /// Blocks refused because the order id was in use or remembered.
     pub refused_duplicate: u64,

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use crate::clock::Nanos;
 use crate::error::{Error, Result};
+use crate::fork;
 use crate::order::Event;
 
 /// Identifies a subscription, to end it with [`crate::Engine::unsubscribe`].
@@ -368,18 +369,33 @@ impl Notifier {
 }
 
 fn run(messages: Receiver<Message>, registry: &Registry) {
+    let born = fork::generation();
     let mut subscribers: BTreeMap<SubscriptionId, Subscriber> = BTreeMap::new();
     while let Ok(message) = messages.recv() {
         match message {
             Message::Events(events) => {
                 for event in &events {
                     subscribers.retain(|id, subscriber| {
+                        // A callback that forked returns in the child too,
+                        // where nothing will ever send to this thread.
+                        if fork::forked_since(born) {
+                            return true;
+                        }
                         let kept = deliver(subscriber, event);
                         if !kept {
                             registry.lock().remove(id);
                         }
                         kept
                     });
+                }
+                if fork::forked_since(born) {
+                    // In the child this thread ends, as the forking thread
+                    // of a child does once its work returns, and with the
+                    // last thread the child exits. What the parent's threads
+                    // share with it is left untouched: a lock one of them
+                    // held at the fork stays held here.
+                    std::mem::forget((messages, subscribers, events));
+                    return;
                 }
             }
             // Ended already when an unsubscription guessed its id before

@@ -184,3 +184,86 @@ fn an_inherited_engine_has_no_releaser_in_the_child() {
     assert_eq!(libc::WEXITSTATUS(status), 0, "the child saw the parent's releaser");
     assert!(inherited.has_releaser());
 }
+
+/// A close from an event callback stops the releaser without joining it:
+/// the engine no longer reports one running.
+#[test]
+fn a_close_from_a_callback_leaves_no_releaser_reported() {
+    let engine = Arc::new(Engine::new(Options::default()).unwrap());
+    engine.add_product("kettle", "Kettle", 5).unwrap();
+    assert!(engine.has_releaser());
+    let weak = Arc::downgrade(&engine);
+    let (reported, from_callback) = mpsc::channel();
+    engine
+        .on_event(move |_| {
+            if let Some(engine) = weak.upgrade() {
+                engine.close();
+                let _ = reported.send(engine.has_releaser());
+            }
+        })
+        .unwrap();
+    engine.block("kettle", 1, "o1", None).unwrap();
+    engine.cancel("o1").unwrap();
+    assert!(!from_callback.recv().unwrap(), "the callback saw a releaser after its close");
+    assert!(engine.is_closed());
+    assert!(!engine.has_releaser());
+    engine.close();
+    assert!(!engine.has_releaser());
+}
+
+/// A callback that forks returns in the child as well, on the notifier
+/// thread, the child's only thread. Nothing will ever reach that thread
+/// there: it ends, and with it the child, which must not wait for ever.
+#[cfg(unix)]
+#[test]
+fn a_child_forked_by_a_callback_exits_once_the_callback_returns() {
+    let engine = engine_with_kettles();
+    let (forked, child_of) = mpsc::channel();
+    let parent = std::process::id();
+    let once = AtomicBool::new(false);
+    engine
+        .on_event(move |_| {
+            if once.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            // SAFETY: the child only returns from this callback, into the
+            // engine's notifier loop; it never reaches the test harness.
+            let child = unsafe { libc::fork() };
+            if std::process::id() != parent {
+                return;
+            }
+            let _ = forked.send(child);
+        })
+        .unwrap();
+    engine.block("kettle", 1, "o1", None).unwrap();
+    engine.cancel("o1").unwrap();
+    let child = child_of.recv().unwrap();
+    assert!(child > 0, "fork failed");
+
+    // Far above what the child needs; only a hang reaches it.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut status = 0;
+    loop {
+        // SAFETY: polls the child made above.
+        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
+        if done == child {
+            break;
+        }
+        if std::time::Instant::now() > give_up {
+            // SAFETY: ends and reaps the hung child made above.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, &mut status, 0);
+            }
+            panic!("the child forked by a callback never exited");
+        }
+        thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(libc::WIFEXITED(status), "the child did not exit normally");
+    assert_eq!(libc::WEXITSTATUS(status), 0);
+
+    // The parent's engine goes on as before.
+    engine.block("kettle", 1, "o2", None).unwrap();
+    engine.confirm("o2").unwrap();
+    engine.flush_events().unwrap();
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use stockkeeper::{
     ClockKind, Engine, Error, ErrorCode, Line, Options, OrderState, Stock, DEFAULT_HOLD_TIME,
-    DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION, MAX_COUNT, MAX_ID_BYTES,
+    DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION, MAX_COUNT, MAX_HOLD_TIME, MAX_ID_BYTES,
 };
 
 const NS: Duration = Duration::from_nanos(1);
@@ -82,6 +82,20 @@ fn an_engine_refuses_a_zero_or_unrepresentable_hold_time() {
     assert_eq!(huge.unwrap_err(), Error::Overflow);
     let huge = Engine::new(Options { retention: Duration::MAX, ..Options::manual() });
     assert_eq!(huge.unwrap_err(), Error::Overflow);
+}
+
+#[test]
+fn an_engine_refuses_a_hold_time_past_the_longest_every_door_carries() {
+    let longest = Engine::new(Options { hold_time: MAX_HOLD_TIME, ..Options::manual() }).unwrap();
+    longest.add_product("kettle", "Kettle", 1).unwrap();
+    longest.advance(Duration::from_secs(3600)).unwrap();
+    longest.block("kettle", 1, "o1", None).unwrap();
+    let past = MAX_HOLD_TIME + Duration::from_nanos(1);
+    let refused = Engine::new(Options { hold_time: past, ..Options::manual() });
+    assert_eq!(refused.unwrap_err(), Error::Overflow);
+    let refused =
+        Engine::new(Options { hold_time: Duration::from_nanos(u64::MAX), ..Options::default() });
+    assert_eq!(refused.unwrap_err(), Error::Overflow);
 }
 
 // ---- Stock model ------------------------------------------------------------

@@ -551,10 +551,14 @@ class Engine {
   }
 
   /// Moves a live hold's deadline `by` later; returns the new deadline.
+  /// A zero or negative `by` throws InvalidDuration, after a fault of the
+  /// order id, as in every door.
   Deadline extend(std::string_view order, std::chrono::nanoseconds by) {
     sk_deadline raw;
-    detail::check(sk_order_extend(engine_, detail::bytes(order), order.size(),
-                                  duration_ns(by, true, "sk_order_extend"), &raw),
+    // A negative extension goes to the library as zero, which it refuses
+    // (and counts) once the order id has passed.
+    const auto ns = static_cast<std::uint64_t>(std::max(by.count(), std::int64_t{0}));
+    detail::check(sk_order_extend(engine_, detail::bytes(order), order.size(), ns, &raw),
                   "sk_order_extend");
     return detail::deadline(raw);
   }

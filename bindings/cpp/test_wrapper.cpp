@@ -583,6 +583,22 @@ void test_refused_durations() {
   CHECK_THROWS(moved.block_lines("o2", {{"kettle", 1}}, 0s), Status::Closed);
 }
 
+// A bad extension is judged after the order id, as the other doors judge
+// it: the id's fault comes first, and either refusal is counted once.
+void test_extend_judges_the_order_id_first() {
+  Engine engine(Options::manual());
+  engine.add_product("kettle", "Kettle", 5);
+  engine.block("o1", "kettle", 1);
+  const stockkeeper::Metrics before = engine.metrics();
+  CHECK_THROWS(engine.extend("", -1s), Status::EmptyId);
+  CHECK_THROWS(engine.extend("\xff", -1s), Status::InvalidUtf8);
+  CHECK_THROWS(engine.extend("nobody", -1s), Status::InvalidDuration);
+  CHECK_THROWS(engine.extend("o1", 0s), Status::InvalidDuration);
+  CHECK(engine.metrics().refused_invalid == before.refused_invalid + 4);
+  CHECK(engine.metrics().refused_unknown == before.refused_unknown);
+  CHECK(engine.status("o1").deadline.since_start_ns == 300'000'000'000u);
+}
+
 // One engine, many threads: the wrapper adds no state that races.
 void test_threads() {
   Engine engine(Options::manual());
@@ -719,6 +735,7 @@ int main() {
       {"threads", test_threads},
       {"subscribe_out_of_memory", test_subscribe_out_of_memory},
       {"refused_durations", test_refused_durations},
+      {"extend_judges_the_order_id_first", test_extend_judges_the_order_id_first},
       {"batches", test_batches},
   };
   for (const auto &test : tests) {

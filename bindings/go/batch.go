@@ -102,9 +102,10 @@ type Blocked struct {
 // fetched into the cache, so that on a large catalogue their cache misses
 // overlap (BenchmarkBlock against BenchmarkBlockMany).
 //
-// It returns ErrClosed and no results on a closed engine. When the engine
-// is closed while the batch runs, the requests before the close have taken
-// effect, each one after it fails with ErrClosed, and BlockMany returns
+// It returns ErrClosed and no results on an engine closed before the call.
+// When the engine is closed once the call has begun, the requests before
+// the close have taken effect, each one after it fails with ErrClosed (all
+// of them, when the close came before the first), and BlockMany returns
 // ErrClosed too.
 func (e *Engine) BlockMany(requests []BlockRequest) ([]Blocked, error) {
 	return e.blockMany(requests, 0)

@@ -28,7 +28,8 @@ type Options struct {
 	Retention time.Duration
 
 	// MaxRemembered bounds how many ended orders are remembered at once;
-	// past it the oldest are forgotten early. Zero means the library's
+	// past it the oldest are forgotten early (of orders that one release
+	// pass ended, in no set order). Zero means the library's
 	// default, one million; a negative value is refused with
 	// ErrInvalidQuantity.
 	MaxRemembered int

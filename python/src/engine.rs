@@ -567,7 +567,10 @@ impl PyEngine {
     /// with its memory. Calling it again does nothing. Waits, with
     /// the GIL released, for the releaser's current pass and for the
     /// callbacks still to run, unless called from a callback;
-    /// KeyboardInterrupt does not cut that wait short.
+    /// KeyboardInterrupt does not cut that wait short. From one of the
+    /// engine's own callbacks it cannot wait for the thread it runs on: the
+    /// queued events are still delivered, and a later close, or the
+    /// engine's collection, lets go of the products and orders.
     pub(crate) fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
         // Closed from outside its callbacks (another engine's included), the

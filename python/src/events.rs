@@ -26,6 +26,7 @@ use pyo3::types::{PyDict, PyList};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{Event, OrderState};
 
+use crate::exit;
 use crate::values::repr_of;
 
 /// A hold ended: `order_id`, `state` ("confirmed", "cancelled" or
@@ -137,9 +138,12 @@ impl Slot {
 
     /// Calls the callable with the event, on the notifier thread. A callable
     /// that raises is reported through `logging` and stays subscribed. No
-    /// event is delivered while the interpreter cannot be attached to (it is
-    /// shutting down).
+    /// event is delivered once the interpreter is shutting down: its exit
+    /// hook has run (see [`crate::exit`]), or it cannot be attached to.
     pub fn deliver(&self, event: &Event) {
+        let Some(_delivering) = exit::delivering() else {
+            return;
+        };
         Python::try_attach(|py| {
             STANDING.with(|standing| {
                 standing.get_or_init(|| Standing::take(py));
@@ -184,8 +188,12 @@ impl Standing {
 impl Drop for Standing {
     /// Runs as the thread ends: gives the hold back, attached as the C API
     /// asks, so that the thread state ends when that attach does. Nothing is
-    /// given back to an interpreter that can no longer be attached to.
+    /// given back to an interpreter shutting down: the thread state is left
+    /// for its finalization to clear.
     fn drop(&mut self) {
+        if exit::exiting() {
+            return;
+        }
         Python::try_attach(|_attached| {
             // SAFETY: attached, so this thread's state is current and holds
             // at least the enclosing attach besides the hold given back.

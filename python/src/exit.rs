@@ -8,14 +8,23 @@
 //! the engines being closed in the background: queued events still reach
 //! their callbacks, and no notifier thread attaches afterwards.
 //!
+//! Engines made, or subscribed to, once the hook has begun (by a daemon
+//! thread, or by an exit handler that runs after it) are not closed by it.
+//! So once the hook has closed what it knew of, it shuts the door: from then
+//! on no notifier thread attaches to deliver an event (the event is dropped
+//! for Python's callbacks), and the hook waits for the deliveries already
+//! running to return.
+//!
 //! Only engines and threads of this process are waited for: a child made by
 //! `fork` inherits the parent's lists but none of the threads they name, so
 //! waiting for those there could only hang.
 
 use std::mem;
 use std::process;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use stockkeeper::Engine;
@@ -27,6 +36,56 @@ static WATCHED: Mutex<Vec<(u32, Weak<Engine>)>> = Mutex::new(Vec::new());
 /// Threads closing an engine that was dropped unclosed, each with the id of
 /// the process that started it.
 static CLOSING: Mutex<Vec<(u32, JoinHandle<()>)>> = Mutex::new(Vec::new());
+
+/// The process whose exit hook has shut the door on deliveries, 0 for none.
+static EXITING: AtomicU32 = AtomicU32::new(0);
+
+/// Deliveries running now: the process they run in (high half) and how many
+/// (low half). A child of `fork` inherits the parent's count but none of its
+/// threads, so a count another process left counts as none.
+static DELIVERING: AtomicU64 = AtomicU64::new(0);
+
+/// A delivery under way, which the exit hook waits for; see [`delivering`].
+pub struct Delivering(u32);
+
+/// Counts a delivery about to attach to the interpreter, or None once this
+/// process's exit hook has shut the door, when it must not attach.
+pub fn delivering() -> Option<Delivering> {
+    let this_process = process::id();
+    let _ = DELIVERING.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+        let count = if (now >> 32) as u32 == this_process { now as u32 } else { 0 };
+        Some(u64::from(this_process) << 32 | u64::from(count + 1))
+    });
+    let delivery = Delivering(this_process);
+    // Counted before the door is looked at, as the hook shuts the door
+    // before it reads the count: one of the two sees the other.
+    (!exiting()).then_some(delivery)
+}
+
+impl Drop for Delivering {
+    fn drop(&mut self) {
+        let _ = DELIVERING.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+            ((now >> 32) as u32 == self.0).then(|| now - 1)
+        });
+    }
+}
+
+/// Whether this process's exit hook has shut the door on deliveries: the
+/// interpreter may be finalizing, and a thread it did not start must not
+/// attach to it any more.
+pub fn exiting() -> bool {
+    EXITING.load(Ordering::SeqCst) == process::id()
+}
+
+/// How many deliveries of this process are running.
+fn deliveries() -> u32 {
+    let now = DELIVERING.load(Ordering::SeqCst);
+    if (now >> 32) as u32 == process::id() {
+        now as u32
+    } else {
+        0
+    }
+}
 
 /// Every critical section here is a single push, prune or take.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -78,6 +137,10 @@ fn close_engines(py: Python<'_>) {
         engines.iter().for_each(|engine| engine.close());
         // A close thread that panicked left nothing to wait for.
         closing.into_iter().for_each(|(_, thread)| drop(thread.join()));
+        EXITING.store(this_process, Ordering::SeqCst);
+        while deliveries() > 0 {
+            thread::sleep(Duration::from_millis(1));
+        }
     });
 }
 

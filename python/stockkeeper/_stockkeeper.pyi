@@ -332,7 +332,11 @@ class Engine:
         "stockkeeper" logger and stays subscribed. A callback that closes or
         flushes another engine waits for that engine's callbacks: two engines
         whose callbacks close or flush each other wait for each other for
-        ever, and so does the interpreter's exit."""
+        ever, and so does the interpreter's exit. At exit, the engines still
+        open are closed and their queued events delivered; from then on no
+        callback is called (an engine a daemon thread or a later exit handler
+        uses drops its events), as a thread Python did not start must not
+        run Python code while the interpreter shuts down."""
     def unsubscribe(self, subscription: int) -> None:
         """Ends a subscription; its callback is not called again. A bool is
         refused with TypeError."""
@@ -346,7 +350,11 @@ class Engine:
         Waits for calls in progress on other threads, then for their events
         and the others queued to reach their callbacks, then lets go of every
         product and order, with its memory. KeyboardInterrupt does not cut
-        the wait short: it is raised once the callbacks running returned."""
+        the wait short: it is raised once the callbacks running returned.
+        Called from one of the engine's own callbacks, it cannot wait for the
+        thread it runs on: it closes the engine and returns, the queued events
+        are still delivered, and a later close, or the engine's collection,
+        lets go of the products and orders."""
     @property
     def closed(self) -> bool: ...
     @property

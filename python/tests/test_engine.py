@@ -610,6 +610,12 @@ def test_engine_options(engine: Engine) -> None:
     refused("invalid_quantity", lambda: Engine(manual_clock=True, max_remembered=-1))
     refused("overflow", lambda: Engine(manual_clock=True, max_remembered=2**70))
     refused("overflow", lambda: Engine(2**70, manual_clock=True))
+    # Past 2^63 - 1 ns (about 292 years) though within 64 bits.
+    refused("overflow", lambda: Engine(1e10, manual_clock=True))
+    with Engine(9e9, manual_clock=True) as longest:
+        longest.add_product("p", "P", 1)
+        longest.advance(60)
+        longest.block("p", 1, "o1")
     with pytest.raises(TypeError):
         Engine(manual_clock=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError):

@@ -598,6 +598,15 @@ def test_a_closed_engine_raises_closed_whatever_else_is_wrong(kettle: Engine) ->
             call()
 
 
+def run_script(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Runs `script` in an interpreter of its own, in `cwd`: away from the
+    sources, where the source package would shadow the installed one. A
+    hang fails the test at the timeout."""
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_queued_events_reach_their_callbacks_when_the_program_ends(tmp_path: Path) -> None:
     # The script never closes its engine; the events still queued when it
     # ends must reach the callback before the interpreter shuts down.
@@ -621,10 +630,7 @@ def test_queued_events_reach_their_callbacks_when_the_program_ends(tmp_path: Pat
         assert started.wait(30)
         """
     )
-    # Run away from the sources, which lack the compiled module.
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    done = run_script(script, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["confirmed"] * 200
 
@@ -648,18 +654,62 @@ def test_a_script_whose_callback_raised_exits_without_closing_the_engine(
         print("done")
         """
     )
-    # Run outside python/, where the source package would shadow the
-    # installed one; a hang fails the test at the timeout.
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    result = run_script(script, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "done"
     assert "subscriber bug" in result.stderr
+
+
+def test_a_daemon_thread_still_delivering_events_at_exit_does_not_abort_the_process(
+    tmp_path: Path,
+) -> None:
+    # The daemon thread makes and drops engines after the exit hook has
+    # closed those it knew of; their notifier threads must not attach to an
+    # interpreter that is finalizing (CPython aborts the process when one
+    # does, and its thread state is given back as the thread ends).
+    script = textwrap.dedent(
+        """
+        import threading, time
+        import stockkeeper
+
+        def worker():
+            while True:
+                engine = stockkeeper.Engine(manual_clock=True)
+                engine.add_product("p", "P", 1000)
+                engine.subscribe(lambda event: time.sleep(0.0005))
+                for index in range(200):
+                    engine.block("p", 1, f"o{index}")
+                    engine.cancel(f"o{index}")
+                del engine
+
+        threading.Thread(target=worker, daemon=True).start()
+        time.sleep(0.3)
+        print("done")
+        """
+    )
+    for _ in range(3):
+        result = run_script(script, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "done"
+        assert "Fatal Python error" not in result.stderr
+
+
+def test_a_close_from_a_callback_leaves_no_releaser_running() -> None:
+    with Engine() as engine:
+        engine.add_product("p", "P", 5)
+        seen: list[bool] = []
+
+        def close_from_here(event: Event) -> None:
+            engine.close()
+            seen.append(engine.releaser_running)
+
+        engine.subscribe(close_from_here)
+        engine.block("p", 1, "o1")
+        engine.cancel("o1")
+        assert until(lambda: bool(seen))
+        assert seen == [False]
+        assert engine.closed
+        assert not engine.releaser_running
 
 
 def test_unsubscribe_refuses_a_bool(kettle: Engine) -> None:

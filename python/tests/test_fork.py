@@ -140,3 +140,37 @@ def test_a_forked_child_exits_cleanly_with_the_inherited_engine(tmp_path: Path) 
     )
     assert result.returncode == 0
     assert "Panic" not in result.stderr, result.stderr
+
+
+def test_a_child_forked_by_a_callback_exits_when_the_callback_returns() -> None:
+    # The callback runs on the notifier thread, which in the child is the
+    # only thread; once the callback returns there it ends, and the child
+    # with it, instead of waiting for events that can never come.
+    engine = stockkeeper.Engine(manual_clock=True)
+    engine.add_product("p", "P", 5)
+    children: list[int] = []
+
+    def fork_here(event: stockkeeper.Event) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid != 0:
+            children.append(pid)
+
+    engine.subscribe(fork_here)
+    engine.block("p", 1, "o1")
+    engine.cancel("o1")
+    engine.flush_events()
+    assert len(children) == 1
+    give_up = time.monotonic() + DEADLINE
+    while time.monotonic() < give_up:
+        done, status = os.waitpid(children[0], os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(children[0], 9)
+        os.waitpid(children[0], 0)
+        pytest.fail("the child forked by a callback never exited")
+    engine.close()

@@ -9,9 +9,11 @@
 //!   need no NUL terminator; they must be UTF-8; NULL with length 0 is the
 //!   empty string;
 //! - outputs go through pointers the caller owns and are written only on
-//!   success; a required output that is NULL is refused before anything
-//!   changes; a call's outputs and buffers must not overlap one another or
-//!   its inputs, as if each pointer were `restrict`;
+//!   success (but for a buffer's needed size, the line a multi-line block
+//!   blames and the statuses a batch closed midway writes); a required
+//!   output that is NULL is refused before anything changes; a call's
+//!   outputs and buffers must not overlap one another or its inputs, as if
+//!   each pointer were `restrict`;
 //! - counts are `int64_t` from 0 to `INT64_MAX`; durations are nanoseconds in
 //!   `uint64_t`;
 //! - one handle may be used from any number of threads at once; after
@@ -51,7 +53,8 @@ pub struct SkEngine {
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct SkOptions {
-    /// Hold time when a block gives none, in nanoseconds; must be above zero.
+    /// Hold time when a block gives none, in nanoseconds; must be above zero
+    /// and at most `INT64_MAX` (`SK_STATUS_OVERFLOW` past it).
     pub hold_time_ns: u64,
     /// How long ended orders are remembered, in nanoseconds.
     pub retention_ns: u64,

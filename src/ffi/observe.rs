@@ -216,6 +216,9 @@ fn deliver(
 /// Calls `callback(event, user_data)` for every event from now on, on the
 /// engine's notifier thread; writes the subscription's id into `*id` when not
 /// NULL. A slow callback delays later events, never the engine's callers.
+/// A callback that forks returns in the child too, on the notifier thread,
+/// the child's only thread: that thread then ends, and the child exits with
+/// it (call `_exit` or `exec` in the child to decide otherwise).
 ///
 /// # Safety
 /// `engine` must be NULL or a live handle; `callback` must be safe to call

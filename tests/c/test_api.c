@@ -260,6 +260,23 @@ static void test_engine_new_and_free(void) {
   CHECK_STATUS(sk_engine_new(&options, &engine), SK_STATUS_INVALID_DURATION);
   CHECK_UNTOUCHED(engine);
 
+  /* A default hold time past INT64_MAX would leave no deadline to give. */
+  options.hold_time_ns = UINT64_MAX;
+  POISON_OUT(engine);
+  CHECK_STATUS(sk_engine_new(&options, &engine), SK_STATUS_OVERFLOW);
+  CHECK_UNTOUCHED(engine);
+  options.hold_time_ns = (uint64_t)INT64_MAX + 1;
+  CHECK_STATUS(sk_engine_new(&options, &engine), SK_STATUS_OVERFLOW);
+  CHECK_UNTOUCHED(engine);
+  options.hold_time_ns = (uint64_t)INT64_MAX;
+  options.manual_clock = true;
+  CHECK_STATUS(sk_engine_new(&options, &engine), SK_STATUS_OK);
+  CHECK_STATUS(sk_product_add(engine, S("p"), S("P"), 1), SK_STATUS_OK);
+  CHECK_STATUS(sk_engine_advance(engine, SECONDS(60), NULL), SK_STATUS_OK);
+  CHECK_STATUS(sk_order_block(engine, S("o"), S("p"), 1, 0, NULL), SK_STATUS_OK);
+  sk_engine_free(engine);
+  options.manual_clock = false;
+
   /* NULL options: the defaults, so the system clock and a releaser thread. */
   engine = NULL;
   CHECK_STATUS(sk_engine_new(NULL, &engine), SK_STATUS_OK);
