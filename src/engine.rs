@@ -227,9 +227,9 @@ impl Engine {
         self.shared.notifier.on_notifier_thread()
     }
 
-    /// Whether the background releaser thread is running: never once the
-    /// engine is closed, also by a close from an event callback, which stops
-    /// the thread without joining it. An engine made before the process
+    /// Whether the engine has its background releaser thread: never once it
+    /// is closed, also by a close from an event callback, which tells the
+    /// thread to stop (it may finish a pass) without joining it. An engine made before the process
     /// forked into this child has none here (the thread was the parent's),
     /// and its lock, which a parent thread may have held at the fork, is not
     /// touched.
@@ -556,7 +556,10 @@ impl Engine {
     /// engine's notifier: if that engine's callbacks may close or flush this
     /// one, the two wait for each other for ever. A callback that forks
     /// returns in the child too, on the notifier thread, the child's only
-    /// thread: that thread then ends, and the child exits with it.
+    /// thread: that thread then ends, and a child that started no thread of
+    /// its own exits with it, as a process whose last thread ends (status 0,
+    /// exit handlers run); a child meant for other work should `exec` or
+    /// `_exit`.
     pub fn on_event(
         &self,
         callback: impl FnMut(&Event) + Send + 'static,

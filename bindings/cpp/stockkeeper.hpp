@@ -552,7 +552,7 @@ class Engine {
 
   /// Moves a live hold's deadline `by` later; returns the new deadline.
   /// A zero or negative `by` throws InvalidDuration, after a fault of the
-  /// order id, as in every door.
+  /// order id, as Python and Go judge an extension.
   Deadline extend(std::string_view order, std::chrono::nanoseconds by) {
     sk_deadline raw;
     // A negative extension goes to the library as zero, which it refuses

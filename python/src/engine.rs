@@ -594,7 +594,7 @@ impl PyEngine {
         self.manual_clock
     }
 
-    /// Whether the background releaser thread is running.
+    /// Whether the background releaser thread runs: False once closed.
     #[getter]
     fn releaser_running(&self, py: Python<'_>) -> bool {
         py.detach(|| self.engine.has_releaser())

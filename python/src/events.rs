@@ -141,7 +141,7 @@ impl Slot {
     /// event is delivered once the interpreter is shutting down: its exit
     /// hook has run (see [`crate::exit`]), or it cannot be attached to.
     pub fn deliver(&self, event: &Event) {
-        let Some(_delivering) = exit::delivering() else {
+        let Some(_attached) = exit::attaching() else {
             return;
         };
         Python::try_attach(|py| {
@@ -191,9 +191,9 @@ impl Drop for Standing {
     /// given back to an interpreter shutting down: the thread state is left
     /// for its finalization to clear.
     fn drop(&mut self) {
-        if exit::exiting() {
+        let Some(_attached) = exit::attaching() else {
             return;
-        }
+        };
         Python::try_attach(|_attached| {
             // SAFETY: attached, so this thread's state is current and holds
             // at least the enclosing attach besides the hold given back.

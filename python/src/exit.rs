@@ -11,9 +11,13 @@
 //! Engines made, or subscribed to, once the hook has begun (by a daemon
 //! thread, or by an exit handler that runs after it) are not closed by it.
 //! So once the hook has closed what it knew of, it shuts the door: from then
-//! on no notifier thread attaches to deliver an event (the event is dropped
-//! for Python's callbacks), and the hook waits for the deliveries already
-//! running to return.
+//! on no notifier thread attaches (an event is dropped for Python's
+//! callbacks), and the hook waits a while for the attached ones to detach.
+//! Not for ever: a daemon thread never holds up exit, and a callback of one
+//! may wait for something that will not come. The door is also shut once
+//! the interpreter says it is finalizing, for the hook cannot run when the
+//! module was first imported by an exit handler (Python runs no handler
+//! registered during exit).
 //!
 //! Only engines and threads of this process are waited for: a child made by
 //! `fork` inherits the parent's lists but none of the threads they name, so
@@ -24,7 +28,7 @@ use std::process;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use stockkeeper::Engine;
@@ -37,49 +41,68 @@ static WATCHED: Mutex<Vec<(u32, Weak<Engine>)>> = Mutex::new(Vec::new());
 /// the process that started it.
 static CLOSING: Mutex<Vec<(u32, JoinHandle<()>)>> = Mutex::new(Vec::new());
 
-/// The process whose exit hook has shut the door on deliveries, 0 for none.
+/// The process whose exit hook has shut the door on notifier threads, 0 for
+/// none.
 static EXITING: AtomicU32 = AtomicU32::new(0);
 
-/// Deliveries running now: the process they run in (high half) and how many
-/// (low half). A child of `fork` inherits the parent's count but none of its
-/// threads, so a count another process left counts as none.
-static DELIVERING: AtomicU64 = AtomicU64::new(0);
+/// Notifier threads attached now: the process they run in (high half) and
+/// how many (low half). A child of `fork` inherits the parent's count but
+/// none of its threads, so a count another process left counts as none.
+static ATTACHED: AtomicU64 = AtomicU64::new(0);
 
-/// A delivery under way, which the exit hook waits for; see [`delivering`].
-pub struct Delivering(u32);
+/// How long the exit hook waits for the notifier threads still attached.
+const ATTACHED_WAIT: Duration = Duration::from_secs(1);
 
-/// Counts a delivery about to attach to the interpreter, or None once this
-/// process's exit hook has shut the door, when it must not attach.
-pub fn delivering() -> Option<Delivering> {
+/// A notifier thread attached, or about to attach, to the interpreter; the
+/// exit hook waits for it. See [`attaching`].
+pub struct Attached(u32);
+
+/// Counts a notifier thread about to attach to the interpreter (to deliver
+/// an event, or to give back its thread state), or None once the door is
+/// shut, when it must not attach.
+pub fn attaching() -> Option<Attached> {
     let this_process = process::id();
-    let _ = DELIVERING.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+    let _ = ATTACHED.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
         let count = if (now >> 32) as u32 == this_process { now as u32 } else { 0 };
         Some(u64::from(this_process) << 32 | u64::from(count + 1))
     });
-    let delivery = Delivering(this_process);
+    let attached = Attached(this_process);
     // Counted before the door is looked at, as the hook shuts the door
     // before it reads the count: one of the two sees the other.
-    (!exiting()).then_some(delivery)
+    (!shut()).then_some(attached)
 }
 
-impl Drop for Delivering {
+impl Drop for Attached {
     fn drop(&mut self) {
-        let _ = DELIVERING.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+        let _ = ATTACHED.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
             ((now >> 32) as u32 == self.0).then(|| now - 1)
         });
     }
 }
 
-/// Whether this process's exit hook has shut the door on deliveries: the
-/// interpreter may be finalizing, and a thread it did not start must not
-/// attach to it any more.
-pub fn exiting() -> bool {
-    EXITING.load(Ordering::SeqCst) == process::id()
+/// Whether a thread Python did not start must no longer attach to it: this
+/// process's exit hook has run, or the interpreter is finalizing.
+fn shut() -> bool {
+    EXITING.load(Ordering::SeqCst) == process::id() || finalizing()
 }
 
-/// How many deliveries of this process are running.
-fn deliveries() -> u32 {
-    let now = DELIVERING.load(Ordering::SeqCst);
+/// Whether the interpreter is finalizing. Read without the GIL: it is one
+/// atomic load in the runtime's state.
+fn finalizing() -> bool {
+    #[cfg(Py_3_13)]
+    use pyo3::ffi::Py_IsFinalizing as is_finalizing;
+    #[cfg(not(Py_3_13))]
+    extern "C" {
+        #[link_name = "_Py_IsFinalizing"]
+        fn is_finalizing() -> std::os::raw::c_int;
+    }
+    // SAFETY: no precondition; it reads the runtime's finalizing state.
+    unsafe { is_finalizing() != 0 }
+}
+
+/// How many notifier threads of this process are attached.
+fn attached() -> u32 {
+    let now = ATTACHED.load(Ordering::SeqCst);
     if (now >> 32) as u32 == process::id() {
         now as u32
     } else {
@@ -138,15 +161,29 @@ fn close_engines(py: Python<'_>) {
         // A close thread that panicked left nothing to wait for.
         closing.into_iter().for_each(|(_, thread)| drop(thread.join()));
         EXITING.store(this_process, Ordering::SeqCst);
-        while deliveries() > 0 {
+        let give_up = Instant::now() + ATTACHED_WAIT;
+        while attached() > 0 && Instant::now() < give_up {
             thread::sleep(Duration::from_millis(1));
         }
     });
 }
 
-/// Registers the exit hook with `atexit`.
+/// Registers the exit hook with `atexit`. Python runs no exit handler
+/// registered while it exits, so a module first imported that late (by an
+/// exit handler) shuts the door at once: no hook would.
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
     let hook = wrap_pyfunction!(close_engines, module)?;
-    module.py().import("atexit")?.call_method1("register", (hook,))?;
+    py.import("atexit")?.call_method1("register", (hook,))?;
+    if shutting_down(py) {
+        EXITING.store(process::id(), Ordering::SeqCst);
+    }
     Ok(())
+}
+
+/// Whether the interpreter has begun to exit: `threading` marks that before
+/// the exit handlers run. A Python without the mark says no.
+fn shutting_down(py: Python<'_>) -> bool {
+    let marked = py.import("threading").and_then(|threading| threading.getattr("_SHUTTING_DOWN"));
+    marked.is_ok_and(|marked| marked.is_truthy().unwrap_or(false))
 }

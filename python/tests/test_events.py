@@ -660,38 +660,95 @@ def test_a_script_whose_callback_raised_exits_without_closing_the_engine(
     assert "subscriber bug" in result.stderr
 
 
+# A daemon thread making, using and dropping engines with a slow subscriber
+# for as long as the process lasts: some are always delivering at exit.
+CHURNING_DAEMON = textwrap.dedent(
+    """
+    def churn():
+        while True:
+            engine = stockkeeper.Engine(manual_clock=True)
+            engine.add_product("p", "P", 1000)
+            engine.subscribe(lambda event: time.sleep(0.0005))
+            for index in range(200):
+                engine.block("p", 1, f"o{index}")
+                engine.cancel(f"o{index}")
+            del engine
+
+    threading.Thread(target=churn, daemon=True).start()
+    """
+)
+
+
+def exits_cleanly(script: str, cwd: Path, printed: str) -> None:
+    """Runs `script` three times; each must exit cleanly having printed
+    `printed` (CPython aborts the process when a thread it did not start
+    attaches while it finalizes, and its thread state is given back as the
+    thread ends)."""
+    for _ in range(3):
+        result = run_script(script, cwd)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == printed
+        assert "Fatal Python error" not in result.stderr
+
+
 def test_a_daemon_thread_still_delivering_events_at_exit_does_not_abort_the_process(
     tmp_path: Path,
 ) -> None:
-    # The daemon thread makes and drops engines after the exit hook has
-    # closed those it knew of; their notifier threads must not attach to an
-    # interpreter that is finalizing (CPython aborts the process when one
-    # does, and its thread state is given back as the thread ends).
+    # Its engines are made after the exit hook closed those it knew of.
+    script = "import threading, time\nimport stockkeeper\n" + CHURNING_DAEMON
+    exits_cleanly(script + "time.sleep(0.3)\nprint('done')\n", tmp_path, "done")
+
+
+def test_an_engine_first_imported_by_an_exit_handler_does_not_abort_the_process(
+    tmp_path: Path,
+) -> None:
+    # Python runs no exit handler registered while it exits, so the module's
+    # own hook never runs here: the door must be shut from the import on.
+    body = "import stockkeeper\n" + CHURNING_DAEMON + "time.sleep(0.2)\nprint('handler done')\n"
+    script = (
+        "import atexit, threading, time\n\ndef at_exit():\n"
+        + textwrap.indent(body, "    ")
+        + "\natexit.register(at_exit)\n"
+    )
+    exits_cleanly(script, tmp_path, "handler done")
+
+
+def test_a_callback_of_a_daemon_thread_that_never_returns_does_not_hold_up_exit(
+    tmp_path: Path,
+) -> None:
+    # The daemon thread's engine is made once the exit handlers run; its
+    # callback waits for what will never come. The exit hook waits for it a
+    # while, not for ever (a hang fails at run_script's timeout).
     script = textwrap.dedent(
         """
-        import threading, time
+        import atexit, threading
         import stockkeeper
 
-        def worker():
-            while True:
-                engine = stockkeeper.Engine(manual_clock=True)
-                engine.add_product("p", "P", 1000)
-                engine.subscribe(lambda event: time.sleep(0.0005))
-                for index in range(200):
-                    engine.block("p", 1, f"o{index}")
-                    engine.cancel(f"o{index}")
-                del engine
+        exiting = threading.Event()
 
-        threading.Thread(target=worker, daemon=True).start()
-        time.sleep(0.3)
+        def late_engine():
+            exiting.wait()
+            engine = stockkeeper.Engine(manual_clock=True)
+            engine.add_product("p", "P", 5)
+            engine.subscribe(lambda event: threading.Event().wait())
+            engine.block("p", 1, "o1")
+            engine.cancel("o1")
+            threading.Event().wait()
+
+        threading.Thread(target=late_engine, daemon=True).start()
+        slow = stockkeeper.Engine(manual_clock=True)
+        slow.add_product("m", "M", 100)
+        slow.subscribe(lambda event: threading.Event().wait(0.01))
+        for index in range(50):
+            slow.block("m", 1, f"o{index}")
+            slow.cancel(f"o{index}")
+        atexit.register(exiting.set)
         print("done")
         """
     )
-    for _ in range(3):
-        result = run_script(script, tmp_path)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == "done"
-        assert "Fatal Python error" not in result.stderr
+    result = run_script(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "done"
 
 
 def test_a_close_from_a_callback_leaves_no_releaser_running() -> None:

@@ -217,8 +217,10 @@ fn deliver(
 /// engine's notifier thread; writes the subscription's id into `*id` when not
 /// NULL. A slow callback delays later events, never the engine's callers.
 /// A callback that forks returns in the child too, on the notifier thread,
-/// the child's only thread: that thread then ends, and the child exits with
-/// it (call `_exit` or `exec` in the child to decide otherwise).
+/// the child's only thread: that thread then ends, and a child that started
+/// no thread of its own exits with it, as a process whose last thread ends
+/// (status 0, `atexit` handlers run, stdio buffers flushed); a child meant
+/// for other work should call `exec` or `_exit`.
 ///
 /// # Safety
 /// `engine` must be NULL or a live handle; `callback` must be safe to call
