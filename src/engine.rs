@@ -50,8 +50,8 @@ pub struct Options {
     pub retention: Duration,
     /// The most ended orders remembered at once; past it the oldest are
     /// forgotten early (of orders that one release pass ended, in no set
-    /// order). Bounds memory under bursts; the orders a release
-    /// pass forgets are freed once the holds it expires are back in stock.
+    /// order). Bounds memory under bursts; the orders a release pass
+    /// forgets are freed once the holds it expires are back in stock.
     pub max_remembered: usize,
     /// Which clock deadlines are measured on.
     pub clock: ClockKind,
@@ -178,7 +178,7 @@ impl Engine {
         if hold_time == 0 {
             return Err(Error::InvalidDuration);
         }
-        if hold_time > nanos(MAX_HOLD_TIME)? {
+        if options.hold_time > MAX_HOLD_TIME {
             return Err(Error::Overflow);
         }
         let retention = nanos(options.retention)?;
@@ -229,10 +229,10 @@ impl Engine {
 
     /// Whether the engine has its background releaser thread: never once it
     /// is closed, also by a close from an event callback, which tells the
-    /// thread to stop (it may finish a pass) without joining it. An engine made before the process
-    /// forked into this child has none here (the thread was the parent's),
-    /// and its lock, which a parent thread may have held at the fork, is not
-    /// touched.
+    /// thread to stop (it may finish a pass) without joining it. An engine
+    /// made before the process forked into this child has none here (the
+    /// thread was the parent's), and its lock, which a parent thread may
+    /// have held at the fork, is not touched.
     pub fn has_releaser(&self) -> bool {
         !self.is_closed() && self.releaser.lock().is_some()
     }
