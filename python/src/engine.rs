@@ -26,7 +26,7 @@ use crate::convert::{
     Checked, Convert, Count, Delta, Limit, Quantity, Refused, Seconds, Text,
 };
 use crate::errors::{answer, to_py};
-use crate::events::{Slot, Subscribers};
+use crate::events::{self, Slot, Subscribers};
 use crate::exit;
 use crate::values::{PyDeadline, PyMetrics, PyOrderStatus, PyProductOutcomes, PyStock};
 
@@ -649,9 +649,17 @@ impl Drop for PyEngine {
     /// callback only the releaser is waited for, which never runs Python
     /// code. In a child made by `fork`, which has none of the engine's
     /// threads, the engine is left to the core, which waits for none.
+    ///
+    /// An engine the garbage collector destroys may be in a cycle with its
+    /// callables, which the collector may have cleared already (a function
+    /// so cleared crashes the interpreter when called): its callables are
+    /// let go of first, and the events still queued for them are dropped.
     fn drop(&mut self) {
         if !self.subscribers.ever() || self.creator != process::id() {
             return;
+        }
+        if events::collecting() {
+            drop(self.subscribers.clear());
         }
         if let Err(engine) = exit::close_in_background(Arc::clone(&self.engine)) {
             // No thread to spare: wait here, with the GIL released at least.

@@ -222,6 +222,30 @@ fn report(py: Python<'_>, err: PyErr, callable: &Bound<'_, PyAny>, event: &Bound
     }
 }
 
+/// Whether the garbage collector is collecting now, as its callbacks
+/// (`gc.callbacks`) tell. An engine it destroys may be part of a reference
+/// cycle with its callables, which the collector may already have taken
+/// apart (a function cleared so is no longer safe to call).
+static COLLECTING: AtomicBool = AtomicBool::new(false);
+
+/// Told of each collection's start and stop; see [`COLLECTING`].
+#[pyfunction]
+fn on_collection(phase: &str, _info: &Bound<'_, PyAny>) {
+    COLLECTING.store(phase == "start", Ordering::SeqCst);
+}
+
+/// Has the garbage collector tell [`collecting`] when it runs.
+pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let callback = wrap_pyfunction!(on_collection, module)?;
+    module.py().import("gc")?.getattr("callbacks")?.call_method1("append", (callback,))?;
+    Ok(())
+}
+
+/// Whether the garbage collector is collecting now.
+pub fn collecting() -> bool {
+    COLLECTING.load(Ordering::SeqCst)
+}
+
 /// The callables subscribed to one engine, by subscription id.
 pub struct Subscribers {
     /// None once cleared for good: the engine's notifier thread has ended,

@@ -14,10 +14,12 @@
 //! on no notifier thread attaches (an event is dropped for Python's
 //! callbacks), and the hook waits a while for the attached ones to detach.
 //! Not for ever: a daemon thread never holds up exit, and a callback of one
-//! may wait for something that will not come. The door is also shut once
-//! the interpreter says it is finalizing, for the hook cannot run when the
-//! module was first imported by an exit handler (Python runs no handler
-//! registered during exit).
+//! may wait for something that will not come. One still attached after that
+//! may end the process abnormally if it returns while the interpreter
+//! finalizes, as it may when no hook ran at all: the door also counts as
+//! shut once the interpreter says it is finalizing, but a thread already
+//! attached is past the door. A module first imported by an exit handler
+//! has no hook (Python runs no handler registered during exit).
 //!
 //! Only engines and threads of this process are waited for: a child made by
 //! `fork` inherits the parent's lists but none of the threads they name, so
@@ -169,21 +171,10 @@ fn close_engines(py: Python<'_>) {
 }
 
 /// Registers the exit hook with `atexit`. Python runs no exit handler
-/// registered while it exits, so a module first imported that late (by an
-/// exit handler) shuts the door at once: no hook would.
+/// registered while it exits: a module first imported by an exit handler
+/// has no hook, only the interpreter's own finalizing mark.
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = module.py();
     let hook = wrap_pyfunction!(close_engines, module)?;
-    py.import("atexit")?.call_method1("register", (hook,))?;
-    if shutting_down(py) {
-        EXITING.store(process::id(), Ordering::SeqCst);
-    }
+    module.py().import("atexit")?.call_method1("register", (hook,))?;
     Ok(())
-}
-
-/// Whether the interpreter has begun to exit: `threading` marks that before
-/// the exit handlers run. A Python without the mark says no.
-fn shutting_down(py: Python<'_>) -> bool {
-    let marked = py.import("threading").and_then(|threading| threading.getattr("_SHUTTING_DOWN"));
-    marked.is_ok_and(|marked| marked.is_truthy().unwrap_or(false))
 }

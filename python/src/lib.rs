@@ -31,6 +31,7 @@ mod _stockkeeper {
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         crate::errors::register(module)?;
         crate::exit::register(module)?;
+        crate::events::register(module)?;
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
         module.add("MAX_COUNT", stockkeeper::MAX_COUNT)?;
         module.add("MAX_ID_BYTES", stockkeeper::MAX_ID_BYTES)?;

@@ -333,12 +333,17 @@ class Engine:
         flushes another engine waits for that engine's callbacks: two engines
         whose callbacks close or flush each other wait for each other for
         ever, and so does the interpreter's exit. At exit, the engines still
-        open are closed and their queued events delivered. From then on no
-        callback is called, as a thread Python did not start must not run
-        Python code while the interpreter shuts down: an engine that a daemon
-        thread or a later exit handler uses drops its events (so does every
-        engine once something ran the exit functions early), and a callback
-        still running then is waited for up to a second."""
+        open are closed and their queued events delivered (a callback that
+        never returns holds up exit). From then on no callback is called, as
+        a thread Python did not start must not run Python code while the
+        interpreter shuts down: an engine that a daemon thread or a later
+        exit handler uses drops its events (so does every engine once
+        something ran the exit functions early), and a callback still running
+        then is waited for up to a second; one returning after that, while
+        Python finalizes, may end the process abnormally. An engine that the
+        garbage collector destroys in a reference cycle with its callbacks
+        drops the events still queued for them: the collector may have taken
+        them apart already."""
     def unsubscribe(self, subscription: int) -> None:
         """Ends a subscription; its callback is not called again. A bool is
         refused with TypeError."""
