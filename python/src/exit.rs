@@ -27,7 +27,7 @@
 
 use std::mem;
 use std::process;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -43,9 +43,10 @@ static WATCHED: Mutex<Vec<(u32, Weak<Engine>)>> = Mutex::new(Vec::new());
 /// the process that started it.
 static CLOSING: Mutex<Vec<(u32, JoinHandle<()>)>> = Mutex::new(Vec::new());
 
-/// The process whose exit hook has shut the door on notifier threads, 0 for
-/// none.
-static EXITING: AtomicU32 = AtomicU32::new(0);
+/// Whether the exit hook has shut the door on notifier threads. A child made
+/// by `fork` once the door is shut (by an exit handler that runs after the
+/// hook) is exiting too, and its hook has run already: the door stays shut.
+static EXITING: AtomicBool = AtomicBool::new(false);
 
 /// Notifier threads attached now: the process they run in (high half) and
 /// how many (low half). A child of `fork` inherits the parent's count but
@@ -82,10 +83,10 @@ impl Drop for Attached {
     }
 }
 
-/// Whether a thread Python did not start must no longer attach to it: this
-/// process's exit hook has run, or the interpreter is finalizing.
+/// Whether a thread Python did not start must no longer attach to it: the
+/// exit hook has run, or the interpreter is finalizing.
 fn shut() -> bool {
-    EXITING.load(Ordering::SeqCst) == process::id() || finalizing()
+    EXITING.load(Ordering::SeqCst) || finalizing()
 }
 
 /// Whether the interpreter is finalizing. Read without the GIL: it is one
@@ -162,7 +163,7 @@ fn close_engines(py: Python<'_>) {
         engines.iter().for_each(|engine| engine.close());
         // A close thread that panicked left nothing to wait for.
         closing.into_iter().for_each(|(_, thread)| drop(thread.join()));
-        EXITING.store(this_process, Ordering::SeqCst);
+        EXITING.store(true, Ordering::SeqCst);
         let give_up = Instant::now() + ATTACHED_WAIT;
         while attached() > 0 && Instant::now() < give_up {
             thread::sleep(Duration::from_millis(1));

@@ -338,9 +338,10 @@ class Engine:
         a thread Python did not start must not run Python code while the
         interpreter shuts down: an engine that a daemon thread or a later
         exit handler uses drops its events (so does every engine once
-        something ran the exit functions early), and a callback still running
-        then is waited for up to a second; one returning after that, while
-        Python finalizes, may end the process abnormally. An engine that the
+        something ran the exit functions early, also in a child forked
+        since), and a callback still running then is waited for up to a
+        second; one returning after that, while Python finalizes, may end
+        the process abnormally. An engine that the
         garbage collector destroys in a reference cycle with its callbacks
         drops the events still queued for them: the collector may have taken
         them apart already."""

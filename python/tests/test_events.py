@@ -660,19 +660,26 @@ def test_a_script_whose_callback_raised_exits_without_closing_the_engine(
     assert "subscriber bug" in result.stderr
 
 
-# A daemon thread making, using and dropping engines with a slow subscriber
-# for as long as the process lasts: some are always delivering at exit.
-CHURNING_DAEMON = textwrap.dedent(
+# For the scripts below: an engine with `count` events queued for a slow
+# subscriber, and a daemon thread making and dropping such engines for as
+# long as the process lasts, so that some are always delivering at exit.
+BUSY_ENGINE = textwrap.dedent(
+    """
+    def busy_engine(count):
+        engine = stockkeeper.Engine(manual_clock=True)
+        engine.add_product("p", "P", count)
+        engine.subscribe(lambda event: time.sleep(0.0005))
+        for index in range(count):
+            engine.block("p", 1, f"o{index}")
+            engine.cancel(f"o{index}")
+        return engine
+    """
+)
+CHURNING_DAEMON = BUSY_ENGINE + textwrap.dedent(
     """
     def churn():
         while True:
-            engine = stockkeeper.Engine(manual_clock=True)
-            engine.add_product("p", "P", 1000)
-            engine.subscribe(lambda event: time.sleep(0.0005))
-            for index in range(200):
-                engine.block("p", 1, f"o{index}")
-                engine.cancel(f"o{index}")
-            del engine
+            busy_engine(200)
 
     threading.Thread(target=churn, daemon=True).start()
     """
@@ -728,6 +735,31 @@ def test_an_engine_collected_in_a_cycle_with_its_callback_calls_it_no_more(
         """
     )
     exits_cleanly(script, tmp_path, "done")
+
+
+def test_a_child_forked_by_an_exit_handler_after_the_hook_delivers_nothing(
+    tmp_path: Path,
+) -> None:
+    # The handler, registered before the import, runs after the module's
+    # exit hook, and its child goes on exiting with an engine delivering to
+    # a slow callback: the door the hook shut must stay shut in the child.
+    script = BUSY_ENGINE + textwrap.dedent(
+        """
+        import atexit, os, time
+
+        def fork_and_deliver():
+            pid = os.fork()
+            if pid == 0:
+                engine = busy_engine(2000)
+                return
+            _, status = os.waitpid(pid, 0)
+            print("child", os.waitstatus_to_exitcode(status), flush=True)
+
+        atexit.register(fork_and_deliver)
+        import stockkeeper
+        """
+    )
+    exits_cleanly(script, tmp_path, "child 0")
 
 
 def test_a_callback_of_a_daemon_thread_that_never_returns_does_not_hold_up_exit(
