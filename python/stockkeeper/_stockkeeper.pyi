@@ -341,10 +341,10 @@ class Engine:
         something ran the exit functions early, also in a child forked
         since), and a callback still running then is waited for up to a
         second; one returning after that, while Python finalizes, may end
-        the process abnormally. An engine that the
-        garbage collector destroys in a reference cycle with its callbacks
-        drops the events still queued for them: the collector may have taken
-        them apart already."""
+        the process abnormally. An engine destroyed during a garbage
+        collection (in a reference cycle, or held by one) drops the events
+        still queued for its callbacks: the collector may have taken them
+        apart already."""
     def unsubscribe(self, subscription: int) -> None:
         """Ends a subscription; its callback is not called again. A bool is
         refused with TypeError."""
