@@ -650,11 +650,12 @@ impl Drop for PyEngine {
     /// code. In a child made by `fork`, which has none of the engine's
     /// threads, the engine is left to the core, which waits for none.
     ///
-    /// An engine destroyed during a garbage collection may be in a cycle
-    /// with its callables, which the collector may have cleared already (a
-    /// function so cleared crashes the interpreter when called): its
-    /// callables are let go of first, and the events still queued for them
-    /// are dropped, whether or not they were in that cycle.
+    /// An engine destroyed by a garbage collection, on the thread running
+    /// it, may be in a cycle with its callables, which the collector may
+    /// have cleared already (a function so cleared crashes the interpreter
+    /// when called): its callables are let go of first, and the events
+    /// still queued for them are dropped, whether or not they were in that
+    /// cycle.
     fn drop(&mut self) {
         if !self.subscribers.ever() || self.creator != process::id() {
             return;

@@ -14,7 +14,7 @@
 //! taken out of them are dropped after the lock is released: dropping one
 //! may run Python code that calls back into the engine.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -222,16 +222,22 @@ fn report(py: Python<'_>, err: PyErr, callable: &Bound<'_, PyAny>, event: &Bound
     }
 }
 
-/// Whether the garbage collector is collecting now, as its callbacks
-/// (`gc.callbacks`) tell. An engine it destroys may be part of a reference
-/// cycle with its callables, which the collector may already have taken
-/// apart (a function cleared so is no longer safe to call).
-static COLLECTING: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Whether the garbage collector is collecting on this thread now, as
+    /// its callbacks (`gc.callbacks`) tell; it destroys what it collects on
+    /// the thread that runs it. An engine it destroys may be part of a
+    /// reference cycle with its callables, which it may already have taken
+    /// apart (a function cleared so is no longer safe to call). Per thread:
+    /// a finalizer it runs may let another thread drop an engine meanwhile,
+    /// which is none of its garbage.
+    static COLLECTING: Cell<bool> = const { Cell::new(false) };
+}
 
-/// Told of each collection's start and stop; see [`COLLECTING`].
+/// Told of each collection's start and stop, on the collecting thread; see
+/// [`COLLECTING`].
 #[pyfunction]
 fn on_collection(phase: &str, _info: &Bound<'_, PyAny>) {
-    COLLECTING.store(phase == "start", Ordering::SeqCst);
+    COLLECTING.with(|collecting| collecting.set(phase == "start"));
 }
 
 /// Has the garbage collector tell [`collecting`] when it runs.
@@ -241,9 +247,9 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Whether the garbage collector is collecting now.
+/// Whether the garbage collector is collecting on this thread now.
 pub fn collecting() -> bool {
-    COLLECTING.load(Ordering::SeqCst)
+    COLLECTING.with(Cell::get)
 }
 
 /// The callables subscribed to one engine, by subscription id.

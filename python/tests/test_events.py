@@ -661,14 +661,14 @@ def test_a_script_whose_callback_raised_exits_without_closing_the_engine(
 
 
 # For the scripts below: an engine with `count` events queued for a slow
-# subscriber, and a daemon thread making and dropping such engines for as
+# subscriber (or another), and a daemon thread making and dropping such engines for as
 # long as the process lasts, so that some are always delivering at exit.
 BUSY_ENGINE = textwrap.dedent(
     """
-    def busy_engine(count):
+    def busy_engine(count, callback=lambda event: time.sleep(0.0005)):
         engine = stockkeeper.Engine(manual_clock=True)
         engine.add_product("p", "P", count)
-        engine.subscribe(lambda event: time.sleep(0.0005))
+        engine.subscribe(callback)
         for index in range(count):
             engine.block("p", 1, f"o{index}")
             engine.cancel(f"o{index}")
@@ -760,6 +760,47 @@ def test_a_child_forked_by_an_exit_handler_after_the_hook_delivers_nothing(
         """
     )
     exits_cleanly(script, tmp_path, "child 0")
+
+
+def test_an_engine_dropped_while_another_thread_collects_still_delivers(
+    tmp_path: Path,
+) -> None:
+    # Another thread's collection runs a finalizer that lets this thread
+    # run: the engine this thread drops meanwhile is none of its garbage.
+    script = BUSY_ENGINE + textwrap.dedent(
+        """
+        import gc, threading, time
+        import stockkeeper
+
+        class Slow:
+            def __del__(self):
+                time.sleep(0.3)
+
+        def collect():
+            junk = Slow()
+            junk.me = junk
+            del junk
+            gc.collect()
+
+        collecting = threading.Thread(target=collect)
+        collecting.start()
+        time.sleep(0.05)
+        seen = []
+        all_seen = threading.Event()
+
+        def on_event(event):
+            seen.append(event)
+            if len(seen) == 100:
+                all_seen.set()
+
+        engine = busy_engine(100, on_event)
+        del engine
+        all_seen.wait(30)
+        collecting.join()
+        print(len(seen))
+        """
+    )
+    exits_cleanly(script, tmp_path, "100")
 
 
 def test_a_callback_of_a_daemon_thread_that_never_returns_does_not_hold_up_exit(
