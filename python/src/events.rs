@@ -141,10 +141,7 @@ impl Slot {
     /// event is delivered once the interpreter is shutting down: its exit
     /// hook has run (see [`crate::exit`]), or it cannot be attached to.
     pub fn deliver(&self, event: &Event) {
-        let Some(_attached) = exit::attaching() else {
-            return;
-        };
-        Python::try_attach(|py| {
+        exit::attach(|py| {
             STANDING.with(|standing| {
                 standing.get_or_init(|| Standing::take(py));
             });
@@ -191,10 +188,7 @@ impl Drop for Standing {
     /// given back to an interpreter shutting down: the thread state is left
     /// for its finalization to clear.
     fn drop(&mut self) {
-        let Some(_attached) = exit::attaching() else {
-            return;
-        };
-        Python::try_attach(|_attached| {
+        exit::attach(|_attached| {
             // SAFETY: attached, so this thread's state is current and holds
             // at least the enclosing attach besides the hold given back.
             unsafe { ffi::PyGILState_Release(self.0) }

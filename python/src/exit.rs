@@ -56,17 +56,25 @@ static ATTACHED: AtomicU64 = AtomicU64::new(0);
 /// How long the exit hook waits for the notifier threads still attached.
 const ATTACHED_WAIT: Duration = Duration::from_secs(1);
 
+/// Runs `f` on a notifier thread attached to the interpreter (to deliver an
+/// event, or to give back the thread's state), counted for the exit hook to
+/// wait for; runs nothing once the door is shut, or when the interpreter
+/// cannot be attached to.
+pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    let _attached = attaching()?;
+    Python::try_attach(f)
+}
+
 /// A notifier thread attached, or about to attach, to the interpreter; the
 /// exit hook waits for it. See [`attaching`].
-pub struct Attached(u32);
+struct Attached(u32);
 
-/// Counts a notifier thread about to attach to the interpreter (to deliver
-/// an event, or to give back its thread state), or None once the door is
-/// shut, when it must not attach.
-pub fn attaching() -> Option<Attached> {
+/// Counts a notifier thread about to attach to the interpreter, or None once
+/// the door is shut, when it must not attach.
+fn attaching() -> Option<Attached> {
     let this_process = process::id();
     let _ = ATTACHED.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
-        let count = if (now >> 32) as u32 == this_process { now as u32 } else { 0 };
+        let count = count_in(now, this_process);
         Some(u64::from(this_process) << 32 | u64::from(count + 1))
     });
     let attached = Attached(this_process);
@@ -78,8 +86,18 @@ pub fn attaching() -> Option<Attached> {
 impl Drop for Attached {
     fn drop(&mut self) {
         let _ = ATTACHED.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
-            ((now >> 32) as u32 == self.0).then(|| now - 1)
+            (count_in(now, self.0) > 0).then(|| now - 1)
         });
+    }
+}
+
+/// The count of attached threads that `packed` (see [`ATTACHED`]) holds for
+/// `process`: none when another process left it.
+fn count_in(packed: u64, process: u32) -> u32 {
+    if (packed >> 32) as u32 == process {
+        packed as u32
+    } else {
+        0
     }
 }
 
@@ -105,12 +123,7 @@ fn finalizing() -> bool {
 
 /// How many notifier threads of this process are attached.
 fn attached() -> u32 {
-    let now = ATTACHED.load(Ordering::SeqCst);
-    if (now >> 32) as u32 == process::id() {
-        now as u32
-    } else {
-        0
-    }
+    count_in(ATTACHED.load(Ordering::SeqCst), process::id())
 }
 
 /// Every critical section here is a single push, prune or take.
