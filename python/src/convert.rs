@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use std::os::raw::c_int;
 
-use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBool, PyInt, PyList, PyMapping, PySequence, PyString, PyType};
@@ -271,7 +271,7 @@ impl Convert for Seconds {
                 Wide::Below => Err(Error::InvalidDuration),
             }
         } else {
-            let secs: f64 = obj.extract()?;
+            let secs: f64 = obj.extract().map_err(|err| past_every_float(obj, err))?;
             if secs.is_nan() || secs < 0.0 {
                 Err(Error::InvalidDuration)
             } else {
@@ -282,6 +282,20 @@ impl Convert for Seconds {
         };
         Ok(Seconds(span?))
     }
+}
+
+/// Why a time span that is not an int has no float: an object with
+/// `__index__` whose value no float can hold is refused by its sign, as an
+/// int of that size is; any other failure is raised as it is.
+fn past_every_float(obj: &Bound<'_, PyAny>, err: PyErr) -> Refused {
+    if err.is_instance_of::<PyOverflowError>(obj.py()) {
+        match wide_int(obj) {
+            Ok(Wide::Above) => return Error::Overflow.into(),
+            Ok(Wide::Below) => return Error::InvalidDuration.into(),
+            Ok(Wide::Fits(_)) | Err(_) => {}
+        }
+    }
+    err.into()
 }
 
 /// The lines of an order, read whole: a mapping of product id to quantity,

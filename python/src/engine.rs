@@ -15,7 +15,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt, PyIterator, PyType};
-use pyo3::{PyTraverseError, PyVisit};
+use pyo3::{intern, PyTraverseError, PyVisit};
 use stockkeeper::{
     check_id, ClockKind, Engine, Error, Line, Lookup, Options, SubscriptionId, DEFAULT_HOLD_TIME,
     DEFAULT_MAX_REMEMBERED, DEFAULT_RETENTION,
@@ -147,6 +147,35 @@ impl PyEngine {
         to_py(self.engine.refuse(error))
     }
 
+    /// Adds the triples of `products` in order, counting into `added` each
+    /// one added, up to the first refused.
+    fn add_each(
+        &self,
+        py: Python<'_>,
+        products: &Bound<'_, PyAny>,
+        added: &mut usize,
+    ) -> PyResult<()> {
+        let mut products = products.try_iter()?;
+        let mut chunk = Vec::with_capacity(BULK_CHUNK);
+        loop {
+            let unreadable = next_chunk(&mut products, &mut chunk);
+            if chunk.is_empty() && unreadable.is_none() {
+                return Ok(());
+            }
+            py.detach(|| {
+                chunk.iter().try_for_each(|(id, name, on_hand)| {
+                    self.engine.add_product(id, name, on_hand.0)?;
+                    *added += 1;
+                    Ok(())
+                })
+            })
+            .map_err(to_py)?;
+            if let Some(refused) = unreadable {
+                return Err(self.raise(refused));
+            }
+        }
+    }
+
     fn raise(&self, refused: Refused) -> PyErr {
         match refused {
             Refused::Value(error) => self.refuse(error),
@@ -221,27 +250,17 @@ impl PyEngine {
     /// order, and returns how many it added. Spares a large catalogue the
     /// cost of one Python call per product. Stops at the first triple that is
     /// refused (a bad value, or a product that exists), raising as
-    /// `add_product` would; the triples before it stay added.
+    /// `add_product` would; the triples before it stay added, and the
+    /// exception's `added` attribute says how many they are, so that a load
+    /// can resume past them. An error raised by the iterable itself carries
+    /// `added` too, when its type takes attributes.
     fn add_products(&self, py: Python<'_>, products: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let mut products = products.try_iter()?;
-        let mut chunk = Vec::with_capacity(BULK_CHUNK);
         let mut added = 0;
-        loop {
-            let unreadable = next_chunk(&mut products, &mut chunk);
-            if chunk.is_empty() && unreadable.is_none() {
-                return Ok(added);
-            }
-            py.detach(|| {
-                chunk.iter().try_for_each(|(id, name, on_hand)| {
-                    self.engine.add_product(id, name, on_hand.0)
-                })
-            })
-            .map_err(to_py)?;
-            added += chunk.len();
-            if let Some(refused) = unreadable {
-                return Err(self.raise(refused));
-            }
-        }
+        self.add_each(py, products, &mut added).inspect_err(|err| {
+            // An exception type that takes no attributes still propagates.
+            let _ = err.value(py).setattr(intern!(py, "added"), added);
+        })?;
+        Ok(added)
     }
 
     /// The product's name. Raises UnknownProduct.
@@ -475,8 +494,9 @@ impl PyEngine {
 
     /// `metrics()` in the Prometheus text exposition format (version
     /// 0.0.4), with the outcomes of each product named in `products`, an
-    /// iterable of product ids (a catalogue is never listed whole). Raises
-    /// UnknownProduct if a named product is unknown.
+    /// iterable of product ids (a catalogue is never listed whole; a lone str
+    /// raises TypeError). Raises UnknownProduct if a named product is
+    /// unknown.
     #[pyo3(signature = (products = None), text_signature = "($self, products=())")]
     fn metrics_text(
         &self,
@@ -560,8 +580,8 @@ impl PyEngine {
         py.detach(|| self.engine.flush_events()).map_err(to_py)
     }
 
-    /// Closes the engine: later calls raise EngineClosed, the releaser
-    /// thread is stopped, calls in progress on other threads finish, and
+    /// Closes the engine: later calls but `now` raise EngineClosed, the
+    /// releaser thread is stopped, calls in progress on other threads finish, and
     /// their events and the others already published are delivered before
     /// the notifier thread stops, and every product and order is let go of,
     /// with its memory. Calling it again does nothing. Waits, with

@@ -83,8 +83,8 @@ impl PyDeadline {
 /// "expired"; `lines` lists `(product_id, quantity)` pairs, one per product
 /// (lines naming the same product summed), sorted by product id; `deadline`
 /// is the deadline the hold has, or had when it ended.
-#[pyclass(module = "stockkeeper", name = "OrderStatus", frozen, eq)]
-#[derive(Clone, PartialEq, Eq)]
+#[pyclass(module = "stockkeeper", name = "OrderStatus", frozen, eq, hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyOrderStatus {
     #[pyo3(get)]
     order_id: String,

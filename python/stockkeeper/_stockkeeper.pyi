@@ -153,6 +153,7 @@ class OrderStatus:
     def deadline(self) -> Deadline:
         """The deadline the hold has, or had when it ended."""
     def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Metrics:
@@ -270,7 +271,9 @@ class Engine:
         """Adds a product with `on_hand` units."""
     def add_products(self, products: Iterable[tuple[str, str, SupportsIndex]]) -> int:
         """Adds every `(product_id, name, on_hand)` triple in order; returns
-        how many it added. Stops at the first refused triple, raising."""
+        how many it added. Stops at the first refused triple, raising; the
+        triples before it stay added, and the exception's `added` attribute
+        counts them."""
     def product_name(self, product_id: str) -> str:
         """The product's name."""
     def available(self, product_id: str) -> int:
@@ -278,7 +281,8 @@ class Engine:
     def stock(self, product_id: str) -> Stock:
         """The product's on_hand, reserved and available, read together."""
     def update_inventory(self, product_id: str, delta: SupportsIndex) -> Stock:
-        """Restocks (positive) or corrects (negative); returns the stock."""
+        """Restocks (positive) or corrects (negative); returns the stock.
+        A delta of zero changes nothing and raises InvalidInput."""
     def block(
         self,
         product_id: str,
@@ -301,7 +305,8 @@ class Engine:
         a refusal (counted as `block` counts it)."""
     def confirm_many(self, order_ids: Iterable[str]) -> list[bool]:
         """Confirms each order in order, releasing the GIL once; True where
-        confirmed, False where `confirm` would have raised a refusal."""
+        confirmed, False where `confirm` would have raised a refusal. A str
+        is refused with TypeError, not read as its characters."""
     def confirm(self, order_id: str) -> None:
         """Confirms a held order; raises Expired past its deadline."""
     def cancel(self, order_id: str) -> None:
@@ -315,7 +320,8 @@ class Engine:
     def advance(self, seconds: _Seconds) -> int:
         """Moves the manual clock forward; returns how many holds it released."""
     def now(self) -> float:
-        """Seconds since the engine started, on its clock."""
+        """Seconds since the engine started, on its clock. Works on a closed
+        engine too, as in Rust."""
     def start_releaser(self) -> None:
         """Starts the background releaser if it is not running."""
     def metrics(self) -> Metrics:
@@ -324,7 +330,8 @@ class Engine:
         """How the holds on one product ended."""
     def metrics_text(self, products: Iterable[str] = ()) -> str:
         """The counters as Prometheus text, with the named products' outcomes
-        (each once, however often named)."""
+        (each once, however often named). A str is refused with TypeError,
+        not read as its characters."""
     def subscribe(self, callback: Callable[[_Event], object]) -> int:
         """Calls `callback` with every event from now on, on the engine's
         notifier thread (not the caller's), one at a time; returns the
@@ -354,7 +361,8 @@ class Engine:
         is not interrupted by KeyboardInterrupt, which is raised once the
         callbacks running have returned."""
     def close(self) -> None:
-        """Closes the engine; later calls raise EngineClosed. Idempotent.
+        """Closes the engine; later calls but `now` raise EngineClosed.
+        Idempotent.
         Waits for calls in progress on other threads, then for their events
         and the others queued to reach their callbacks, then lets go of every
         product and order, with its memory. KeyboardInterrupt does not cut

@@ -295,6 +295,28 @@ def test_block_refuses_bad_hold_times(kettle: Engine, hold_time: float, code: st
     assert kettle.available("kettle") == 10
 
 
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [(10**400, "overflow"), (-(10**400), "invalid_duration")],
+    ids=["above", "below"],
+)
+def test_a_time_past_every_float_is_judged_as_an_int_of_its_value(
+    kettle: Engine, value: int, code: str
+) -> None:
+    # Refused and counted as the int itself is: a block's hold time is
+    # counted, a step of the clock the package refuses is not.
+    for seconds in (value, Index(value)):
+        before = kettle.metrics().refused_invalid
+        refused(code, lambda: kettle.block("kettle", 1, "o1", seconds))  # type: ignore[arg-type]
+        assert kettle.metrics().refused_invalid == before + 1
+        refused(code, lambda: kettle.advance(seconds))  # type: ignore[arg-type]
+        assert kettle.metrics().refused_invalid == before + 1
+    assert kettle.available("kettle") == 10
+    assert kettle.now() == 0.0
+    kettle.block("kettle", 1, "o1", Index(30))  # type: ignore[arg-type]
+    assert kettle.status("o1").deadline.since_start == 30.0
+
+
 def test_block_refuses_an_unknown_product_and_bad_order_ids(kettle: Engine) -> None:
     refused("unknown_product", lambda: kettle.block("ghost", 1, "o1"))
     refused("empty_id", lambda: kettle.block("kettle", 1, ""))
@@ -482,6 +504,16 @@ def test_status_reports_state_lines_and_deadline(kettle: Engine) -> None:
     assert "state='held'" in repr(status)
 
 
+def test_equal_statuses_hash_alike(kettle: Engine) -> None:
+    kettle.block("kettle", 2, "o1")
+    kettle.block("kettle", 2, "o2")
+    held = kettle.status("o1")
+    assert hash(held) == hash(kettle.status("o1"))
+    assert len({held, kettle.status("o1"), kettle.status("o2")}) == 2
+    kettle.confirm("o1")
+    assert kettle.status("o1") not in {held}
+
+
 def test_deadlines_also_read_as_wall_clock_time(kettle: Engine) -> None:
     before = datetime.now(timezone.utc)
     deadline = kettle.block("kettle", 1, "o1", hold_time=90)
@@ -650,6 +682,32 @@ def test_add_products_stops_at_the_first_refusal(engine: Engine) -> None:
     assert engine.available("r1") == 1
     with pytest.raises(TypeError):
         engine.add_products(5)  # type: ignore[arg-type]
+
+
+def test_add_products_says_how_many_it_added_before_a_refusal(engine: Engine) -> None:
+    products = [(f"p{i}", "P", 1) for i in range(5000)]
+    products[4500] = ("p0", "Again", 1)
+    assert refused("product_exists", lambda: engine.add_products(products)).added == 4500
+    # Resumed past the refused triple, the load completes.
+    assert engine.add_products(products[4501:]) == 499
+    assert engine.available("p4999") == 1
+
+    error = refused("invalid_quantity", engine.add_products, [("q1", "Q", 1), ("q2", "Q", -1)])
+    assert error.added == 1
+    with pytest.raises(TypeError) as wrong:
+        engine.add_products([("r1", "R", 1), ("r2", "R", 1), ("r3",)])  # type: ignore[list-item]
+    assert wrong.value.added == 2  # type: ignore[attr-defined]
+
+    def catalogue() -> Iterator[tuple[str, str, int]]:
+        yield ("a", "A", 1)
+        raise LookupError("catalogue unreadable")
+
+    with pytest.raises(LookupError) as unreadable:
+        engine.add_products(catalogue())
+    assert unreadable.value.added == 1  # type: ignore[attr-defined]
+    with pytest.raises(TypeError) as not_iterable:
+        engine.add_products(5)  # type: ignore[arg-type]
+    assert not_iterable.value.added == 0  # type: ignore[attr-defined]
 
 
 def test_add_products_passes_on_an_error_of_the_iterable(engine: Engine) -> None:
