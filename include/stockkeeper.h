@@ -292,7 +292,8 @@ sk_status sk_options_default(sk_options *out);
 
 // Starts an engine and writes its handle into `*out`. `options` may be NULL
 // for the defaults. Fails with `SK_STATUS_INVALID_DURATION` for a zero hold
-// time.
+// time, and with `SK_STATUS_CLOSED` when the operating system refuses the
+// background releaser's thread; no engine is made then.
 //
 // # Safety
 // `options` must be NULL or point to an `sk_options`; `out` must be NULL or
@@ -644,7 +645,10 @@ sk_status sk_engine_metrics_text(const sk_engine *engine,
 // the child's only thread: that thread then ends, and a child that started
 // no thread of its own exits with it, as a process whose last thread ends
 // (status 0, `atexit` handlers run, stdio buffers flushed); a child meant
-// for other work should call `exec` or `_exit`.
+// for other work should call `exec` or `_exit`. Fails with
+// `SK_STATUS_CLOSED` on a closed engine, and also when the operating system
+// refuses the notifier thread that the first subscription starts: the engine
+// stays open then.
 //
 // # Safety
 // `engine` must be NULL or a live handle; `callback` must be safe to call

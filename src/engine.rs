@@ -171,8 +171,10 @@ pub struct Engine {
 
 impl Engine {
     /// Starts an engine. Fails with [`Error::InvalidDuration`] for a zero hold
-    /// time, and [`Error::Overflow`] for a time that does not fit 64-bit
-    /// nanoseconds or a hold time past [`MAX_HOLD_TIME`].
+    /// time, [`Error::Overflow`] for a time that does not fit 64-bit
+    /// nanoseconds or a hold time past [`MAX_HOLD_TIME`], and
+    /// [`Error::Closed`] when the operating system refuses the background
+    /// releaser's thread.
     pub fn new(options: Options) -> Result<Engine> {
         let hold_time = nanos(options.hold_time)?;
         if hold_time == 0 {
@@ -542,7 +544,10 @@ impl Engine {
     /// A feed of every event from now on. Events arrive from the engine's
     /// notifier thread; the channel is unbounded, so a receiver that stops
     /// reading costs memory, never a stalled block or confirm. Dropping the
-    /// receiver ends the subscription.
+    /// receiver ends the subscription. Fails with [`Error::Closed`] on a
+    /// closed engine, and also when the operating system refuses the
+    /// notifier thread that the first subscription starts: the engine stays
+    /// open then.
     pub fn subscribe(&self) -> Result<Receiver<Event>> {
         let (shared, _call) = self.open()?;
         shared.notifier.channel()
@@ -559,7 +564,7 @@ impl Engine {
     /// thread: that thread then ends, and a child that started no thread of
     /// its own exits with it, as a process whose last thread ends (status 0,
     /// exit handlers run); a child meant for other work should `exec` or
-    /// `_exit`.
+    /// `_exit`. Fails with [`Error::Closed`] as [`Engine::subscribe`] does.
     pub fn on_event(
         &self,
         callback: impl FnMut(&Event) + Send + 'static,

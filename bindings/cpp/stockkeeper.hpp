@@ -331,7 +331,8 @@ class Engine {
   /// An engine with the library's defaults (system clock, releaser thread).
   Engine() : Engine(Options()) {}
 
-  /// Throws Error(InvalidDuration) for a zero or negative hold time.
+  /// Throws Error(InvalidDuration) for a zero or negative hold time, and
+  /// Error(Closed) when the operating system refuses the releaser's thread.
   explicit Engine(const Options &options) : subscriptions_(new detail::Subscriptions) {
     if (options.hold_time.count() <= 0) {
       throw Error(Status::InvalidDuration, "sk_engine_new");
@@ -646,6 +647,9 @@ class Engine {
   /// that Engine's callbacks may close or flush this one, the two wait for
   /// each other for ever. An exception
   /// it throws is dropped. The callback is kept until the Engine is destroyed.
+  /// Throws Error(Closed) on a closed engine, and also when the operating
+  /// system refuses the notifier thread that the first subscription starts:
+  /// the engine stays open then.
   SubscriptionId subscribe(std::function<void(const Event &)> callback) {
     if (engine_ == nullptr) {
       throw Error(Status::NullArgument, "sk_engine_subscribe");

@@ -124,8 +124,9 @@ var finalizedEngines atomic.Int64
 // New starts an engine. With the zero [Options] it runs on the system clock
 // with a background releaser thread, which [Engine.Close] stops.
 //
-// It fails with ErrInvalidDuration for a negative HoldTime or Retention and
-// ErrInvalidQuantity for a negative MaxRemembered.
+// It fails with ErrInvalidDuration for a negative HoldTime or Retention,
+// ErrInvalidQuantity for a negative MaxRemembered, and ErrClosed when the
+// operating system refuses the releaser's thread.
 func New(options Options) (*Engine, error) {
 	var settings C.sk_options
 	if err := check(C.sk_options_default(&settings)); err != nil {

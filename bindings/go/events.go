@@ -118,7 +118,9 @@ func goString(data *C.uint8_t, length C.size_t) string {
 // engine, or to the Subscription (which refers to the engine), the engine
 // is not collected before the subscription or the engine is closed.
 //
-// It fails with ErrNullArgument for a nil fn and with ErrClosed.
+// It fails with ErrNullArgument for a nil fn and with ErrClosed: on a closed
+// engine, and also when the operating system refuses the notifier thread that
+// the first subscription starts, the engine staying open then.
 func (e *Engine) Subscribe(fn func(Event)) (*Subscription, error) {
 	if fn == nil {
 		return nil, e.refusedUncounted(ErrNullArgument)
@@ -140,7 +142,7 @@ func (e *Engine) Subscribe(fn func(Event)) (*Subscription, error) {
 // before it were sent, so a range loop over it ends with the engine.
 //
 // It fails with ErrInvalidQuantity for a buffer below 1 or above
-// MaxEventsBuffer, and with ErrClosed.
+// MaxEventsBuffer, and with ErrClosed as [Engine.Subscribe] does.
 func (e *Engine) Events(buffer int) (<-chan Event, *Subscription, error) {
 	if buffer < 1 || buffer > MaxEventsBuffer {
 		return nil, nil, e.refusedUncounted(ErrInvalidQuantity)

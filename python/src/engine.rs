@@ -55,9 +55,12 @@ const BULK_CHUNK: usize = 4096;
 /// the call, and then nothing has changed; a value of the wrong type raises
 /// `TypeError`. Refusals are counted in `metrics()`, whether the engine or
 /// the conversion of an argument (a str that is not UTF-8, an int past
-/// 2**63 - 1) refused. `subscribe` reports how holds end without polling. The
-/// engine is a context manager that closes on exit; an engine dropped
-/// without `close` is closed in the background.
+/// 2**63 - 1) refused. EngineClosed also comes from making an engine, or
+/// from its first `subscribe`, when the operating system refuses the thread
+/// it needs (the engine stays open then, in the second case). `subscribe`
+/// reports how holds end without polling. The engine is a context manager
+/// that closes on exit; an engine dropped without `close` is closed in the
+/// background.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
 pub struct PyEngine {
     /// Shared, so that an engine dropped unclosed can be closed on a thread

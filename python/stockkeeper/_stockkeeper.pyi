@@ -256,6 +256,9 @@ class Engine:
     `TypeError`. Times are seconds, rounded to the nearest nanosecond (a
     positive time to at least one). Refusals are counted in `metrics()`.
     Callbacks given to `subscribe` run on the engine's notifier thread.
+    EngineClosed also comes from making an engine, or from its first
+    `subscribe`, when the operating system refuses the thread it needs (the
+    engine stays open then, in the second case).
     """
 
     def __new__(

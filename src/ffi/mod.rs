@@ -201,7 +201,8 @@ pub unsafe extern "C" fn sk_options_default(out: *mut SkOptions) -> SkStatus {
 
 /// Starts an engine and writes its handle into `*out`. `options` may be NULL
 /// for the defaults. Fails with `SK_STATUS_INVALID_DURATION` for a zero hold
-/// time.
+/// time, and with `SK_STATUS_CLOSED` when the operating system refuses the
+/// background releaser's thread; no engine is made then.
 ///
 /// # Safety
 /// `options` must be NULL or point to an `sk_options`; `out` must be NULL or

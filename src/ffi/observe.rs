@@ -220,7 +220,10 @@ fn deliver(
 /// the child's only thread: that thread then ends, and a child that started
 /// no thread of its own exits with it, as a process whose last thread ends
 /// (status 0, `atexit` handlers run, stdio buffers flushed); a child meant
-/// for other work should call `exec` or `_exit`.
+/// for other work should call `exec` or `_exit`. Fails with
+/// `SK_STATUS_CLOSED` on a closed engine, and also when the operating system
+/// refuses the notifier thread that the first subscription starts: the engine
+/// stays open then.
 ///
 /// # Safety
 /// `engine` must be NULL or a live handle; `callback` must be safe to call
