@@ -584,12 +584,12 @@ impl PyEngine {
     }
 
     /// Closes the engine: later calls but `now` raise EngineClosed, the
-    /// releaser thread is stopped, calls in progress on other threads finish, and
-    /// their events and the others already published are delivered before
-    /// the notifier thread stops, and every product and order is let go of,
-    /// with its memory. Calling it again does nothing. Waits, with
-    /// the GIL released, for the releaser's current pass and for the
-    /// callbacks still to run, unless called from a callback;
+    /// releaser thread is stopped, calls in progress on other threads
+    /// finish, and their events and the others already published are
+    /// delivered before the notifier thread stops, and every product and
+    /// order is let go of, with its memory. Calling it again does nothing.
+    /// Waits, with the GIL released, for the releaser's current pass and for
+    /// the callbacks still to run, unless called from a callback;
     /// KeyboardInterrupt does not cut that wait short. From one of the
     /// engine's own callbacks it cannot wait for the thread it runs on: the
     /// queued events are still delivered, and a later close, or the
