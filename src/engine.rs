@@ -397,14 +397,17 @@ impl Engine {
     /// are summed, then each product must have that many available. The hold
     /// lasts `hold_time` (the engine's default when `None`).
     ///
-    /// Fails, changing nothing, with input errors for bad ids, zero
-    /// quantities, no lines or a zero hold time; [`Error::Overflow`] when a
-    /// product's lines sum past [`MAX_COUNT`](crate::MAX_COUNT) (or the
-    /// deadline would pass the clock's range); [`Error::UnknownProduct`]
-    /// naming the lowest unknown id; [`Error::DuplicateOrder`] when the order
-    /// id is held or remembered; [`Error::InsufficientStock`] naming the
-    /// lowest id short of stock. Each is checked in that order, so the first
-    /// that applies is the error.
+    /// Fails, changing nothing, with the first of these that applies, checked
+    /// in this order: the order id's fault; [`Error::InvalidQuantity`] for no
+    /// lines; each line in turn, its product id's fault, then
+    /// [`Error::InvalidQuantity`] for a zero quantity or [`Error::Overflow`]
+    /// for one past [`MAX_COUNT`](crate::MAX_COUNT); the hold time's fault
+    /// ([`Error::Overflow`] past 64-bit nanoseconds, [`Error::InvalidDuration`]
+    /// for zero); [`Error::Overflow`] when a product's lines sum past
+    /// [`MAX_COUNT`](crate::MAX_COUNT), then when the deadline would pass the
+    /// clock's range; [`Error::UnknownProduct`] naming the lowest unknown id;
+    /// [`Error::DuplicateOrder`] when the order id is held or remembered;
+    /// [`Error::InsufficientStock`] naming the lowest id short of stock.
     pub fn block_order(
         &self,
         order: &str,

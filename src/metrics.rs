@@ -51,7 +51,9 @@ impl ProductOutcomes {
     }
 
     fn share(&self, part: u64) -> Option<f64> {
-        let ended = self.confirmed + self.cancelled + self.expired;
+        // Summed wide: the fields are public, and three near 2^64 must not wrap.
+        let ended =
+            [self.confirmed, self.cancelled, self.expired].map(u128::from).iter().sum::<u128>();
         (ended > 0).then(|| part as f64 / ended as f64)
     }
 }
@@ -248,5 +250,14 @@ mod tests {
         let outcomes = ProductOutcomes { confirmed: 3, cancelled: 0, expired: 1 };
         assert_eq!(outcomes.confirmed_share(), Some(0.75));
         assert_eq!(outcomes.expired_share(), Some(0.25));
+    }
+
+    #[test]
+    fn shares_of_counts_near_the_top_of_u64_do_not_wrap() {
+        let outcomes = ProductOutcomes { confirmed: u64::MAX, cancelled: 1, expired: 0 };
+        assert_eq!(outcomes.confirmed_share(), Some(1.0));
+        let halves = ProductOutcomes { confirmed: 1 << 63, cancelled: 0, expired: 1 << 63 };
+        assert_eq!(halves.confirmed_share(), Some(0.5));
+        assert_eq!(halves.expired_share(), Some(0.5));
     }
 }

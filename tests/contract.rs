@@ -639,6 +639,32 @@ fn ids_are_non_empty_utf8_of_at_most_256_bytes_without_nul() {
 
 // ---- bad input ----------------------------------------------------------------
 
+/// An order's faults in the order `block_order` checks them: a line's own
+/// quantity past the bound comes with that line, before later lines and the
+/// hold time; a sum past the bound over several lines comes after the hold
+/// time.
+#[test]
+fn block_order_reports_the_first_fault_in_its_documented_order() {
+    let engine = kettles(5);
+    let zero = Some(Duration::ZERO);
+    let block = |lines: &[Line<'_>], hold: Option<Duration>| engine.block_order("o1", lines, hold);
+    let past = MAX_COUNT + 1;
+    assert_eq!(block(&[Line::new("", 1)], zero), Err(Error::EmptyId));
+    assert_eq!(block(&[], zero), Err(Error::InvalidQuantity));
+    assert_eq!(block(&[Line::new("kettle", past), Line::new("", 1)], zero), Err(Error::Overflow));
+    assert_eq!(block(&[Line::new("kettle", 1), Line::new("", past)], zero), Err(Error::EmptyId));
+    assert_eq!(
+        block(&[Line::new("a", 0), Line::new("b", past)], zero),
+        Err(Error::InvalidQuantity)
+    );
+    let summed_past = [Line::new("kettle", MAX_COUNT), Line::new("kettle", 1)];
+    assert_eq!(block(&summed_past, zero), Err(Error::InvalidDuration));
+    assert_eq!(block(&summed_past, Some(Duration::MAX)), Err(Error::Overflow));
+    assert_eq!(block(&summed_past, None), Err(Error::Overflow));
+    assert_eq!(block(&[Line::new("ghost", 1)], None), Err(unknown_product("ghost")));
+    assert_eq!(stock(&engine, "kettle"), (5, 0, 5));
+}
+
 #[test]
 fn bad_input_changes_nothing() {
     let engine = kettles(5);
