@@ -97,10 +97,14 @@ func newBenchIdsInC(products, orders []string) *benchIdsInC {
 	return ids
 }
 
-// table copies ids into a C array of sk_bench_id.
+// table copies ids into a C array of sk_bench_id. The array is zeroed: a
+// row has a pointer field and is written from Go, and while the collector
+// marks, Go's write barrier takes the pointer a row held before the write
+// for a live one. Memory fresh from malloc may still hold the address of
+// Go memory since freed (C code handed it earlier), and marking that
+// crashes the process ("found pointer to free object").
 func (ids *benchIdsInC) table(from []string) *C.sk_bench_id {
-	size := C.size_t(len(from)) * C.size_t(unsafe.Sizeof(C.sk_bench_id{}))
-	table := (*C.sk_bench_id)(C.malloc(size))
+	table := (*C.sk_bench_id)(C.calloc(C.size_t(len(from)), C.size_t(unsafe.Sizeof(C.sk_bench_id{}))))
 	ids.copies = append(ids.copies, unsafe.Pointer(table))
 	rows := unsafe.Slice(table, len(from))
 	for i, id := range from {
