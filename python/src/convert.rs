@@ -251,7 +251,8 @@ impl Convert for Limit {
     }
 }
 
-/// A time span given in seconds, as an int or a float. Negative and NaN are
+/// A time span given in seconds, as an int (or an object with `__index__`)
+/// or a float. Negative and NaN are
 /// refused as invalid durations; zero passes, for the engine to judge (it is
 /// a valid step of the manual clock, not a valid hold time). A float is
 /// rounded to the nearest nanosecond, but a positive one never to zero: a
@@ -262,40 +263,55 @@ pub struct Seconds(pub Duration);
 
 impl Convert for Seconds {
     fn convert(obj: &Bound<'_, PyAny>) -> Result<Seconds, Refused> {
-        let span = if obj.is_instance_of::<PyInt>() {
-            match wide_int(obj)? {
-                Wide::Fits(secs) => {
-                    u64::try_from(secs).map(Duration::from_secs).map_err(|_| Error::InvalidDuration)
-                }
-                Wide::Above => Err(Error::Overflow),
-                Wide::Below => Err(Error::InvalidDuration),
-            }
+        // An int, or an object with `__index__`, by its exact value, as the
+        // counts are read; an `__index__` that fails leaves the object to be
+        // read as a float.
+        let whole = if obj.is_instance_of::<PyInt>() {
+            Some(wide_int(obj)?)
+        } else if has_index(obj) {
+            wide_int(obj).ok()
         } else {
-            let secs: f64 = obj.extract().map_err(|err| past_every_float(obj, err))?;
-            if secs.is_nan() || secs < 0.0 {
-                Err(Error::InvalidDuration)
-            } else {
-                // Infinity does not fit.
-                let span = Duration::try_from_secs_f64(secs).map_err(|_| Error::Overflow)?;
-                Ok(if span.is_zero() && secs > 0.0 { Duration::from_nanos(1) } else { span })
-            }
+            None
         };
-        Ok(Seconds(span?))
+        let span = match whole {
+            Some(Wide::Fits(secs)) => {
+                u64::try_from(secs).map(Duration::from_secs).map_err(|_| Error::InvalidDuration)?
+            }
+            Some(Wide::Above) => return Err(Error::Overflow.into()),
+            Some(Wide::Below) => return Err(Error::InvalidDuration.into()),
+            None => float_span(obj)?,
+        };
+        Ok(Seconds(span))
     }
 }
 
-/// Why a time span that is not an int has no float: an object with
-/// `__index__` whose value no float can hold is refused by its sign, as an
-/// int of that size is; any other failure is raised as it is.
-fn past_every_float(obj: &Bound<'_, PyAny>, err: PyErr) -> Refused {
-    if err.is_instance_of::<PyOverflowError>(obj.py()) {
-        match wide_int(obj) {
-            Ok(Wide::Above) => return Error::Overflow.into(),
-            Ok(Wide::Below) => return Error::InvalidDuration.into(),
-            Ok(Wide::Fits(_)) | Err(_) => {}
+/// Whether the object's type has `__index__`.
+fn has_index(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: obj is a live object and the GIL is held; the call reads its
+    // type's slots only.
+    unsafe { ffi::PyIndex_Check(obj.as_ptr()) != 0 }
+}
+
+/// A time span read through the object's `__float__`. One too large for any
+/// float is refused by its sign, as an int of that size is.
+fn float_span(obj: &Bound<'_, PyAny>) -> Result<Duration, Refused> {
+    let secs: f64 = match obj.extract() {
+        Ok(secs) => secs,
+        Err(err) if err.is_instance_of::<PyOverflowError>(obj.py()) => {
+            return Err(match obj.lt(0) {
+                Ok(true) => Error::InvalidDuration.into(),
+                Ok(false) => Error::Overflow.into(),
+                Err(_) => err.into(),
+            });
         }
+        Err(err) => return Err(err.into()),
+    };
+    if secs.is_nan() || secs < 0.0 {
+        return Err(Error::InvalidDuration.into());
     }
-    err.into()
+    // Infinity does not fit.
+    let span = Duration::try_from_secs_f64(secs).map_err(|_| Error::Overflow)?;
+    Ok(if span.is_zero() && secs > 0.0 { Duration::from_nanos(1) } else { span })
 }
 
 /// The lines of an order, read whole: a mapping of product id to quantity,

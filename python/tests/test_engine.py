@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Callable
 
@@ -297,10 +298,10 @@ def test_block_refuses_bad_hold_times(kettle: Engine, hold_time: float, code: st
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [(10**400, "overflow"), (-(10**400), "invalid_duration")],
-    ids=["above", "below"],
+    [(10**400, "overflow"), (-(10**400), "invalid_duration"), (2**63, "overflow")],
+    ids=["above", "below", "past_i64"],
 )
-def test_a_time_past_every_float_is_judged_as_an_int_of_its_value(
+def test_a_time_given_through_index_is_judged_as_an_int_of_its_value(
     kettle: Engine, value: int, code: str
 ) -> None:
     # Refused and counted as the int itself is: a block's hold time is
@@ -315,6 +316,22 @@ def test_a_time_past_every_float_is_judged_as_an_int_of_its_value(
     assert kettle.now() == 0.0
     kettle.block("kettle", 1, "o1", Index(30))  # type: ignore[arg-type]
     assert kettle.status("o1").deadline.since_start == 30.0
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [(10**400, "overflow"), (-(10**400), "invalid_duration")],
+    ids=["above", "below"],
+)
+def test_a_time_past_every_float_is_refused_by_its_sign(
+    kettle: Engine, value: int, code: str
+) -> None:
+    before = kettle.metrics().refused_invalid
+    refused(code, lambda: kettle.block("kettle", 1, "o1", Fraction(value)))
+    assert kettle.metrics().refused_invalid == before + 1
+    refused(code, lambda: kettle.advance(Fraction(value)))
+    assert kettle.metrics().refused_invalid == before + 1
+    assert kettle.available("kettle") == 10
 
 
 def test_block_refuses_an_unknown_product_and_bad_order_ids(kettle: Engine) -> None:
