@@ -334,7 +334,8 @@ sk_status sk_engine_close(sk_engine *engine);
 void sk_engine_free(sk_engine *engine);
 
 // Starts the background releaser if it is not running (nothing on the
-// manual clock).
+// manual clock). Fails with `SK_STATUS_CLOSED` on a closed engine, and also
+// when the operating system refuses the thread: the engine stays open then.
 //
 // # Safety
 // `engine` must be NULL or a live handle.

@@ -398,7 +398,8 @@ impl Engine {
     /// lasts `hold_time` (the engine's default when `None`).
     ///
     /// Fails, changing nothing, with the first of these that applies, checked
-    /// in this order: the order id's fault; [`Error::InvalidQuantity`] for no
+    /// in this order ([`Error::Closed`] before all on a closed engine): the
+    /// order id's fault; [`Error::InvalidQuantity`] for no
     /// lines; each line in turn, its product id's fault, then
     /// [`Error::InvalidQuantity`] for a zero quantity or [`Error::Overflow`]
     /// for one past [`MAX_COUNT`](crate::MAX_COUNT); the hold time's fault

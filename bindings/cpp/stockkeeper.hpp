@@ -375,6 +375,8 @@ class Engine {
   void close() { detail::check(sk_engine_close(engine_), "sk_engine_close"); }
 
   /// Starts the background releaser if it is not running (nothing on the manual clock).
+  /// Throws Error(Closed) on a closed engine, and also when the operating
+  /// system refuses the thread: the engine stays open then.
   void start_releaser() {
     detail::check(sk_engine_start_releaser(engine_), "sk_engine_start_releaser");
   }

@@ -55,12 +55,12 @@ const BULK_CHUNK: usize = 4096;
 /// the call, and then nothing has changed; a value of the wrong type raises
 /// `TypeError`. Refusals are counted in `metrics()`, whether the engine or
 /// the conversion of an argument (a str that is not UTF-8, an int past
-/// 2**63 - 1) refused. EngineClosed also comes from making an engine, or
-/// from its first `subscribe`, when the operating system refuses the thread
-/// it needs (the engine stays open then, in the second case). `subscribe`
-/// reports how holds end without polling. The engine is a context manager
-/// that closes on exit; an engine dropped without `close` is closed in the
-/// background.
+/// 2**63 - 1) refused. EngineClosed also comes from making an engine, from
+/// its first `subscribe` and from `start_releaser`, when the operating system
+/// refuses the thread it needs (an engine already made stays open).
+/// `subscribe` reports how holds end without polling. The engine is a
+/// context manager that closes on exit; an engine dropped without `close` is
+/// closed in the background.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
 pub struct PyEngine {
     /// Shared, so that an engine dropped unclosed can be closed on a thread
@@ -255,8 +255,9 @@ impl PyEngine {
     /// refused (a bad value, or a product that exists), raising as
     /// `add_product` would; the triples before it stay added, and the
     /// exception's `added` attribute says how many they are, so that a load
-    /// can resume past them. An error raised by the iterable itself carries
-    /// `added` too, when its type takes attributes.
+    /// from a list can resume past them (an iterator has been read up to
+    /// 4,096 triples further). An error raised by the iterable itself
+    /// carries `added` too, when its type takes attributes.
     fn add_products(&self, py: Python<'_>, products: &Bound<'_, PyAny>) -> PyResult<usize> {
         let mut added = 0;
         self.add_each(py, products, &mut added).inspect_err(|err| {
@@ -471,7 +472,9 @@ impl PyEngine {
     }
 
     /// Starts the background releaser if it is not running; does nothing on
-    /// the manual clock, where `advance` releases what fell due.
+    /// the manual clock, where `advance` releases what fell due. Raises
+    /// EngineClosed on a closed engine, and also when the operating system
+    /// refuses the thread (the engine stays open then).
     pub(crate) fn start_releaser(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| self.engine.start_releaser()).map_err(to_py)
     }
@@ -583,17 +586,18 @@ impl PyEngine {
         py.detach(|| self.engine.flush_events()).map_err(to_py)
     }
 
-    /// Closes the engine: later calls but `now` raise EngineClosed, the
-    /// releaser thread is stopped, calls in progress on other threads
-    /// finish, and their events and the others already published are
-    /// delivered before the notifier thread stops, and every product and
-    /// order is let go of, with its memory. Calling it again does nothing.
-    /// Waits, with the GIL released, for the releaser's current pass and for
-    /// the callbacks still to run, unless called from a callback;
-    /// KeyboardInterrupt does not cut that wait short. From one of the
-    /// engine's own callbacks it cannot wait for the thread it runs on: the
-    /// queued events are still delivered, and a later close, or the
-    /// engine's collection, lets go of the products and orders.
+    /// Closes the engine: later calls raise EngineClosed (but `now`, `close`
+    /// and the properties, which still answer), the releaser thread is
+    /// stopped, calls in progress on other threads finish, and their events
+    /// and the others already published are delivered before the notifier
+    /// thread stops, and every product and order is let go of, with its
+    /// memory. Calling it again does nothing. Waits, with the GIL released,
+    /// for the releaser's current pass and for the callbacks still to run,
+    /// unless called from a callback; KeyboardInterrupt does not cut that
+    /// wait short. From one of the engine's own callbacks it cannot wait for
+    /// the thread it runs on: the queued events are still delivered, and a
+    /// later close, or the engine's collection, lets go of the products and
+    /// orders.
     pub(crate) fn close(&self, py: Python<'_>) {
         py.detach(|| self.engine.close());
         // Closed from outside its callbacks (another engine's included), the

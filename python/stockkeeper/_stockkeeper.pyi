@@ -256,9 +256,9 @@ class Engine:
     `TypeError`. Times are seconds, rounded to the nearest nanosecond (a
     positive time to at least one). Refusals are counted in `metrics()`.
     Callbacks given to `subscribe` run on the engine's notifier thread.
-    EngineClosed also comes from making an engine, or from its first
-    `subscribe`, when the operating system refuses the thread it needs (the
-    engine stays open then, in the second case).
+    EngineClosed also comes from making an engine, from its first `subscribe`
+    and from `start_releaser`, when the operating system refuses the thread
+    it needs (an engine already made stays open).
     """
 
     def __new__(
@@ -276,7 +276,7 @@ class Engine:
         """Adds every `(product_id, name, on_hand)` triple in order; returns
         how many it added. Stops at the first refused triple, raising; the
         triples before it stay added, and the exception's `added` attribute
-        counts them."""
+        counts them (an iterator has been read up to 4,096 triples further)."""
     def product_name(self, product_id: str) -> str:
         """The product's name."""
     def available(self, product_id: str) -> int:
@@ -326,7 +326,9 @@ class Engine:
         """Seconds since the engine started, on its clock. Works on a closed
         engine too, as in Rust."""
     def start_releaser(self) -> None:
-        """Starts the background releaser if it is not running."""
+        """Starts the background releaser if it is not running. Raises
+        EngineClosed on a closed engine, and also when the operating system
+        refuses the thread (the engine stays open then)."""
     def metrics(self) -> Metrics:
         """A snapshot of the engine's counters."""
     def product_outcomes(self, product_id: str) -> ProductOutcomes:
@@ -364,8 +366,8 @@ class Engine:
         is not interrupted by KeyboardInterrupt, which is raised once the
         callbacks running have returned."""
     def close(self) -> None:
-        """Closes the engine; later calls but `now` raise EngineClosed.
-        Idempotent.
+        """Closes the engine; later calls raise EngineClosed (but `now`,
+        `close` and the properties, which still answer). Idempotent.
         Waits for calls in progress on other threads, then for their events
         and the others queued to reach their callbacks, then lets go of every
         product and order, with its memory. KeyboardInterrupt does not cut

@@ -288,7 +288,8 @@ pub unsafe extern "C" fn sk_engine_free(engine: *mut SkEngine) {
 }
 
 /// Starts the background releaser if it is not running (nothing on the
-/// manual clock).
+/// manual clock). Fails with `SK_STATUS_CLOSED` on a closed engine, and also
+/// when the operating system refuses the thread: the engine stays open then.
 ///
 /// # Safety
 /// `engine` must be NULL or a live handle.
