@@ -574,8 +574,12 @@ impl Engine {
         callback: impl FnMut(&Event) + Send + 'static,
     ) -> Result<SubscriptionId> {
         let callback: Callback = Box::new(callback);
-        let (shared, _call) = self.open()?;
-        shared.notifier.on_event(callback)
+        let (shared, call) = self.open()?;
+        let subscribed = shared.notifier.on_event(callback);
+        // A refused callback is dropped once this call has ended, as its
+        // drop may close this engine, which waits for the calls in progress.
+        drop(call);
+        subscribed.map_err(|refused| refused.error)
     }
 
     /// Ends a subscription. Once this returns no delivery to it begins, not

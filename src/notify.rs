@@ -5,6 +5,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -44,6 +45,21 @@ struct Subscriber {
 enum Recipient {
     Callback(Callback),
     Channel(Sender<Event>),
+}
+
+/// A subscription the notifier refused, with the recipient it hands back.
+pub(crate) struct Refused {
+    pub(crate) error: Error,
+    /// Dropped by the caller once the call has ended: a callback's drop runs
+    /// the host's code, which may close the engine, and a close waits for
+    /// the calls in progress.
+    _recipient: Recipient,
+}
+
+impl fmt::Debug for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refused").field("error", &self.error).finish_non_exhaustive()
+    }
 }
 
 enum Message {
@@ -262,18 +278,20 @@ impl Notifier {
         }
     }
 
-    fn subscribe(&self, to: Recipient) -> Result<SubscriptionId> {
+    fn subscribe(&self, to: Recipient) -> Result<SubscriptionId, Refused> {
         let mut thread = self.thread.lock();
         if self.stopped.load(Ordering::Acquire) {
-            return Err(Error::Closed);
+            return Err(Refused { error: Error::Closed, _recipient: to });
         }
         if thread.is_none() {
             let (sender, receiver) = mpsc::channel();
             let registry = Arc::clone(&self.ends);
             let spawned = thread::Builder::new()
                 .name("stockkeeper-notifier".into())
-                .spawn(move || run(receiver, &registry))
-                .map_err(|_| Error::Closed)?;
+                .spawn(move || run(receiver, &registry));
+            let Ok(spawned) = spawned else {
+                return Err(Refused { error: Error::Closed, _recipient: to });
+            };
             let _ = self.thread_id.set(spawned.thread().id());
             let _ = self.sender.set(sender);
             *thread = Some(spawned);
@@ -285,13 +303,14 @@ impl Notifier {
         Ok(id)
     }
 
-    pub(crate) fn on_event(&self, callback: Callback) -> Result<SubscriptionId> {
+    /// Subscribes `callback`; a refused one is handed back in the refusal.
+    pub(crate) fn on_event(&self, callback: Callback) -> Result<SubscriptionId, Refused> {
         self.subscribe(Recipient::Callback(callback))
     }
 
     pub(crate) fn channel(&self) -> Result<Receiver<Event>> {
         let (sender, receiver) = mpsc::channel();
-        self.subscribe(Recipient::Channel(sender))?;
+        self.subscribe(Recipient::Channel(sender)).map_err(|refused| refused.error)?;
         Ok(receiver)
     }
 

@@ -1,6 +1,8 @@
 //! A thread the operating system refuses: making an engine that needs its
 //! releaser, and the first subscription, which needs the notifier, fail as
-//! closed, and an engine that was open stays open. The refusal is provoked
+//! closed, and an engine that was open stays open. A callback so refused is
+//! dropped once the call has ended: a drop that closes the engine does not
+//! wait for the call that dropped it. The refusal is provoked
 //! in a forked child by an address-space limit too low for a thread's
 //! stack, so that no other test shares the limit. Its own test binary with
 //! one test: the C library keeps the stacks of ended threads for reuse,
@@ -9,6 +11,7 @@
 
 #![cfg(target_os = "linux")]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stockkeeper::{Engine, Error, Options};
@@ -22,8 +25,18 @@ fn mapped_bytes() -> Option<u64> {
     Some(pages * u64::try_from(page).ok()?)
 }
 
+/// Closes its engine when dropped: a callback that a refused subscription
+/// gives back to be dropped.
+struct ClosesOnDrop(Arc<Engine>);
+
+impl Drop for ClosesOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// The checks of the child, once the limit holds: how many failed.
-fn checks_under_the_limit(open: &Engine) -> i32 {
+fn checks_under_the_limit(open: &Arc<Engine>) -> i32 {
     let mut failures = 0;
     failures += i32::from(open.on_event(|_| {}).err() != Some(Error::Closed));
     failures += i32::from(open.subscribe().err() != Some(Error::Closed));
@@ -33,6 +46,14 @@ fn checks_under_the_limit(open: &Engine) -> i32 {
     failures += i32::from(open.available("kettle") != Ok(4));
     let with_releaser = Engine::new(Options::default());
     failures += i32::from(with_releaser.err() != Some(Error::Closed));
+    // Last, as it closes the engine: the refused callback is dropped once
+    // the call has ended, so that its close does not wait for that call.
+    let closer = ClosesOnDrop(Arc::clone(open));
+    let refused = open.on_event(move |_| {
+        let _ = &closer;
+    });
+    failures += i32::from(refused.err() != Some(Error::Closed));
+    failures += i32::from(!open.is_closed());
     failures
 }
 
@@ -54,7 +75,7 @@ fn a_refused_thread_fails_as_closed_and_leaves_an_open_engine_open() {
     assert!(child >= 0, "fork failed");
     if child == 0 {
         // Made in the child: an engine made before a fork is closed in it.
-        let open = Engine::new(Options::manual()).unwrap();
+        let open = Arc::new(Engine::new(Options::manual()).unwrap());
         open.add_product("kettle", "Kettle", 5).unwrap();
         // Room for the engine's own allocations, not for a thread's stack
         // (2 MiB by default).
