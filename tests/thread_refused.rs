@@ -2,12 +2,13 @@
 //! releaser, and the first subscription, which needs the notifier, fail as
 //! closed, and an engine that was open stays open. A callback so refused is
 //! dropped once the call has ended: a drop that closes the engine does not
-//! wait for the call that dropped it. The refusal is provoked
-//! in a forked child by an address-space limit too low for a thread's
-//! stack, so that no other test shares the limit. Its own test binary with
-//! one test: the C library keeps the stacks of ended threads for reuse,
-//! and a child of a process where other tests had run threads could start
-//! one on such a stack under the limit.
+//! wait for the call that dropped it.
+//!
+//! The refusal is provoked in a forked child by an address-space limit too
+//! low for a thread's stack, so that no other test shares the limit. Its own
+//! test binary with one test: the C library keeps the stacks of ended
+//! threads for reuse, and a child of a process where other tests had run
+//! threads could start one on such a stack under the limit.
 
 #![cfg(target_os = "linux")]
 
