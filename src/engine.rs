@@ -399,10 +399,10 @@ impl Engine {
     ///
     /// Fails, changing nothing, with the first of these that applies, checked
     /// in this order ([`Error::Closed`] before all on a closed engine): the
-    /// order id's fault; [`Error::InvalidQuantity`] for no
-    /// lines; each line in turn, its product id's fault, then
-    /// [`Error::InvalidQuantity`] for a zero quantity or [`Error::Overflow`]
-    /// for one past [`MAX_COUNT`](crate::MAX_COUNT); the hold time's fault
+    /// order id's fault; [`Error::InvalidQuantity`] for no lines; each line
+    /// in turn, its product id's fault, then [`Error::InvalidQuantity`] for
+    /// a zero quantity or [`Error::Overflow`] for one past
+    /// [`MAX_COUNT`](crate::MAX_COUNT); the hold time's fault
     /// ([`Error::Overflow`] past 64-bit nanoseconds, [`Error::InvalidDuration`]
     /// for zero); [`Error::Overflow`] when a product's lines sum past
     /// [`MAX_COUNT`](crate::MAX_COUNT), then when the deadline would pass the

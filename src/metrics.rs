@@ -53,7 +53,7 @@ impl ProductOutcomes {
     fn share(&self, part: u64) -> Option<f64> {
         // Summed wide: the fields are public, and three near 2^64 must not wrap.
         let ended =
-            [self.confirmed, self.cancelled, self.expired].map(u128::from).iter().sum::<u128>();
+            u128::from(self.confirmed) + u128::from(self.cancelled) + u128::from(self.expired);
         (ended > 0).then(|| part as f64 / ended as f64)
     }
 }

@@ -252,9 +252,9 @@ impl Convert for Limit {
 }
 
 /// A time span given in seconds, as an int (or an object with `__index__`)
-/// or a float. Negative and NaN are
-/// refused as invalid durations; zero passes, for the engine to judge (it is
-/// a valid step of the manual clock, not a valid hold time). A float is
+/// or a float. Negative and NaN are refused as invalid durations; zero
+/// passes, for the engine to judge (it is a valid step of the manual clock,
+/// not a valid hold time). A float is
 /// rounded to the nearest nanosecond, but a positive one never to zero: a
 /// span shorter than half a nanosecond counts as one nanosecond, so that a
 /// positive span is never refused as if it were zero.
