@@ -65,11 +65,11 @@ pub(crate) trait Backend: Send + Sync {
     /// in batches, each with a fresh buffer from `events` handed to `publish`
     /// when done, so that a mass expiry holds no lock for long and its events
     /// start flowing before it ends.
-    fn release_due(
+    fn release_due<'n>(
         &self,
         now: Nanos,
-        events: &dyn Fn() -> Events,
-        publish: &dyn Fn(Events),
+        events: &dyn Fn() -> Events<'n>,
+        publish: &dyn Fn(Events<'n>),
     ) -> usize;
 
     /// The earliest moment at which [`Backend::release_due`] has work, if any.

@@ -50,7 +50,11 @@ pub struct Options {
     pub retention: Duration,
     /// The most ended orders remembered at once; past it the oldest are
     /// forgotten early (of orders that one release pass ended, in no set
-    /// order). Bounds memory under bursts; the orders a release pass
+    /// order). It bounds what is remembered, not all the memory of ended
+    /// orders: an order is freed once it is forgotten and its deadline has
+    /// passed, since the release schedule keeps it until then even when it
+    /// ended early. So orders take memory for at least their hold time,
+    /// whether they end confirmed or run out. The orders a release pass
     /// forgets are freed once the holds it expires are back in stock.
     pub max_remembered: usize,
     /// Which clock deadlines are measured on.

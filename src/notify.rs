@@ -80,17 +80,14 @@ pub(crate) struct InProgress<'a> {
     calls: Option<&'a AtomicUsize>,
     /// Whether this is the thread's outermost call on the engine.
     outermost: bool,
-    listened: bool,
+    notifier: &'a Notifier,
     _thread: PhantomData<*const ()>,
 }
 
-impl InProgress<'_> {
+impl<'a> InProgress<'a> {
     /// An empty buffer for the events of this call (or of a release pass).
-    /// It collects only if someone had subscribed when the call began: a
-    /// call that starts after `subscribe` returned collects its events, and
-    /// until then a confirm spends nothing on an event nobody can receive.
-    pub(crate) fn events(&self) -> Events {
-        Events::new(self.listened)
+    pub(crate) fn events(&self) -> Events<'a> {
+        Events::new(Some(self.notifier))
     }
 }
 
@@ -189,15 +186,25 @@ impl ThreadCalls {
 /// The events one call gives rise to, collected while it holds locks and
 /// published after it released them; and, whether or not anyone listens,
 /// the moment by which the call needs the releaser awake.
-pub(crate) struct Events {
+///
+/// It collects only once someone has subscribed, which it asks at each
+/// event until the answer is yes: a hold that ends after the first
+/// `subscribe` returned is announced even if the call that ends it (a
+/// release pass over a million holds, say) began before, and until then a
+/// confirm spends nothing on an event nobody can receive.
+pub(crate) struct Events<'n> {
+    /// Whom to ask; None for a buffer that collects every event.
+    notifier: Option<&'n Notifier>,
+    /// Whether the answer was yes already. It stays yes: a subscriber, once
+    /// there, keeps the notifier's sender for good.
     listened: bool,
     list: Vec<Event>,
     wake_by: Option<Nanos>,
 }
 
-impl Events {
-    fn new(listened: bool) -> Events {
-        Events { listened, list: Vec::new(), wake_by: None }
+impl<'n> Events<'n> {
+    fn new(notifier: Option<&'n Notifier>) -> Events<'n> {
+        Events { notifier, listened: false, list: Vec::new(), wake_by: None }
     }
 
     /// Notes that the releaser must be awake by `at` (a first ended order
@@ -212,12 +219,15 @@ impl Events {
     }
     /// An empty buffer that collects as this one does, for a release pass
     /// inside a call, which publishes its events in batches of its own.
-    pub(crate) fn another(&self) -> Events {
-        Events::new(self.listened)
+    pub(crate) fn another(&self) -> Events<'n> {
+        Events { listened: self.listened, ..Events::new(self.notifier) }
     }
 
     /// Adds the event `make` builds, if anyone can receive it.
     pub(crate) fn add(&mut self, make: impl FnOnce() -> Event) {
+        if !self.listened {
+            self.listened = self.notifier.map_or(true, |notifier| notifier.sender.get().is_some());
+        }
         if self.listened {
             self.list.push(make());
         }
@@ -226,8 +236,8 @@ impl Events {
     /// A buffer that collects every event, for a test or a model to see what
     /// a call did.
     #[cfg(test)]
-    pub(crate) fn collecting() -> Events {
-        Events::new(true)
+    pub(crate) fn collecting() -> Events<'static> {
+        Events::new(None)
     }
 
     #[cfg(all(test, loom))]
@@ -266,8 +276,7 @@ impl Notifier {
     /// other's write.
     pub(crate) fn enter_call(&self) -> InProgress<'_> {
         let (calls, outermost) = self.calls.enter();
-        let listened = self.sender.get().is_some();
-        InProgress { calls, outermost, listened, _thread: PhantomData }
+        InProgress { calls, outermost, notifier: self, _thread: PhantomData }
     }
 
     /// Hands events to the notifier thread; does nothing when nobody ever
@@ -503,6 +512,34 @@ mod tests {
         notifier.flush();
         assert_eq!(probe.load(Ordering::SeqCst), 0);
         assert_eq!(Arc::strong_count(&probe), 1, "the callback was dropped");
+        notifier.stop();
+    }
+
+    /// A call, or a release pass inside it, that began before the first
+    /// subscription collects each event that comes after the subscription
+    /// returned, though not those that came before it.
+    #[test]
+    fn a_call_begun_before_the_first_subscription_announces_what_follows() {
+        let sold_out = |product: &str| Event::SoldOut { product: product.into() };
+        let notifier = Notifier::default();
+        let call = notifier.enter_call();
+        let mut events = call.events();
+        let mut pass = events.another();
+        events.add(|| sold_out("before"));
+        pass.add(|| sold_out("before, in the pass"));
+        let feed = notifier.channel().unwrap();
+        events.add(|| sold_out("after"));
+        pass.add(|| sold_out("after, in the pass"));
+        let mut next_batch = pass.another();
+        next_batch.add(|| sold_out("in the next batch"));
+        for batch in [events, pass, next_batch] {
+            notifier.publish(batch);
+        }
+        drop(call);
+        notifier.flush();
+        let heard: Vec<Event> = feed.try_iter().collect();
+        let expected = ["after", "after, in the pass", "in the next batch"].map(sold_out);
+        assert_eq!(heard, expected);
         notifier.stop();
     }
 

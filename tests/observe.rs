@@ -81,6 +81,43 @@ fn a_mass_expiry_announces_every_hold_once() {
     assert_eq!(engine.available("bulk").unwrap(), HOLDS as u64);
 }
 
+/// A mass expiry under way when the engine's first subscription comes
+/// announces every hold it ends once that subscription has returned: those
+/// still held when the subscriber looks, and perhaps a few more.
+#[test]
+fn a_pass_under_way_at_the_first_subscription_announces_what_it_ends_after() {
+    const HOLDS: u64 = 100_000;
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let engine = Arc::new(engine());
+        engine.add_product("bulk", "Bulk", HOLDS).unwrap();
+        for i in 0..HOLDS {
+            engine.block("bulk", 1, &format!("o{i}"), None).unwrap();
+        }
+        let pass = {
+            let engine = Arc::clone(&engine);
+            thread::spawn(move || engine.advance(Duration::from_secs(301)).unwrap())
+        };
+        while engine.stock("bulk").unwrap().reserved == HOLDS {
+            thread::yield_now();
+        }
+        let feed = engine.subscribe().unwrap();
+        let still_held = engine.stock("bulk").unwrap().reserved;
+        assert_eq!(pass.join().unwrap(), HOLDS as usize);
+        engine.flush_events().unwrap();
+        let announced = feed.try_iter().filter(|event| matches!(event, Event::HoldEnded { .. }));
+        let announced = announced.count() as u64;
+        assert!(
+            (still_held..HOLDS).contains(&announced),
+            "{still_held} holds were still held after the subscription, {announced} announced"
+        );
+        if still_held > 0 {
+            return;
+        }
+    }
+    panic!("in {ATTEMPTS} attempts the pass ended before the subscription returned");
+}
+
 #[test]
 fn confirm_at_the_deadline_wins_and_expiry_one_nanosecond_later_is_announced() {
     let engine = engine();

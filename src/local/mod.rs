@@ -457,11 +457,11 @@ impl Backend for LocalBackend {
         })
     }
 
-    fn release_due(
+    fn release_due<'n>(
         &self,
         now: Nanos,
-        events: &dyn Fn() -> Events,
-        publish: &dyn Fn(Events),
+        events: &dyn Fn() -> Events<'n>,
+        publish: &dyn Fn(Events<'n>),
     ) -> usize {
         let mut expired = 0;
         // Every order the pass forgets, removed from the order map at the end.
