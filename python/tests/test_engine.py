@@ -334,6 +334,39 @@ def test_a_time_past_every_float_is_refused_by_its_sign(
     assert kettle.available("kettle") == 10
 
 
+class FloatRefusingIndex:
+    """Read as a float of 2 s, where `__index__` raises `error` first."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __index__(self) -> int:
+        raise self.error
+
+    def __float__(self) -> float:
+        return 2.0
+
+
+def test_a_time_whose_index_refuses_it_is_read_as_a_float(kettle: Engine) -> None:
+    # As a 0-d numpy array of floats is: its __index__ raises TypeError.
+    hold_time = FloatRefusingIndex(TypeError("not an integer"))
+    kettle.block("kettle", 1, "o1", hold_time)  # type: ignore[arg-type]
+    assert kettle.status("o1").deadline.since_start == 2.0
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), ValueError("no index")])
+def test_any_other_exception_of_a_times_index_passes_through(
+    kettle: Engine, error: BaseException
+) -> None:
+    hold_time = FloatRefusingIndex(error)
+    with pytest.raises(type(error)):
+        kettle.block("kettle", 1, "o1", hold_time)  # type: ignore[arg-type]
+    with pytest.raises(type(error)):
+        kettle.advance(hold_time)  # type: ignore[arg-type]
+    assert kettle.available("kettle") == 10
+    assert kettle.now() == 0.0
+
+
 def test_block_refuses_an_unknown_product_and_bad_order_ids(kettle: Engine) -> None:
     refused("unknown_product", lambda: kettle.block("ghost", 1, "o1"))
     refused("empty_id", lambda: kettle.block("kettle", 1, ""))
