@@ -395,6 +395,16 @@ static void test_product_add(void) {
   CHECK_STATUS(sk_product_stock(engine, S("huge-name"), &stock), SK_STATUS_UNKNOWN_PRODUCT);
   free(huge);
 
+  /* Bytes that are not UTF-8 are told so up to 1 MiB; past it, unread. */
+  char *not_utf8 = repeat("\xff", huge_len);
+  CHECK_STATUS(sk_product_add(engine, B(not_utf8), SK_MAX_ID_BYTES + 1, S("X"), 1),
+               SK_STATUS_INVALID_UTF8);
+  CHECK_STATUS(sk_product_add(engine, B(not_utf8), huge_len - 1, S("X"), 1),
+               SK_STATUS_INVALID_UTF8);
+  CHECK_STATUS(sk_product_add(engine, B(not_utf8), huge_len, S("X"), 1),
+               SK_STATUS_ID_TOO_LONG);
+  free(not_utf8);
+
   /* Names may be empty and up to 1024 bytes. */
   char *longest_name = repeat("n", SK_MAX_NAME_BYTES);
   char *too_long_name = repeat("n", SK_MAX_NAME_BYTES + 1);
