@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::ahead::{Lookup, ReadAhead};
 use crate::backend::{Backend, OrderView};
 use crate::clock::{nanos, Clock, ClockKind, Nanos};
@@ -19,6 +17,7 @@ use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
 use crate::notify::{Callback, Events, InProgress, Notifier, SubscriptionId};
 use crate::order::{Deadline, Event, Line, OrderStatus, Stock};
 use crate::releaser::{self, Alarm};
+use crate::sync::futex::Mutex;
 use crate::validate::{check_count, check_id, check_line, check_name, summed_past_max};
 use std::sync::mpsc::Receiver;
 
@@ -753,7 +752,6 @@ pub(crate) mod tests {
     /// through the moment the releaser sleeps until, so that nothing waits
     /// for the retention.
     #[test]
-    #[cfg_attr(miri, ignore = "parking_lot_core's futex wait is refused under Miri")]
     fn ending_an_order_wakes_a_releaser_asleep_until_a_later_deadline() {
         let (hour, minute) = (Duration::from_secs(3600), 60_000_000_000);
         let options = Options { hold_time: hour, retention: hour / 2, ..Options::default() };

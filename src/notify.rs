@@ -15,12 +15,11 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use crate::clock::Nanos;
 use crate::error::{Error, Result};
 use crate::fork;
 use crate::order::Event;
+use crate::sync::futex::Mutex;
 
 /// Identifies a subscription, to end it with [`crate::Engine::unsubscribe`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

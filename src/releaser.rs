@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::clock::Nanos;
 use crate::engine::Shared;
+use crate::sync::futex::{Condvar, Mutex};
 
 #[derive(Default)]
 struct Flags {
@@ -80,11 +79,9 @@ fn run(shared: &Shared) {
         alarm.wakes_at.store(u64::MAX, Ordering::SeqCst);
         let next = shared.next_due();
         alarm.wakes_at.store(next.unwrap_or(u64::MAX), Ordering::SeqCst);
-        match next.and_then(|at| shared.instant(at)) {
-            Some(instant) => {
-                alarm.ring.wait_until(&mut flags, instant);
-            }
-            None => alarm.ring.wait(&mut flags),
-        }
+        let _woken = match next.and_then(|at| shared.instant(at)) {
+            Some(instant) => alarm.ring.wait_until(flags, instant),
+            None => alarm.ring.wait(flags),
+        };
     }
 }

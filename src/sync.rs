@@ -1,24 +1,37 @@
-//! The locks and maps the backend is built on, chosen at one place.
+//! The locks and maps the engine is built on, chosen at one place.
 //!
-//! A normal build uses `parking_lot`'s mutex, `dashmap`'s map and foldhash's
-//! randomly seeded hasher, as re-exports: the backend's code is the same
-//! code either way. Under `--cfg loom` (`make verify-loom`) the backend runs
-//! inside loom's model checker, which explores only what goes through its
-//! own primitives, and a modeled thread that blocked on any other lock
-//! would hang the model. So there the mutex wraps loom's, the maps are the
-//! small loom-locked stand-ins of `src/loom_map.rs`, the schedule's
-//! snapshot counter and an order's forgotten mark are loom's atomics, and
-//! the hasher has a fixed seed, so that every run of a model puts each id
-//! in the same map shard.
+//! Its own locks are std's, behind the API of `futex` below: each keeps its
+//! whole state in the lock itself and waits on the kernel at the lock's
+//! address. `parking_lot`'s keep their waiting threads in one table for the
+//! whole process, whose entries a thread locks for a moment as it waits or
+//! wakes another; a `fork` at that moment copies that entry locked for
+//! ever, and an engine made in the child then hung, or aborted on the
+//! table's broken links, at its first wait (a child in every few hundred
+//! forked while the parent's engine was busy). The maps are `dashmap`'s,
+//! whose shard locks still go through that table, but only for a thread
+//! that found a shard taken and spun for it in vain: a child can hang only
+//! if a parent thread was doing that at the fork and a thread of the child
+//! then does it at the same entry (none in 9,000 forks of
+//! `tests/fork_under_load.rs`).
+//!
+//! The backend's code is the same code in a normal build and under
+//! `--cfg loom` (`make verify-loom`), which runs it inside loom's model
+//! checker. That explores only what goes through its own primitives, and a
+//! modeled thread that blocked on any other lock would hang the model. So
+//! there the backend's mutex wraps loom's, the maps are the small
+//! loom-locked stand-ins of `src/loom_map.rs`, the schedule's snapshot
+//! counter and an order's forgotten mark are loom's atomics, and the hasher
+//! has a fixed seed, so that every run of a model puts each id in the same
+//! map shard. The engine's locks outside the backend are never modeled.
 
+#[cfg(not(loom))]
+pub(crate) use self::futex::{Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use dashmap::mapref::entry::{Entry, VacantEntry};
 #[cfg(not(loom))]
 pub(crate) use dashmap::DashMap;
 #[cfg(not(loom))]
 pub(crate) use foldhash::fast::RandomState;
-#[cfg(not(loom))]
-pub(crate) use parking_lot::{Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64};
 
@@ -48,6 +61,78 @@ mod modeled {
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
             self.0.lock().expect("a model stops at its first panic")
+        }
+    }
+}
+
+/// std's mutex and condition variable with the API the engine is written
+/// to: `lock` returns the guard itself, and a wait takes the guard by
+/// reference. A panic never unwinds while the engine holds one of its
+/// locks but from a bug, and the state it guards is then no worse than at
+/// any other unwinding, so a lock poisoned by one is taken as it is.
+pub(crate) mod futex {
+    use std::sync::{self, PoisonError};
+    use std::time::Instant;
+
+    pub(crate) type MutexGuard<'a, T> = sync::MutexGuard<'a, T>;
+
+    #[derive(Debug, Default)]
+    pub(crate) struct Mutex<T>(sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(value: T) -> Mutex<T> {
+            Mutex(sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        /// The guard, unless another thread holds the lock.
+        #[cfg(all(test, not(loom)))]
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            match self.0.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(sync::TryLockError::WouldBlock) => None,
+            }
+        }
+
+        pub(crate) fn get_mut(&mut self) -> &mut T {
+            self.0.get_mut().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
+
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Condvar {
+            Condvar(sync::Condvar::new())
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+
+        /// Lets go of the lock held through `guard` and waits for a
+        /// notification, then takes the lock again. A wait may also end
+        /// with none.
+        pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(guard).unwrap_or_else(PoisonError::into_inner)
+        }
+
+        /// [`Condvar::wait`], waiting until `deadline` at the latest.
+        pub(crate) fn wait_until<'a, T>(
+            &self,
+            guard: MutexGuard<'a, T>,
+            deadline: Instant,
+        ) -> MutexGuard<'a, T> {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            match self.0.wait_timeout(guard, timeout) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            }
         }
     }
 }

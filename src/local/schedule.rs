@@ -620,9 +620,6 @@ mod tests {
     }
 
     #[test]
-    // A thread here waits on a held lock, and Miri refuses the futex call
-    // parking_lot_core makes to wait (the type of one of its arguments).
-    #[cfg_attr(miri, ignore = "parking_lot_core's futex wait is refused under Miri")]
     // Plain threads on the real lock; the loom build models other things.
     #[cfg(not(loom))]
     fn a_snapshot_waiting_for_a_shard_holds_no_other() {

@@ -1,0 +1,135 @@
+//! A child forked while the parent's engine is busy can make and use an
+//! engine of its own.
+//!
+//! A fork copies every lock as it stands, held ones included, and only the
+//! forking thread. The engine's own locks keep their state in themselves, so
+//! a new engine in the child meets none of the parent's. With locks that
+//! share one table of waiting threads for the whole process, a child forked
+//! while a parent thread was waiting or waking on it hung in its new engine,
+//! 1 time in 300 to 500 here.
+//!
+//! Each round forks while two threads of the parent block, confirm, cancel
+//! and restock with the background releaser and a subscriber running. The
+//! child makes an engine with both, uses it, closes it and exits; one that
+//! has not exited after a minute is taken as hung. `STOCKKEEPER_FORK_ROUNDS`
+//! sets the number of rounds (300 by default).
+
+#![cfg(unix)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use stockkeeper::{Engine, Options};
+
+const PRODUCTS: [&str; 4] = ["p0", "p1", "p2", "p3"];
+
+/// What [`wait_for`] reports for a child that never exited.
+const HUNG: i32 = -1;
+
+/// Blocks, ends and restocks on the parent's engine until `stop` is set.
+fn keep_busy(engine: &Engine, worker: usize, stop: &AtomicBool) {
+    let hold = Some(Duration::from_millis(1));
+    let mut n: u64 = 0;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let order = format!("w{worker}-{n}");
+        let product = PRODUCTS[(n % 4) as usize];
+        if engine.block(product, 1, &order, hold).is_ok() {
+            let _ = if n % 2 == 0 { engine.confirm(&order) } else { engine.cancel(&order) };
+        }
+        if n % 100 == 0 {
+            engine.update_inventory(product, 100).unwrap();
+        }
+    }
+}
+
+/// What the child does: 0 when every step went as it should.
+fn child_work() -> i32 {
+    let Ok(engine) = Engine::new(Options::default()) else {
+        return 1;
+    };
+    let heard = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&heard);
+    let subscribed = engine.on_event(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let used = subscribed.is_ok()
+        && engine.add_product("x", "X", 5).is_ok()
+        && engine.block("x", 2, "o1", Some(Duration::from_millis(1))).is_ok()
+        && engine.block("x", 1, "o2", None).is_ok()
+        && engine.confirm("o2").is_ok()
+        && engine.flush_events().is_ok();
+    // The confirm, and perhaps the first hold's expiry.
+    let announced = heard.load(Ordering::SeqCst) >= 1;
+    engine.close();
+    i32::from(!used) * 2 + i32::from(!announced) * 4
+}
+
+/// Waits for the child; HUNG (after killing it) if it has not exited by
+/// `give_up`, else its exit status, or 100 plus the signal that ended it.
+fn wait_for(child: libc::pid_t, give_up: Instant) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: polls the child this test made.
+        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
+        assert!(done >= 0, "waitpid failed");
+        if done == child {
+            break;
+        }
+        if Instant::now() > give_up {
+            // SAFETY: ends and reaps the hung child this test made.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, &mut status, 0);
+            }
+            return HUNG;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        100 + libc::WTERMSIG(status)
+    }
+}
+
+#[test]
+fn a_child_forked_from_a_busy_engine_makes_and_uses_its_own() {
+    let rounds: usize = std::env::var("STOCKKEEPER_FORK_ROUNDS")
+        .map_or(300, |rounds| rounds.parse().expect("a number of rounds"));
+    let engine = Engine::new(Options::default()).unwrap();
+    for product in PRODUCTS {
+        engine.add_product(product, "Busy", 1_000_000_000).unwrap();
+    }
+    engine.on_event(|_| {}).unwrap();
+    let stop = AtomicBool::new(false);
+    let failures: Vec<(usize, i32)> = thread::scope(|scope| {
+        for worker in 0..2 {
+            let (engine, stop) = (&engine, &stop);
+            scope.spawn(move || keep_busy(engine, worker, stop));
+        }
+        let mut failures = Vec::new();
+        for round in 0..rounds {
+            // SAFETY: the child runs only `child_work` and _exit; it never
+            // returns into the test harness.
+            let child = unsafe { libc::fork() };
+            assert!(child >= 0, "fork failed");
+            if child == 0 {
+                let status = child_work();
+                // SAFETY: ends the child at once, running nothing of the
+                // parent's.
+                unsafe { libc::_exit(status) };
+            }
+            let status = wait_for(child, Instant::now() + Duration::from_secs(60));
+            if status != 0 {
+                failures.push((round, status));
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        failures
+    });
+    assert!(failures.is_empty(), "children that failed (round, status; -1 hung): {failures:?}");
+    assert!(engine.metrics().unwrap().confirmed > 0, "the parent's engine was not busy");
+}
