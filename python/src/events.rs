@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{Event, OrderState};
 
@@ -32,7 +32,8 @@ use crate::values::repr_of;
 /// A hold ended: `order_id`, `state` ("confirmed", "cancelled" or
 /// "expired") and `lines`, the `(product_id, quantity)` pairs it held, one
 /// per product, sorted by product id. Built by the engine; built by hand
-/// too, to test code that handles events.
+/// too, to test code that handles events. It can be pickled, to reach
+/// another process, and copied.
 #[pyclass(module = "stockkeeper", name = "HoldEnded", frozen, eq, hash)]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PyHoldEnded {
@@ -42,6 +43,9 @@ pub struct PyHoldEnded {
     state: &'static str,
     lines: Vec<(String, u64)>,
 }
+
+/// What [`PyHoldEnded`]'s constructor takes.
+type Arguments = (String, &'static str, Vec<(String, u64)>);
 
 #[pymethods]
 impl PyHoldEnded {
@@ -71,10 +75,17 @@ impl PyHoldEnded {
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         repr_of(slf.as_any(), "HoldEnded", &["order_id", "state", "lines"])
     }
+
+    /// How `pickle` and `copy` rebuild the event: through the constructor.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, Arguments) {
+        let ended = slf.get();
+        (slf.get_type(), (ended.order_id.clone(), ended.state, ended.lines.clone()))
+    }
 }
 
 /// A product's available stock reached zero: `product_id` names it. Built
-/// by the engine; built by hand too, to test code that handles events.
+/// by the engine; built by hand too, to test code that handles events. It
+/// can be pickled, to reach another process, and copied.
 #[pyclass(module = "stockkeeper", name = "SoldOut", frozen, eq, hash)]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PySoldOut {
@@ -96,6 +107,11 @@ impl PySoldOut {
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         repr_of(slf.as_any(), "SoldOut", &["product_id"])
+    }
+
+    /// How `pickle` and `copy` rebuild the event: through the constructor.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, (String,)) {
+        (slf.get_type(), (slf.get().product_id.clone(),))
     }
 }
 

@@ -218,7 +218,7 @@ class ProductOutcomes:
 @final
 class HoldEnded:
     """An event: a hold ended. Built by hand too, to test code that handles
-    events."""
+    events. It can be pickled, to reach another process, and copied."""
 
     __match_args__: ClassVar[tuple[str, str, str]]
     def __new__(
@@ -234,11 +234,13 @@ class HoldEnded:
         """`(product_id, quantity)` pairs it held, one per product, sorted by id."""
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[type[HoldEnded], tuple[str, str, list[tuple[str, int]]]]: ...
 
 @final
 class SoldOut:
     """An event: a product's available stock reached zero. Built by hand
-    too, to test code that handles events."""
+    too, to test code that handles events. It can be pickled, to reach
+    another process, and copied."""
 
     __match_args__: ClassVar[tuple[str]]
     def __new__(cls, product_id: str) -> SoldOut: ...
@@ -246,6 +248,7 @@ class SoldOut:
     def product_id(self) -> str: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[type[SoldOut], tuple[str]]: ...
 
 @final
 class Engine:

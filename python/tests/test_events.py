@@ -9,10 +9,12 @@ no test measures time."""
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import gc
 import itertools
 import logging
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -117,6 +119,21 @@ def test_events_are_frozen_values(kettle: Engine) -> None:
         ended.state = "confirmed"  # type: ignore[misc]
     with pytest.raises(ValueError):
         HoldEnded("o1", "held", [])
+
+
+def test_events_can_be_pickled_and_copied(kettle: Engine) -> None:
+    # So that a callback can hand them to another process.
+    events: list[Event] = []
+    kettle.subscribe(events.append)
+    kettle.block("kettle", 10, "o1")
+    kettle.confirm("o1")
+    kettle.flush_events()
+    assert len(events) == 2
+    for event in events:
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+            again = pickle.loads(pickle.dumps(event, protocol))
+            assert type(again) is type(event) and again == event
+        assert copy.copy(event) == event and copy.deepcopy(event) == event
 
 
 def test_callbacks_run_on_the_notifier_thread(kettle: Engine) -> None:
