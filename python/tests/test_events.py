@@ -96,13 +96,18 @@ def test_a_late_confirm_reports_the_expiry_it_causes(kettle: Engine) -> None:
     assert events == [HoldEnded("late", "expired", [("kettle", 1)])]
 
 
-def test_events_are_frozen_values(kettle: Engine) -> None:
+def events_of_a_hold(kettle: Engine, end: Callable[[str], object]) -> list[Event]:
+    """What a subscriber hears of a hold of every kettle that `end` ends."""
     events: list[Event] = []
     kettle.subscribe(events.append)
     kettle.block("kettle", 10, "o1")
-    kettle.cancel("o1")
+    end("o1")
     kettle.flush_events()
-    sold_out, ended = events
+    return events
+
+
+def test_events_are_frozen_values(kettle: Engine) -> None:
+    sold_out, ended = events_of_a_hold(kettle, kettle.cancel)
     assert isinstance(sold_out, SoldOut) and isinstance(ended, HoldEnded)
 
     assert sold_out.product_id == "kettle"
@@ -123,11 +128,7 @@ def test_events_are_frozen_values(kettle: Engine) -> None:
 
 def test_events_can_be_pickled_and_copied(kettle: Engine) -> None:
     # So that a callback can hand them to another process.
-    events: list[Event] = []
-    kettle.subscribe(events.append)
-    kettle.block("kettle", 10, "o1")
-    kettle.confirm("o1")
-    kettle.flush_events()
+    events = events_of_a_hold(kettle, kettle.confirm)
     assert len(events) == 2
     for event in events:
         for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
