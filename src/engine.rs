@@ -17,7 +17,7 @@ use crate::metrics::{prometheus, Metrics, ProductOutcomes, Refusals};
 use crate::notify::{Callback, Events, InProgress, Notifier, SubscriptionId};
 use crate::order::{Deadline, Event, Line, OrderStatus, Stock};
 use crate::releaser::{self, Alarm};
-use crate::sync::futex::Mutex;
+use crate::sync::std_locks::Mutex;
 use crate::validate::{check_count, check_id, check_line, check_name, summed_past_max};
 use std::sync::mpsc::Receiver;
 

@@ -19,7 +19,7 @@ use crate::clock::Nanos;
 use crate::error::{Error, Result};
 use crate::fork;
 use crate::order::Event;
-use crate::sync::futex::Mutex;
+use crate::sync::std_locks::Mutex;
 
 /// Identifies a subscription, to end it with [`crate::Engine::unsubscribe`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -194,8 +194,8 @@ impl ThreadCalls {
 pub(crate) struct Events<'n> {
     /// Whom to ask; None for a buffer that collects every event.
     notifier: Option<&'n Notifier>,
-    /// Whether the answer was yes already. It stays yes: a subscriber, once
-    /// there, keeps the notifier's sender for good.
+    /// Whether the answer was yes already. It stays yes: the notifier keeps
+    /// its sender from the first subscription on, whatever ends later.
     listened: bool,
     list: Vec<Event>,
     wake_by: Option<Nanos>,

@@ -8,7 +8,7 @@ use std::thread::{self, JoinHandle};
 
 use crate::clock::Nanos;
 use crate::engine::Shared;
-use crate::sync::futex::{Condvar, Mutex};
+use crate::sync::std_locks::{Condvar, Mutex};
 
 #[derive(Default)]
 struct Flags {

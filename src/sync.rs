@@ -1,18 +1,19 @@
 //! The locks and maps the engine is built on, chosen at one place.
 //!
-//! Its own locks are std's, behind the API of `futex` below: each keeps its
-//! whole state in the lock itself and waits on the kernel at the lock's
-//! address. `parking_lot`'s keep their waiting threads in one table for the
-//! whole process, whose entries a thread locks for a moment as it waits or
-//! wakes another; a `fork` at that moment copies that entry locked for
-//! ever, and an engine made in the child then hung, or aborted on the
-//! table's broken links, at its first wait (a child in every few hundred
-//! forked while the parent's engine was busy). The maps are `dashmap`'s,
+//! Its own locks are std's, behind the API of `std_locks` below: each keeps
+//! its whole state in the lock itself (on Linux a futex word, which a
+//! waiting thread sleeps on in the kernel). `parking_lot`'s keep their
+//! waiting threads in one table for the whole process, whose entries a
+//! thread locks for a moment as it waits or wakes another, and all of which
+//! a thread locks to grow the table; a `fork` at such a moment copies an
+//! entry locked for ever, and an engine made in the child then hung, or
+//! aborted on the table's broken links, at its first wait (1 child in 500
+//! of a C program forking from a busy engine). The maps are `dashmap`'s,
 //! whose shard locks still go through that table, but only for a thread
-//! that found a shard taken and spun for it in vain: a child can hang only
-//! if a parent thread was doing that at the fork and a thread of the child
-//! then does it at the same entry (none in 9,000 forks of
-//! `tests/fork_under_load.rs`).
+//! that finds a shard taken and spins for it in vain, or that unlocks a
+//! shard such a thread waits on: the hazard remains where threads of the
+//! parent contend for a map shard as it forks and threads of the child then
+//! contend for one too (the README says so).
 //!
 //! The backend's code is the same code in a normal build and under
 //! `--cfg loom` (`make verify-loom`), which runs it inside loom's model
@@ -25,7 +26,7 @@
 //! map shard. The engine's locks outside the backend are never modeled.
 
 #[cfg(not(loom))]
-pub(crate) use self::futex::{Mutex, MutexGuard};
+pub(crate) use self::std_locks::{Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use dashmap::mapref::entry::{Entry, VacantEntry};
 #[cfg(not(loom))]
@@ -66,11 +67,11 @@ mod modeled {
 }
 
 /// std's mutex and condition variable with the API the engine is written
-/// to: `lock` returns the guard itself, and a wait takes the guard by
-/// reference. A panic never unwinds while the engine holds one of its
-/// locks but from a bug, and the state it guards is then no worse than at
-/// any other unwinding, so a lock poisoned by one is taken as it is.
-pub(crate) mod futex {
+/// to: `lock` returns the guard itself, never an error. A panic never
+/// unwinds while the engine holds one of its locks but from a bug, and the
+/// state it guards is then no worse than at any other unwinding, so a lock
+/// poisoned by one is taken as it is.
+pub(crate) mod std_locks {
     use std::sync::{self, PoisonError};
     use std::time::Instant;
 

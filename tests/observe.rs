@@ -108,7 +108,7 @@ fn a_pass_under_way_at_the_first_subscription_announces_what_it_ends_after() {
         let announced = feed.try_iter().filter(|event| matches!(event, Event::HoldEnded { .. }));
         let announced = announced.count() as u64;
         assert!(
-            (still_held..HOLDS).contains(&announced),
+            (still_held..=HOLDS).contains(&announced),
             "{still_held} holds were still held after the subscription, {announced} announced"
         );
         if still_held > 0 {

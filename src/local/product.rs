@@ -62,7 +62,7 @@ struct Header {
 // Both lengths fit the fields they are stored in.
 const _: () = assert!(MAX_ID_BYTES <= u16::MAX as usize);
 const _: () = assert!(MAX_NAME_BYTES <= u16::MAX as usize);
-// Loom's mutex is larger than parking_lot's, and its models keep a few products.
+// Loom's mutex is larger than std's, and its models keep a few products.
 #[cfg(not(loom))]
 const _: () = assert!(mem::size_of::<Header>() <= 56);
 
