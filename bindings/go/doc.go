@@ -16,8 +16,8 @@
 // # Engines and their lifetime
 //
 // [New] starts an engine. With the zero [Options] it runs on the system
-// clock and a background thread releases expired holds within 100 ms of
-// their deadline. [Options.ManualClock] gives a clock that only
+// clock and a background thread releases expired holds as their deadline
+// passes, within moments of it. [Options.ManualClock] gives a clock that only
 // [Engine.Advance] moves, for tests that must not sleep.
 //
 // An engine may be used from any number of goroutines at once. [Engine.Close]

@@ -579,9 +579,8 @@ impl PyEngine {
     /// every subscriber, with the GIL released (the callbacks need it).
     /// KeyboardInterrupt does not cut the wait short: it is raised once the
     /// callbacks running have returned. Called from a callback, it returns
-    /// at once. On a closed engine it
-    /// waits all the same, for what the close may still be delivering, then
-    /// raises EngineClosed.
+    /// at once. On a closed engine it waits all the same, for what the close
+    /// may still be delivering, then raises EngineClosed.
     fn flush_events(&self, py: Python<'_>) -> PyResult<()> {
         py.detach(|| self.engine.flush_events()).map_err(to_py)
     }

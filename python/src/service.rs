@@ -232,9 +232,8 @@ impl PyInventoryService {
     /// triple of the wrong shape or type raises TypeError before any runs,
     /// as do requests or a triple given as a str or a bytes-like object
     /// (bytes, bytearray, memoryview, array), whose items are letters or
-    /// numbers;
-    /// a closed service raises EngineClosed, and then the requests before
-    /// the close have taken effect.
+    /// numbers. A closed service raises EngineClosed, and then the requests
+    /// before the close have taken effect.
     #[allow(non_snake_case, reason = "named after the earlier service's blockInventory")]
     fn blockInventoryMany(
         &self,
@@ -250,8 +249,7 @@ impl PyInventoryService {
     /// the GIL released once; an id of the wrong type, or ids given as a str
     /// or a bytes-like object (bytes, bytearray, memoryview, array), which
     /// would read as one id per letter or number, raise TypeError before any
-    /// runs. Raises EngineClosed as
-    /// `blockInventoryMany` does.
+    /// runs. Raises EngineClosed as `blockInventoryMany` does.
     #[allow(non_snake_case, reason = "named after the earlier service's confirmOrder")]
     fn confirmOrderMany(
         &self,
