@@ -79,6 +79,7 @@ pub(crate) struct InProgress<'a> {
     calls: Option<&'a AtomicUsize>,
     /// Whether this is the thread's outermost call on the engine.
     outermost: bool,
+    /// The notifier the call is counted by, whom its events go to.
     notifier: &'a Notifier,
     _thread: PhantomData<*const ()>,
 }

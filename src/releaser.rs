@@ -79,7 +79,7 @@ fn run(shared: &Shared) {
         alarm.wakes_at.store(u64::MAX, Ordering::SeqCst);
         let next = shared.next_due();
         alarm.wakes_at.store(next.unwrap_or(u64::MAX), Ordering::SeqCst);
-        let _woken = match next.and_then(|at| shared.instant(at)) {
+        let _flags = match next.and_then(|at| shared.instant(at)) {
             Some(instant) => alarm.ring.wait_until(flags, instant),
             None => alarm.ring.wait(flags),
         };

@@ -47,7 +47,7 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64};
 
 #[cfg(loom)]
 mod modeled {
-    /// `parking_lot`'s API over loom's mutex: `lock` returns the guard
+    /// The API of `std_locks` over loom's mutex: `lock` returns the guard
     /// itself. A model that panics while holding a lock fails as a whole, so
     /// poisoning has nothing to report.
     #[derive(Debug, Default)]

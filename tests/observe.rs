@@ -98,7 +98,7 @@ fn a_pass_under_way_at_the_first_subscription_announces_what_it_ends_after() {
             let engine = Arc::clone(&engine);
             thread::spawn(move || engine.advance(Duration::from_secs(301)).unwrap())
         };
-        while engine.stock("bulk").unwrap().reserved == HOLDS {
+        while engine.stock("bulk").unwrap().reserved == HOLDS && !pass.is_finished() {
             thread::yield_now();
         }
         let feed = engine.subscribe().unwrap();

@@ -45,7 +45,7 @@ pub struct PyHoldEnded {
 }
 
 /// What [`PyHoldEnded`]'s constructor takes.
-type Arguments = (String, &'static str, Vec<(String, u64)>);
+type HoldEndedArgs = (String, &'static str, Vec<(String, u64)>);
 
 #[pymethods]
 impl PyHoldEnded {
@@ -77,7 +77,7 @@ impl PyHoldEnded {
     }
 
     /// How `pickle` and `copy` rebuild the event: through the constructor.
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, Arguments) {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> (Bound<'py, PyType>, HoldEndedArgs) {
         let ended = slf.get();
         (slf.get_type(), (ended.order_id.clone(), ended.state, ended.lines.clone()))
     }
