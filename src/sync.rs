@@ -104,7 +104,7 @@ pub(crate) mod std_locks {
         }
     }
 
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub(crate) struct Condvar(sync::Condvar);
 
     impl Condvar {

@@ -7,6 +7,8 @@ use std::thread;
 
 use stockkeeper::{Engine, Error, Options, MAX_COUNT};
 
+mod common;
+
 fn engine_with_kettles() -> Arc<Engine> {
     let engine = Engine::new(Options::manual()).unwrap();
     engine.add_product("kettle", "Kettle", 10).unwrap();
@@ -241,24 +243,8 @@ fn a_child_forked_by_a_callback_exits_once_the_callback_returns() {
     assert!(child > 0, "fork failed");
 
     // Far above what the child needs; only a hang reaches it.
-    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut status = 0;
-    loop {
-        // SAFETY: polls the child made above.
-        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
-        if done == child {
-            break;
-        }
-        if std::time::Instant::now() > give_up {
-            // SAFETY: ends and reaps the hung child made above.
-            unsafe {
-                libc::kill(child, libc::SIGKILL);
-                libc::waitpid(child, &mut status, 0);
-            }
-            panic!("the child forked by a callback never exited");
-        }
-        thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let status = common::wait_for_child(child, std::time::Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("the child forked by a callback never exited"));
     assert!(libc::WIFEXITED(status), "the child did not exit normally");
     assert_eq!(libc::WEXITSTATUS(status), 0);
 

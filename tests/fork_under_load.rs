@@ -24,9 +24,11 @@ use std::panic;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stockkeeper::{Engine, Options};
+
+mod common;
 
 const PRODUCTS: [&str; 4] = ["p0", "p1", "p2", "p3"];
 
@@ -75,31 +77,14 @@ fn child_work() -> i32 {
     i32::from(!used) * 2 + i32::from(!announced) * 4
 }
 
-/// Waits for the child; HUNG (after killing it) if it has not exited by
-/// `give_up`, else its exit status, or 100 plus the signal that ended it.
-fn wait_for(child: libc::pid_t, give_up: Instant) -> i32 {
-    let mut status = 0;
-    loop {
-        // SAFETY: polls the child this test made.
-        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
-        assert!(done >= 0, "waitpid failed");
-        if done == child {
-            break;
-        }
-        if Instant::now() > give_up {
-            // SAFETY: ends and reaps the hung child this test made.
-            unsafe {
-                libc::kill(child, libc::SIGKILL);
-                libc::waitpid(child, &mut status, 0);
-            }
-            return HUNG;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
-    if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        100 + libc::WTERMSIG(status)
+/// Waits for the child; HUNG (after killing it) if it has not exited
+/// within a minute, else its exit status, or 100 plus the signal that ended
+/// it.
+fn wait_for(child: libc::pid_t) -> i32 {
+    match common::wait_for_child(child, Duration::from_secs(60)) {
+        None => HUNG,
+        Some(status) if libc::WIFEXITED(status) => libc::WEXITSTATUS(status),
+        Some(status) => 100 + libc::WTERMSIG(status),
     }
 }
 
@@ -140,7 +125,7 @@ fn a_child_forked_from_a_busy_engine_makes_and_uses_its_own() {
                 // parent's.
                 unsafe { libc::_exit(status) };
             }
-            let status = wait_for(child, Instant::now() + Duration::from_secs(60));
+            let status = wait_for(child);
             if status != 0 {
                 return Some((round, status));
             }

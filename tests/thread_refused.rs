@@ -13,9 +13,11 @@
 #![cfg(target_os = "linux")]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stockkeeper::{Engine, Error, Options};
+
+mod common;
 
 /// The address space the process maps now, in bytes.
 fn mapped_bytes() -> Option<u64> {
@@ -101,36 +103,14 @@ fn a_refused_thread_fails_as_closed_and_leaves_an_open_engine_open() {
         // SAFETY: ends the child at once, running nothing of the parent's.
         unsafe { libc::_exit(failures) };
     }
-    let status = wait_for(child, Duration::from_secs(60));
+    let patience = Duration::from_secs(60);
+    let status = common::wait_for_child(child, patience)
+        .unwrap_or_else(|| panic!("the child still ran after {patience:?}"));
     assert!(libc::WIFEXITED(status), "the child did not exit normally: {status:#x}");
     match libc::WEXITSTATUS(status) {
         0 => {}
         NO_STATM => panic!("the child could not read /proc/self/statm"),
         NO_LIMIT => panic!("the child could not set its address-space limit"),
         failed => panic!("{failed} checks failed in the child"),
-    }
-}
-
-/// The child's wait status, once it ended; a child still running after
-/// `patience` is killed and fails the test.
-fn wait_for(child: libc::pid_t, patience: Duration) -> i32 {
-    let deadline = Instant::now() + patience;
-    let mut status = 0;
-    loop {
-        // SAFETY: waits for the child this test made, without blocking.
-        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
-        assert!(done >= 0, "waitpid failed");
-        if done == child {
-            return status;
-        }
-        if Instant::now() > deadline {
-            // SAFETY: ends and reaps the child this test made.
-            unsafe {
-                libc::kill(child, libc::SIGKILL);
-                libc::waitpid(child, &mut status, 0);
-            }
-            panic!("the child still ran after {patience:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }

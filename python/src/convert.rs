@@ -264,12 +264,11 @@ pub struct Seconds(pub Duration);
 impl Convert for Seconds {
     fn convert(obj: &Bound<'_, PyAny>) -> Result<Seconds, Refused> {
         // An int, or an object with `__index__`, by its exact value, as the
-        // counts are read. An `__index__` that refuses its object with
-        // TypeError, as a 0-d numpy array of floats does, leaves it to be
-        // read as a float; any other exception it raises passes through.
-        let whole = if obj.is_instance_of::<PyInt>() {
-            Some(wide_int(obj)?)
-        } else if has_index(obj) {
+        // counts are read (an int's never fails). An `__index__` that
+        // refuses its object with TypeError, as a 0-d numpy array of floats
+        // does, leaves it to be read as a float; any other exception it
+        // raises passes through.
+        let whole = if has_index(obj) {
             match wide_int(obj) {
                 Ok(whole) => Some(whole),
                 Err(err) if err.is_instance_of::<PyTypeError>(obj.py()) => None,

@@ -26,3 +26,30 @@ impl Rng {
         self.below(100) < percent
     }
 }
+
+/// Waits for `child`, a process this test forked, for at most `patience`:
+/// its wait status once it ended, or None when it still ran, after killing
+/// and reaping it, so that a hung child fails its test instead of hanging
+/// the suite.
+#[cfg(unix)]
+pub fn wait_for_child(child: libc::pid_t, patience: std::time::Duration) -> Option<i32> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut status = 0;
+    loop {
+        // SAFETY: polls the caller's child without blocking.
+        let done = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
+        assert!(done >= 0, "waitpid failed");
+        if done == child {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            // SAFETY: ends and reaps the caller's child.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, &mut status, 0);
+            }
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
