@@ -49,12 +49,13 @@ pub struct Options {
     pub retention: Duration,
     /// The most ended orders remembered at once; past it the oldest are
     /// forgotten early (of orders that one release pass ended, in no set
-    /// order). It bounds what is remembered, not all the memory of ended
-    /// orders: an order is freed once it is forgotten and its deadline has
-    /// passed, since the release schedule keeps it until then even when it
-    /// ended early. So orders take memory for at least their hold time,
-    /// whether they end confirmed or run out. The orders a release pass
-    /// forgets are freed once the holds it expires are back in stock.
+    /// order). An order is freed once it is forgotten and the release
+    /// schedule has let it go: when it ends, for a hold of the engine's own
+    /// hold time never extended, as most are (bar the odd one that raced
+    /// another into the schedule); at its last deadline, for any other. The
+    /// schedule keeps 16 bytes of every hold until its deadline. The orders
+    /// a release pass forgets are freed once the holds it expires are back
+    /// in stock.
     pub max_remembered: usize,
     /// Which clock deadlines are measured on.
     pub clock: ClockKind,

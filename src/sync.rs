@@ -21,9 +21,10 @@
 //! modeled thread that blocked on any other lock would hang the model. So
 //! there the backend's mutex wraps loom's, the maps are the small
 //! loom-locked stand-ins of `src/loom_map.rs`, the schedule's snapshot
-//! counter and an order's forgotten mark are loom's atomics, and the hasher
-//! has a fixed seed, so that every run of a model puts each id in the same
-//! map shard. The engine's locks outside the backend are never modeled.
+//! counter and an order's forgotten mark and place in the schedule are
+//! loom's atomics, and the hasher has a fixed seed, so that every run of a
+//! model puts each id in the same map shard. The engine's locks outside the
+//! backend are never modeled.
 
 #[cfg(not(loom))]
 pub(crate) use self::std_locks::{Mutex, MutexGuard};
@@ -34,7 +35,7 @@ pub(crate) use dashmap::DashMap;
 #[cfg(not(loom))]
 pub(crate) use foldhash::fast::RandomState;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 #[cfg(loom)]
 pub(crate) use self::modeled::{Mutex, MutexGuard};
@@ -43,7 +44,7 @@ pub(crate) use crate::loom_map::{DashMap, Entry, VacantEntry};
 #[cfg(loom)]
 pub(crate) use foldhash::fast::FixedState as RandomState;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 #[cfg(loom)]
 mod modeled {

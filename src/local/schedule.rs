@@ -13,9 +13,18 @@
 //! push, after the order's stock is settled. An order leaving the queue is
 //! marked forgotten before the lock is let go. A pass costs one lock per shard
 //! plus the entries that fell due; live holds that are not due are never
-//! visited. Every lock here is a leaf: nothing else is locked while one is
-//! held, but for the metrics snapshot's own lock, under which it takes the
-//! shards one at a time.
+//! visited.
+//!
+//! An order that joins its shard's queue keeps its place there, and when it
+//! ends (or its hold moves) it takes itself out of that entry, under the
+//! shard's lock that counting the end takes anyway. So an order that ended
+//! early is freed once it is forgotten, not kept until its deadline: what
+//! stays is its entry, 16 bytes. The heap's entries cannot be reached that
+//! way, and keep their orders until they are due.
+//!
+//! Every lock here is a leaf: nothing else is locked while one is held, but
+//! for the metrics snapshot's own lock, under which it takes the shards one
+//! at a time.
 //!
 //! Each shard also counts the holds that started and ended in it. An order's
 //! start and end are counted in its own shard, the start before the order
@@ -36,7 +45,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::{atomic, Arc};
-use std::{iter, mem};
+use std::{iter, mem, ptr};
 
 use super::OrderCell;
 use crate::clock::Nanos;
@@ -97,9 +106,15 @@ impl Due {
     }
 }
 
+/// An expiry's order, taken out (None) when the order ends first or its
+/// hold moves: an ended order's memory is then freed once it is forgotten,
+/// not kept until its deadline. Only an entry still in a shard's queue can
+/// be taken out; one in the heap beside it keeps its order until it is due.
+pub(super) type Expiring = Option<Arc<OrderCell>>;
+
 #[derive(Default)]
 struct Shard {
-    expiries: Expiries<Arc<OrderCell>>,
+    expiries: Expiries<Expiring>,
     counts: Counts,
 }
 
@@ -150,11 +165,20 @@ struct Expiries<T> {
     /// The latest moment in `out_of_order` (0 when empty): once it is due,
     /// the whole heap is, and is taken in one move instead of popped.
     latest_apart: Nanos,
+    /// How many entries have left the queue's front, wrapping: the place of
+    /// an entry pushed at its back is this plus the queue's length, and its
+    /// index in the queue that place less this.
+    popped: u32,
 }
 
 impl<T> Default for Expiries<T> {
     fn default() -> Self {
-        Expiries { in_order: VecDeque::new(), out_of_order: BinaryHeap::new(), latest_apart: 0 }
+        Expiries {
+            in_order: VecDeque::new(),
+            out_of_order: BinaryHeap::new(),
+            latest_apart: 0,
+            popped: 0,
+        }
     }
 }
 
@@ -201,12 +225,29 @@ impl<T> Taken<T> {
 
 impl<T> Expiries<T> {
     /// Adds an entry expected to come no earlier than those added before it
-    /// this way: at the queue's back if it does.
-    fn push_in_order(&mut self, due: Due<T>) {
+    /// this way: at the queue's back if it does, and then returns its place
+    /// there, for [`Expiries::queued`].
+    fn push_in_order(&mut self, due: Due<T>) -> Option<u32> {
         match self.in_order.back() {
-            Some(last) if due.at < last.at => self.push_apart(due),
-            _ => self.in_order.push_back(due),
+            Some(last) if due.at < last.at => {
+                self.push_apart(due);
+                None
+            }
+            _ => {
+                // Wrapping: a queue never holds 2^32 entries (64 GiB).
+                let place = self.popped.wrapping_add(self.in_order.len() as u32);
+                self.in_order.push_back(due);
+                Some(place)
+            }
         }
+    }
+
+    /// The entry at `place` in the queue, if it is still there. A place the
+    /// queue has moved past, or never reached, finds nothing; any other
+    /// finds an entry, which the caller must check is its own.
+    fn queued(&mut self, place: u32) -> Option<&mut Due<T>> {
+        let index = place.wrapping_sub(self.popped) as usize;
+        self.in_order.get_mut(index)
     }
 
     /// Adds an entry that may fall anywhere, such as one far later than the
@@ -292,7 +333,10 @@ impl<T> Expiries<T> {
         };
         match from_heap {
             true => self.out_of_order.pop(),
-            false => self.in_order.pop_front(),
+            false => {
+                self.popped = self.popped.wrapping_add(1);
+                self.in_order.pop_front()
+            }
         }
     }
 }
@@ -300,8 +344,9 @@ impl<T> Expiries<T> {
 /// What a pass over the schedule found due.
 #[derive(Default)]
 pub(super) struct DueWork {
-    /// Orders whose (possibly since extended) deadline came up.
-    pub expiries: Taken,
+    /// Orders whose (possibly since extended) deadline came up, but for
+    /// those taken out of their entries.
+    pub expiries: Taken<Expiring>,
     /// Ended orders past their retention, or pushed out by the memory bound.
     pub forgotten: Vec<Arc<OrderCell>>,
     /// Whether entries due at `now` were left for another pass.
@@ -371,24 +416,45 @@ impl Schedule {
         counts.held_units += units;
         let due = Self::expiry(order, deadline);
         match usual_hold {
-            true => shard.expiries.push_in_order(due),
+            true => {
+                if let Some(place) = shard.expiries.push_in_order(due) {
+                    order.place.store(place, atomic::Ordering::Relaxed);
+                }
+            }
             false => shard.expiries.push_apart(due),
         }
     }
 
-    /// Looks at `order` again just after `deadline` (after an extension).
+    /// Looks at `order` again just after `deadline` (after an extension);
+    /// its entry in the queue, if any, is no longer needed.
     pub(super) fn expire_after(&self, order: &Arc<OrderCell>, deadline: Nanos) {
-        self.shard(order).lock().expiries.push_apart(Self::expiry(order, deadline));
+        let mut shard = self.shard(order).lock();
+        let vacated = Self::vacate(&mut shard, order);
+        shard.expiries.push_apart(Self::expiry(order, deadline));
+        drop(shard);
+        drop(vacated);
     }
 
     /// A hold confirmable at its deadline expires one nanosecond later.
-    fn expiry(order: &Arc<OrderCell>, deadline: Nanos) -> Due {
+    fn expiry(order: &Arc<OrderCell>, deadline: Nanos) -> Due<Expiring> {
         let at = deadline.saturating_add(1);
-        Due { at, order: Arc::clone(order) }
+        Due { at, order: Some(Arc::clone(order)) }
     }
 
-    /// Counts how a hold of `units` ended. Called with the order's products
-    /// locked, so that the counts change together with their stock.
+    /// Takes `order` out of its expiry in its locked shard's queue, if the
+    /// entry is still there, and returns it for the caller to drop once the
+    /// lock is let go. An order that did not join the queue keeps the place
+    /// it was made with, which finds no entry or another order's.
+    fn vacate(shard: &mut Shard, order: &OrderCell) -> Expiring {
+        let place = order.place.load(atomic::Ordering::Relaxed);
+        let due = shard.expiries.queued(place)?;
+        let own = due.order.as_deref().is_some_and(|queued| ptr::eq(queued, order));
+        own.then(|| due.order.take()).flatten()
+    }
+
+    /// Counts how a hold of `units` ended, and takes the order out of its
+    /// expiry, no longer needed. Called with the order's products locked, so
+    /// that the counts change together with their stock.
     pub(super) fn count_end(&self, order: &OrderCell, state: OrderState, units: u128) {
         let mut shard = self.shard(order).lock();
         let counts = self.counts_of(&mut shard);
@@ -399,6 +465,9 @@ impl Schedule {
             OrderState::Expired => counts.expired += 1,
             OrderState::Held => {}
         }
+        let vacated = Self::vacate(&mut shard, order);
+        drop(shard);
+        drop(vacated);
     }
 
     /// Remembers an ended order until its retention runs out at `now` plus
@@ -487,6 +556,8 @@ pub(super) fn shard_of(hash: u64) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -498,7 +569,7 @@ mod tests {
         for (&(at, order), &apart) in entries.iter().zip(apart.iter().cycle()) {
             match apart {
                 true => expiries.push_apart(Due { at, order }),
-                false => expiries.push_in_order(Due { at, order }),
+                false => _ = expiries.push_in_order(Due { at, order }),
             }
         }
         expiries
@@ -667,7 +738,7 @@ mod tests {
             let mut taken: Vec<(Nanos, usize)> = Vec::new();
             for (i, &(kind, moment, limit)) in steps.iter().enumerate() {
                 match kind {
-                    0 => expiries.push_in_order(Due { at: moment, order: i }),
+                    0 => _ = expiries.push_in_order(Due { at: moment, order: i }),
                     1 => expiries.push_apart(Due { at: moment, order: i }),
                     _ => {
                         let mut pass = Taken::default();
@@ -688,6 +759,52 @@ mod tests {
             taken.sort_unstable();
             pushed.sort_unstable();
             prop_assert_eq!(taken, pushed);
+        }
+
+        /// An entry pushed to the queue is found at the place its push gave
+        /// for as long as it stays queued, whatever pushes, passes and moves
+        /// to a smaller buffer come between (`peak` entries first, so that
+        /// passes leave the queue oversized), and is not found once taken.
+        #[test]
+        fn a_queued_entry_is_found_at_its_place_until_taken(
+            peak in 0usize..if cfg!(miri) { 40 } else { 3_000 },
+            steps in prop::collection::vec((0u8..4, 0u64..3_000, 1usize..4), 1..100),
+        ) {
+            let mut expiries = Expiries::default();
+            let mut places: Vec<(u32, usize)> = Vec::new();
+            let mut taken = HashSet::new();
+            for tag in 0..peak {
+                let place = expiries.push_in_order(Due { at: tag as Nanos, order: tag });
+                places.push((place.expect("pushed in order"), tag));
+            }
+            for (i, &(kind, moment, limit)) in steps.iter().enumerate() {
+                let tag = peak + i;
+                match kind {
+                    0 => {
+                        let place = expiries.push_in_order(Due { at: moment, order: tag });
+                        places.extend(place.map(|place| (place, tag)));
+                    }
+                    1 => expiries.push_apart(Due { at: moment, order: tag }),
+                    2 => {
+                        let limit = if limit == 3 { usize::MAX } else { limit };
+                        let mut pass = Taken::default();
+                        expiries.take_due(moment, limit, &mut pass);
+                        taken.extend(pass.orders().copied());
+                    }
+                    _ => {
+                        if let Some(capacity) = expiries.queue_wanted() {
+                            expiries.shrink_queue(VecDeque::with_capacity(capacity));
+                        }
+                    }
+                }
+                for &(place, tag) in &places {
+                    let found = expiries.queued(place).map(|due| due.order);
+                    match taken.contains(&tag) {
+                        true => prop_assert_ne!(found, Some(tag)),
+                        false => prop_assert_eq!(found, Some(tag)),
+                    }
+                }
+            }
         }
 
         /// Whatever order deadlines arrive in, and however few a pass may
