@@ -51,11 +51,12 @@ pub struct Options {
     /// forgotten early (of orders that one release pass ended, in no set
     /// order). An order is freed once it is forgotten and the release
     /// schedule has let it go: when it ends, for a hold of the engine's own
-    /// hold time never extended, as most are (bar the odd one that raced
-    /// another into the schedule); at its last deadline, for any other. The
-    /// schedule keeps 16 bytes of every hold until its deadline. The orders
-    /// a release pass forgets are freed once the holds it expires are back
-    /// in stock.
+    /// hold time that ends by its first deadline, extended or not, as most
+    /// do (bar the odd one that raced another into the schedule); at its
+    /// last deadline, for any other. The schedule keeps 16 bytes of every
+    /// hold until its deadline, one entry however often it is extended. The
+    /// orders a release pass forgets are freed once the holds it expires are
+    /// back in stock.
     pub max_remembered: usize,
     /// Which clock deadlines are measured on.
     pub clock: ClockKind,

@@ -446,10 +446,12 @@ impl Backend for LocalBackend {
     }
 
     fn extend(&self, order_id: &str, by: Nanos, now: Nanos, events: &mut Events) -> Result<Nanos> {
-        self.finish(order_id, now, events, |this, order, phase, deadline, _| {
+        // The hold's entry in the schedule stays as it is: it comes up
+        // before the new deadline, and the pass that takes it looks again
+        // then. So a hold keeps one entry however often it is extended.
+        self.finish(order_id, now, events, |_, _, phase, deadline, _| {
             let later = deadline.checked_add(by).ok_or(Error::Overflow)?;
             *phase = Phase::Held { deadline: later };
-            this.schedule.expire_after(order, later);
             Ok(later)
         })
     }
@@ -487,11 +489,16 @@ impl Backend for LocalBackend {
                     publish(mem::replace(&mut batch, events()));
                 }
                 let mut phase = order.phase.lock();
-                // An extended hold left its old entry behind; its new one comes later.
-                if matches!(*phase, Phase::Held { deadline } if deadline < now) {
-                    let forget = Forget::Later(&mut forgotten);
-                    self.end(order, &mut phase, OrderState::Expired, now, &mut batch, forget);
-                    expired += 1;
+                match *phase {
+                    Phase::Held { deadline } if deadline < now => {
+                        let forget = Forget::Later(&mut forgotten);
+                        self.end(order, &mut phase, OrderState::Expired, now, &mut batch, forget);
+                        expired += 1;
+                    }
+                    // Extended since its entry was made: looked at again
+                    // just after the deadline it has now.
+                    Phase::Held { deadline } => self.schedule.expire_after(order, deadline),
+                    Phase::Ended { .. } => {}
                 }
             }
             publish(batch);
@@ -580,8 +587,9 @@ mod tests {
 
     /// An order ended before its deadline lets go of its expiry at once, so
     /// that once the memory bound pushes it out it is freed, not kept until
-    /// the deadline. An extension's expiry sits apart from the queue, and
-    /// keeps its order until it falls due.
+    /// the deadline; an extension leaves the hold's entry where it was, so
+    /// the same holds for an extended order. A hold of a time other than the
+    /// engine's sits apart from the queue, and keeps its order until due.
     #[test]
     fn an_order_ended_early_is_freed_once_forgotten() {
         let backend = LocalBackend::new(1_000_000, 1);
@@ -591,18 +599,45 @@ mod tests {
         for id in ["a", "b", "c"] {
             hold(&backend, id, DEADLINE).unwrap();
         }
-        let (a, b) = (watch("a"), watch("b"));
+        let lines = [Line::new("p", 1)];
+        backend.hold("apart", &lines, DEADLINE, false, &mut Events::collecting()).unwrap();
+        let (a, b, apart) = (watch("a"), watch("b"), watch("apart"));
         assert_eq!(backend.extend("b", 50, 1, &mut Events::collecting()), Ok(DEADLINE + 50));
         end("a", 2).unwrap();
         end("b", 3).unwrap();
         assert!(a.upgrade().is_none(), "pushed out by b's end, and freed");
-        end("c", 4).unwrap();
-        assert!(b.upgrade().is_some(), "pushed out by c's end, kept by the extension's expiry");
-        assert_eq!(backend.release_due(DEADLINE + 50, &Events::collecting, &drop), 0);
-        assert!(b.upgrade().is_some(), "its expiry is not due yet");
-        assert_eq!(backend.release_due(DEADLINE + 51, &Events::collecting, &drop), 0);
-        assert!(b.upgrade().is_none(), "freed once its expiry came up");
-        assert_eq!(backend.stock("p").unwrap(), Stock::new(7, 0));
+        end("apart", 4).unwrap();
+        assert!(b.upgrade().is_none(), "extended, pushed out by the next end, and freed");
+        end("c", 5).unwrap();
+        assert!(apart.upgrade().is_some(), "pushed out by c's end, kept by its expiry");
+        assert_eq!(backend.release_due(DEADLINE, &Events::collecting, &drop), 0);
+        assert!(apart.upgrade().is_some(), "its expiry is not due yet");
+        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &drop), 0);
+        assert!(apart.upgrade().is_none(), "freed once its expiry came up");
+        assert_eq!(backend.stock("p").unwrap(), Stock::new(6, 0));
+    }
+
+    /// However often a hold is extended, it keeps one entry in the schedule:
+    /// the pass its entry comes up in looks again at the deadline it has
+    /// then, and it expires just after that.
+    #[test]
+    fn a_hold_extended_again_and_again_keeps_one_entry() {
+        let backend = LocalBackend::new(1_000_000, 10);
+        backend.add_product("p", "Product", 1).unwrap();
+        hold(&backend, "o", DEADLINE).unwrap();
+        for i in 0..1_000 {
+            let extended = backend.extend("o", 1, i, &mut Events::collecting());
+            assert_eq!(extended, Ok(DEADLINE + i + 1));
+        }
+        assert_eq!(backend.schedule.entries(), 1);
+        let last = DEADLINE + 1_000;
+        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &drop), 0);
+        assert_eq!(backend.schedule.entries(), 1, "taken and pushed again");
+        assert_eq!(backend.schedule.next_due(), Some(last + 1));
+        assert_eq!(backend.release_due(last, &Events::collecting, &drop), 0);
+        assert_eq!(backend.release_due(last + 1, &Events::collecting, &drop), 1);
+        assert_eq!(backend.schedule.entries(), 0);
+        assert_eq!(backend.stock("p").unwrap(), Stock::new(1, 0));
     }
 
     /// A pass that takes several rounds (at most a few expiries from each

@@ -5,8 +5,10 @@
 //! threads does not meet on one lock. Within a shard, the deadlines of holds
 //! of the engine's default time come in the order they fall due (one hold
 //! time, one monotonic clock): those join a queue at its back. The rest go to
-//! a min-heap beside it: holds of other times, extensions, and a usual hold
-//! whose thread read the clock first but pushed second.
+//! a min-heap beside it: holds of other times, a usual hold whose thread read
+//! the clock first but pushed second, and the next look at a hold extended:
+//! an extension leaves the hold's one entry where it is, and the pass that
+//! takes it, finding the hold's deadline later, pushes it here again.
 //!
 //! Ended orders wait in one queue, in the order they ended, so that the
 //! memory bound forgets exactly the oldest; ending takes that lock for one
@@ -16,11 +18,11 @@
 //! visited.
 //!
 //! An order that joins its shard's queue keeps its place there, and when it
-//! ends (or its hold moves) it takes itself out of that entry, under the
-//! shard's lock that counting the end takes anyway. So an order that ended
-//! early is freed once it is forgotten, not kept until its deadline: what
-//! stays is its entry, 16 bytes. The heap's entries cannot be reached that
-//! way, and keep their orders until they are due.
+//! ends it takes itself out of that entry, under the shard's lock that
+//! counting the end takes anyway. So an order that ended early is freed once
+//! it is forgotten, not kept until its deadline: what stays is its entry, 16
+//! bytes. The heap's entries cannot be reached that way, and keep their
+//! orders until they are due.
 //!
 //! Every lock here is a leaf: nothing else is locked while one is held, but
 //! for the metrics snapshot's own lock, under which it takes the shards one
@@ -106,10 +108,10 @@ impl Due {
     }
 }
 
-/// An expiry's order, taken out (None) when the order ends first or its
-/// hold moves: an ended order's memory is then freed once it is forgotten,
-/// not kept until its deadline. Only an entry still in a shard's queue can
-/// be taken out; one in the heap beside it keeps its order until it is due.
+/// An expiry's order, taken out (None) when the order ends first: an ended
+/// order's memory is then freed once it is forgotten, not kept until its
+/// deadline. Only an entry still in a shard's queue can be taken out; one in
+/// the heap beside it keeps its order until it is due.
 pub(super) type Expiring = Option<Arc<OrderCell>>;
 
 #[derive(Default)]
@@ -312,6 +314,11 @@ impl<T> Expiries<T> {
         mem::replace(&mut self.in_order, smaller)
     }
 
+    #[cfg(all(test, not(loom)))]
+    fn len(&self) -> usize {
+        self.in_order.len() + self.out_of_order.len()
+    }
+
     /// The earliest moment an entry falls due.
     fn first(&self) -> Option<Nanos> {
         let queued = self.in_order.front().map(|due| due.at);
@@ -425,14 +432,10 @@ impl Schedule {
         }
     }
 
-    /// Looks at `order` again just after `deadline` (after an extension);
-    /// its entry in the queue, if any, is no longer needed.
+    /// Looks at `order` again just after `deadline`: a hold extended since
+    /// its entry, just taken by a pass, was made.
     pub(super) fn expire_after(&self, order: &Arc<OrderCell>, deadline: Nanos) {
-        let mut shard = self.shard(order).lock();
-        let vacated = Self::vacate(&mut shard, order);
-        shard.expiries.push_apart(Self::expiry(order, deadline));
-        drop(shard);
-        drop(vacated);
+        self.shard(order).lock().expiries.push_apart(Self::expiry(order, deadline));
     }
 
     /// A hold confirmable at its deadline expires one nanosecond later.
@@ -538,6 +541,13 @@ impl Schedule {
             total += shard.lock().counts.at(snapshot);
         }
         total
+    }
+
+    /// How many entries the shards hold, taken out of or not.
+    #[cfg(all(test, not(loom)))]
+    pub(super) fn entries(&self) -> usize {
+        let sizes = self.shards.iter().map(|shard| shard.lock().expiries.len());
+        sizes.sum()
     }
 
     /// The earliest moment any entry falls due.
