@@ -497,8 +497,13 @@ impl Backend for LocalBackend {
                         expired += 1;
                     }
                     // Extended since its entry was made: looked at again
-                    // just after the deadline it has now.
-                    Phase::Held { deadline } => self.schedule.expire_after(order, deadline),
+                    // just after the deadline it has now. A releaser that
+                    // looked for its next moment while the entry was out
+                    // (another thread's pass took it) must learn of it.
+                    Phase::Held { deadline } => {
+                        self.schedule.expire_after(order, deadline);
+                        batch.wake_releaser_by(deadline.saturating_add(1));
+                    }
                     Phase::Ended { .. } => {}
                 }
             }
@@ -540,7 +545,7 @@ impl Backend for LocalBackend {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
 
     use super::*;
 
@@ -620,7 +625,8 @@ mod tests {
 
     /// However often a hold is extended, it keeps one entry in the schedule:
     /// the pass its entry comes up in looks again at the deadline it has
-    /// then, and it expires just after that.
+    /// then, asks for the releaser by that moment, and the hold expires just
+    /// after it.
     #[test]
     fn a_hold_extended_again_and_again_keeps_one_entry() {
         let backend = LocalBackend::new(1_000_000, 10);
@@ -632,7 +638,10 @@ mod tests {
         }
         assert_eq!(backend.schedule.entries(), 1);
         let last = DEADLINE + 1_000;
-        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &drop), 0);
+        let wake = Cell::new(None);
+        let publish = |events: Events| wake.set(wake.get().or(events.wake_by()));
+        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &publish), 0);
+        assert_eq!(wake.get(), Some(last + 1), "a releaser asleep meanwhile is woken for it");
         assert_eq!(backend.schedule.entries(), 1, "taken and pushed again");
         assert_eq!(backend.schedule.next_due(), Some(last + 1));
         assert_eq!(backend.release_due(last, &Events::collecting, &drop), 0);
