@@ -24,13 +24,15 @@
 //! orders (past its retention, or pushed out by the memory bound), which
 //! marks it so under the queue's lock: from then on it reads as absent, no
 //! call finds it and a block may take its id, though the order map may keep
-//! it a while. A call that ends a hold, and so pushes an order out, removes
-//! that order from the map at once; but a release pass removes the orders
-//! it forgets only once every hold due is released: stock comes back first,
+//! it a while. Orders the bound pushes out leave the map a batch at a time:
+//! the call whose end pushes out the 64th since the last batch removes them
+//! all, reading ahead, so that their cache misses overlap. A release pass
+//! removes the orders it forgets, and any such batch it was handed or left
+//! unfinished, only once every hold due is released: stock comes back first,
 //! and the pass holds no order-map shard meanwhile. The map then holds no
 //! more orders than it did before the deadline, when the expiring holds were
-//! live, but for holds started since; the pass's list of them takes 8 to 16
-//! bytes an order besides.
+//! live, but for holds started since and a batch of those pushed out; the
+//! pass's list of them takes 8 to 16 bytes an order besides.
 
 mod idmap;
 mod product;
@@ -148,6 +150,14 @@ impl OrderCell {
     }
 }
 
+/// Starts fetching an order's cell and, just before it, the counts that
+/// taking or dropping a handle on it changes.
+fn fetch_cell(order: &Arc<OrderCell>) {
+    let counts = 2 * mem::size_of::<usize>();
+    let start = Arc::as_ptr(order).cast::<u8>().wrapping_sub(counts);
+    prefetch(start, counts + mem::size_of::<OrderCell>());
+}
+
 /// Runs `body` with every line's product locked, in the lines' order
 /// (ascending product id, the one order any call locks several products in).
 /// A one-line order, the common case, keeps its one guard without a vector.
@@ -255,13 +265,34 @@ impl LocalBackend {
         if let Some(pushed_out) = pushed_out {
             match forget {
                 Forget::Now => self.forget(&pushed_out),
-                Forget::Later(later) => later.push(pushed_out),
+                Forget::Later(later) => later.extend(pushed_out),
             }
         }
     }
 
-    fn forget(&self, order: &Arc<OrderCell>) {
-        self.orders.remove(order);
+    /// Takes forgotten orders out of the order map, reading ahead as a
+    /// batch does ([`crate::ahead`]): an order's cell is fetched eight
+    /// orders before its turn, its place in the map and its first product
+    /// (which freeing it reaches) four before, so that the misses of one
+    /// removal overlap those of the next instead of following them.
+    fn forget(&self, orders: &[Arc<OrderCell>]) {
+        const CELL: usize = 8;
+        const PLACE: usize = 4;
+        let at = |turn: usize, ahead: usize| {
+            (turn + ahead).checked_sub(CELL).and_then(|i| orders.get(i))
+        };
+        for turn in 0..orders.len() + CELL {
+            if let Some(order) = at(turn, CELL) {
+                fetch_cell(order);
+            }
+            if let Some(order) = at(turn, PLACE) {
+                self.orders.fetch_place(self.orders.hash(&order.id));
+                order.lines.iter().take(1).for_each(|(product, _)| product.fetch());
+            }
+            if let Some(order) = at(turn, 0) {
+                self.orders.remove(order);
+            }
+        }
     }
 
     /// Runs `finish` on a held order whose deadline has not passed, or expires
@@ -333,14 +364,7 @@ impl Backend for LocalBackend {
             }
             (Lookup::Order(order), Step::Places) => self.orders.fetch_place(order_hash(order)),
             (Lookup::Order(order), Step::Values) => {
-                // The cell and, just before it, the counts the call's
-                // handle on it takes.
-                let cell = |order: &Arc<OrderCell>| {
-                    let counts = 2 * mem::size_of::<usize>();
-                    let start = Arc::as_ptr(order).cast::<u8>().wrapping_sub(counts);
-                    prefetch(start, counts + mem::size_of::<OrderCell>());
-                };
-                self.orders.fetch_value(order_hash(order), cell);
+                self.orders.fetch_value(order_hash(order), fetch_cell);
             }
             (Lookup::Order(order), Step::Behind) => {
                 // The first few products: a call on a long order waits for
@@ -510,9 +534,9 @@ impl Backend for LocalBackend {
             publish(batch);
             forgotten.append(&mut work.forgotten);
             if !work.more {
-                for order in &forgotten {
-                    self.forget(order);
-                }
+                // With those the bound pushed out that no call took yet.
+                forgotten.append(&mut self.schedule.pushed_out());
+                self.forget(&forgotten);
                 return expired;
             }
         }
@@ -592,16 +616,19 @@ mod tests {
     }
 
     /// An order ended before its deadline lets go of its expiry at once, so
-    /// that once the memory bound pushes it out it is freed, not kept until
-    /// the deadline; an extension leaves the hold's entry where it was, so
-    /// the same holds for an extended order. A hold of a time other than the
-    /// engine's sits apart from the queue, and keeps its order until due.
+    /// that once the memory bound pushes it out it is freed (with its batch
+    /// of orders pushed out, here by a pass that finds nothing due), not kept
+    /// until the deadline; an extension leaves the hold's entry where it
+    /// was, so the same holds for an extended order. A hold of a time other
+    /// than the engine's sits apart from the queue, and keeps its order
+    /// until due.
     #[test]
     fn an_order_ended_early_is_freed_once_forgotten() {
         let backend = LocalBackend::new(1_000_000, 1);
         backend.add_product("p", "Product", 10).unwrap();
         let watch = |id: &str| Arc::downgrade(&backend.orders.get(id).unwrap());
         let end = |id: &str, now: Nanos| backend.confirm(id, now, &mut Events::collecting());
+        let pass = |now: Nanos| backend.release_due(now, &Events::collecting, &drop);
         for id in ["a", "b", "c"] {
             hold(&backend, id, DEADLINE).unwrap();
         }
@@ -611,16 +638,44 @@ mod tests {
         assert_eq!(backend.extend("b", 50, 1, &mut Events::collecting()), Ok(DEADLINE + 50));
         end("a", 2).unwrap();
         end("b", 3).unwrap();
-        assert!(a.upgrade().is_none(), "pushed out by b's end, and freed");
         end("apart", 4).unwrap();
-        assert!(b.upgrade().is_none(), "extended, pushed out by the next end, and freed");
         end("c", 5).unwrap();
+        assert!(a.upgrade().is_some() && b.upgrade().is_some(), "pushed out, not yet removed");
+        assert_eq!(pass(6), 0);
+        assert!(a.upgrade().is_none(), "pushed out by b's end, and freed");
+        assert!(b.upgrade().is_none(), "extended, pushed out by the next end, and freed");
         assert!(apart.upgrade().is_some(), "pushed out by c's end, kept by its expiry");
-        assert_eq!(backend.release_due(DEADLINE, &Events::collecting, &drop), 0);
+        assert_eq!(pass(DEADLINE), 0);
         assert!(apart.upgrade().is_some(), "its expiry is not due yet");
-        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &drop), 0);
+        assert_eq!(pass(DEADLINE + 1), 0);
         assert!(apart.upgrade().is_none(), "freed once its expiry came up");
         assert_eq!(backend.stock("p").unwrap(), Stock::new(6, 0));
+    }
+
+    /// Orders the memory bound pushes out stay in the order map, marked
+    /// forgotten, until a batch of them has gathered: the call whose end
+    /// pushes out the last of the batch takes them all out.
+    #[test]
+    fn orders_pushed_out_leave_the_map_a_batch_at_a_time() {
+        let backend = LocalBackend::new(1_000_000, 1);
+        backend.add_product("p", "Product", 1_000).unwrap();
+        let ids: Vec<String> = (0..=schedule::PUSHED_OUT).map(|i| format!("o{i}")).collect();
+        let (last, batch) = ids.split_last().unwrap();
+        for id in batch {
+            hold(&backend, id, DEADLINE).unwrap();
+            backend.confirm(id, 1, &mut Events::collecting()).unwrap();
+        }
+        let (kept, freed) = batch.split_last().unwrap();
+        assert!(keeps_forgotten(&backend, &freed[0]), "the first pushed out waits for its batch");
+        assert!(!keeps_forgotten(&backend, kept), "the last ended is remembered");
+        hold(&backend, last, DEADLINE).unwrap();
+        backend.confirm(last, 1, &mut Events::collecting()).unwrap();
+        assert!(freed.iter().chain([kept]).all(|id| backend.orders.get(id).is_none()));
+        assert_eq!(
+            backend.status(last, 1, &mut Events::collecting()).unwrap().state,
+            OrderState::Confirmed
+        );
+        assert_eq!(backend.stock("p").unwrap(), Stock::new(1_000 - ids.len() as u64, 0));
     }
 
     /// However often a hold is extended, it keeps one entry in the schedule:

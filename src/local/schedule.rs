@@ -366,10 +366,23 @@ pub(super) struct Schedule {
     snapshots: AtomicU64,
     /// Held for a whole snapshot: one is taken at a time.
     snapshot: Mutex<()>,
-    /// Ended orders, oldest first.
-    remembered: Mutex<VecDeque<Due>>,
+    /// Ended orders, oldest first, and those the bound pushed out.
+    remembered: Mutex<Remembered>,
     retention: Nanos,
     max_remembered: usize,
+}
+
+/// How many orders pushed out by the memory bound are handed over at once,
+/// for their caller to take out of the order map together, reading ahead.
+pub(super) const PUSHED_OUT: usize = 64;
+
+#[derive(Default)]
+struct Remembered {
+    /// Ended orders, oldest first.
+    queue: VecDeque<Due>,
+    /// Orders the bound pushed out, marked forgotten, which the order map
+    /// still keeps: fewer than [`PUSHED_OUT`] but at the end of a pass.
+    pushed_out: Vec<Arc<OrderCell>>,
 }
 
 impl Schedule {
@@ -379,7 +392,7 @@ impl Schedule {
             snapshots: AtomicU64::new(0),
             snapshot: Mutex::new(()),
             retention,
-            remembered: Mutex::new(VecDeque::new()),
+            remembered: Mutex::new(Remembered::default()),
             max_remembered,
         }
     }
@@ -474,23 +487,34 @@ impl Schedule {
     }
 
     /// Remembers an ended order until its retention runs out at `now` plus
-    /// the retention. Returns the oldest order, pushed out early and marked
-    /// forgotten, when more than the bound are remembered; and the moment
-    /// the order is due to be forgotten when no other was remembered, as
-    /// only then is it the earliest, which a sleeping releaser must learn.
+    /// the retention. When more than the bound are remembered, the oldest
+    /// is pushed out early and marked forgotten, and joins those pushed out
+    /// before it; returns them once there are [`PUSHED_OUT`], for the caller
+    /// to take out of the order map. Returns too the moment the order is due
+    /// to be forgotten when no other was remembered, as only then is it the
+    /// earliest, which a sleeping releaser must learn.
     pub(super) fn remember(
         &self,
         order: &Arc<OrderCell>,
         now: Nanos,
-    ) -> (Option<Arc<OrderCell>>, Option<Nanos>) {
+    ) -> (Option<Vec<Arc<OrderCell>>>, Option<Nanos>) {
         let at = now.saturating_add(self.retention);
         let mut remembered = self.remembered.lock();
-        let first = remembered.is_empty().then_some(at);
-        remembered.push_back(Due { at, order: Arc::clone(order) });
-        if remembered.len() > self.max_remembered {
-            return (remembered.pop_front().map(Due::forgotten), first);
+        let Remembered { queue, pushed_out } = &mut *remembered;
+        let first = queue.is_empty().then_some(at);
+        queue.push_back(Due { at, order: Arc::clone(order) });
+        if queue.len() > self.max_remembered {
+            pushed_out.extend(queue.pop_front().map(Due::forgotten));
+            if pushed_out.len() >= PUSHED_OUT {
+                return (Some(mem::take(pushed_out)), first);
+            }
         }
         (None, first)
+    }
+
+    /// Every order pushed out by the bound that was not handed over yet.
+    pub(super) fn pushed_out(&self) -> Vec<Arc<OrderCell>> {
+        mem::take(&mut self.remembered.lock().pushed_out)
     }
 
     /// Takes entries due at or before `now`: from each shard, at most
@@ -512,13 +536,13 @@ impl Schedule {
         }
         // Orders join the queue in nearly the order they ended; one a few
         // nanoseconds out of order is forgotten a little late.
-        let mut remembered = self.remembered.lock();
-        while remembered.front().is_some_and(|due| due.at <= now) {
+        let queue = &mut self.remembered.lock().queue;
+        while queue.front().is_some_and(|due| due.at <= now) {
             if work.forgotten.len() == BATCH {
                 work.more = true;
                 break;
             }
-            work.forgotten.extend(remembered.pop_front().map(Due::forgotten));
+            work.forgotten.extend(queue.pop_front().map(Due::forgotten));
         }
         work
     }
@@ -553,7 +577,7 @@ impl Schedule {
     /// The earliest moment any entry falls due.
     pub(super) fn next_due(&self) -> Option<Nanos> {
         let expiry = self.shards.iter().filter_map(|shard| shard.lock().expiries.first());
-        let forget = self.remembered.lock().front().map(|due| due.at);
+        let forget = self.remembered.lock().queue.front().map(|due| due.at);
         expiry.chain(forget).min()
     }
 }
