@@ -49,14 +49,16 @@ pub struct Options {
     pub retention: Duration,
     /// The most ended orders remembered at once; past it the oldest are
     /// forgotten early (of orders that one release pass ended, in no set
-    /// order). An order is freed once it is forgotten and the release
-    /// schedule has let it go: when it ends, for a hold of the engine's own
-    /// hold time that ends by its first deadline, extended or not, as most
-    /// do (bar the odd one that raced another into the schedule); at its
-    /// last deadline, for any other. The schedule keeps 16 bytes of every
-    /// hold until its deadline, one entry however often it is extended. The
-    /// orders a release pass forgets are freed once the holds it expires are
-    /// back in stock.
+    /// order). An order is freed once it is forgotten, has left the order
+    /// map and the release schedule has let it go. Orders the bound pushes
+    /// out leave the map 64 at a time, and any left over at the end of a
+    /// release pass; those past their retention, at the end of the pass
+    /// that forgets them, once the holds it expires are back in stock. The
+    /// schedule lets go of an order when it ends, for a hold of the engine's
+    /// own hold time that ends by its first deadline, extended or not, as
+    /// most do (bar the odd one that raced another into the schedule); at
+    /// its last deadline, for any other. It keeps 16 bytes of every hold
+    /// until its deadline, one entry however often the hold is extended.
     pub max_remembered: usize,
     /// Which clock deadlines are measured on.
     pub clock: ClockKind,

@@ -5,9 +5,9 @@
 //! - holding an order: an order-map shard, then the products in ascending id
 //!   order;
 //! - ending an order: the order, then its products in ascending id order
-//!   (all at once, so that no call sees it half ended), then, to forget
-//!   another order pushed out by the memory bound, an order-map shard with
-//!   no product locked;
+//!   (all at once, so that no call sees it half ended), then, to remove
+//!   orders pushed out by the memory bound, order-map shards one at a time
+//!   with no product locked;
 //! - holding an order whose id a forgotten order still keeps in the map:
 //!   first that shard alone, to remove the forgotten order, then as above;
 //! - schedule shards, and the queue of ended orders, are leaves: taken last

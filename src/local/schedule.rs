@@ -354,7 +354,7 @@ pub(super) struct DueWork {
     /// Orders whose (possibly since extended) deadline came up, but for
     /// those taken out of their entries.
     pub expiries: Taken<Expiring>,
-    /// Ended orders past their retention, or pushed out by the memory bound.
+    /// Ended orders past their retention, marked forgotten.
     pub forgotten: Vec<Arc<OrderCell>>,
     /// Whether entries due at `now` were left for another pass.
     pub more: bool,
@@ -381,7 +381,9 @@ struct Remembered {
     /// Ended orders, oldest first.
     queue: VecDeque<Due>,
     /// Orders the bound pushed out, marked forgotten, which the order map
-    /// still keeps: fewer than [`PUSHED_OUT`] but at the end of a pass.
+    /// still keeps: always fewer than [`PUSHED_OUT`], as the call that
+    /// pushes out the last of a batch takes it whole; a pass takes them
+    /// all when it ends.
     pushed_out: Vec<Arc<OrderCell>>,
 }
 
