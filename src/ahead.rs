@@ -146,7 +146,7 @@ impl<'i, T, F> ExactSizeIterator for ReadAhead<'_, 'i, T, F> where F: Fn(&'i T) 
 
 /// Whether [`prefetch_line`] asks the CPU for anything. Miri counts as one
 /// that does, so that it checks every step, whose fetches it skips.
-const PREFETCHES: bool = cfg!(target_arch = "x86_64");
+pub(crate) const PREFETCHES: bool = cfg!(target_arch = "x86_64");
 
 /// Asks the CPU to bring the cache line at `at` in, without waiting for it.
 /// Never faults, whatever the address; a no-op where there is no such

@@ -48,7 +48,7 @@ use compact_str::CompactString;
 use self::idmap::{IdMap, Identified};
 use self::product::{Counts, Product};
 use self::schedule::{shard_of, Schedule, BATCH};
-use crate::ahead::{prefetch, Lookup, Step};
+use crate::ahead::{prefetch, Lookup, Step, PREFETCHES};
 use crate::backend::{Backend, OrderView};
 use crate::clock::Nanos;
 use crate::error::{Error, Result};
@@ -136,6 +136,11 @@ impl OrderCell {
     fn view(&self, state: OrderState, deadline: Nanos) -> OrderView {
         let lines = self.lines.iter().map(|(p, q)| (p.id().to_owned(), *q)).collect();
         OrderView { state, lines, deadline }
+    }
+
+    /// Starts fetching the products of its first `count` lines.
+    fn fetch_products(&self, count: usize) {
+        self.lines.iter().take(count).for_each(|(product, _)| product.fetch());
     }
 
     /// All units the order holds. Wider than a count: lines on many products
@@ -264,20 +269,25 @@ impl LocalBackend {
         }
         if let Some(pushed_out) = pushed_out {
             match forget {
-                Forget::Now => self.forget(&pushed_out),
+                Forget::Now => self.remove_forgotten(&pushed_out),
                 Forget::Later(later) => later.extend(pushed_out),
             }
         }
     }
 
     /// Takes forgotten orders out of the order map, reading ahead as a
-    /// batch does ([`crate::ahead`]): an order's cell is fetched eight
-    /// orders before its turn, its place in the map and its first product
-    /// (which freeing it reaches) four before, so that the misses of one
-    /// removal overlap those of the next instead of following them.
-    fn forget(&self, orders: &[Arc<OrderCell>]) {
+    /// batch does ([`crate::ahead`]) where the CPU can: an order's cell is
+    /// fetched eight orders before its turn, its place in the map and its
+    /// first product (which freeing it reaches) four before, so that the
+    /// misses of one removal overlap those of the next instead of following
+    /// them.
+    fn remove_forgotten(&self, orders: &[Arc<OrderCell>]) {
         const CELL: usize = 8;
         const PLACE: usize = 4;
+        if !PREFETCHES {
+            orders.iter().for_each(|order| self.orders.remove(order));
+            return;
+        }
         let at = |turn: usize, ahead: usize| {
             (turn + ahead).checked_sub(CELL).and_then(|i| orders.get(i))
         };
@@ -287,7 +297,7 @@ impl LocalBackend {
             }
             if let Some(order) = at(turn, PLACE) {
                 self.orders.fetch_place(self.orders.hash(&order.id));
-                order.lines.iter().take(1).for_each(|(product, _)| product.fetch());
+                order.fetch_products(1);
             }
             if let Some(order) = at(turn, 0) {
                 self.orders.remove(order);
@@ -369,9 +379,7 @@ impl Backend for LocalBackend {
             (Lookup::Order(order), Step::Behind) => {
                 // The first few products: a call on a long order waits for
                 // the rest, which reading ahead would not cover in time.
-                let products = |order: &Arc<OrderCell>| {
-                    order.lines.iter().take(4).for_each(|(product, _)| product.fetch());
-                };
+                let products = |order: &Arc<OrderCell>| order.fetch_products(4);
                 self.orders.fetch_value(order_hash(order), products);
             }
             _ => {}
@@ -536,7 +544,7 @@ impl Backend for LocalBackend {
             if !work.more {
                 // With those the bound pushed out that no call took yet.
                 forgotten.append(&mut self.schedule.pushed_out());
-                self.forget(&forgotten);
+                self.remove_forgotten(&forgotten);
                 return expired;
             }
         }
@@ -623,7 +631,7 @@ mod tests {
     /// than the engine's sits apart from the queue, and keeps its order
     /// until due.
     #[test]
-    fn an_order_ended_early_is_freed_once_forgotten() {
+    fn an_order_ended_early_is_freed_once_it_leaves_the_map() {
         let backend = LocalBackend::new(1_000_000, 1);
         backend.add_product("p", "Product", 10).unwrap();
         let watch = |id: &str| Arc::downgrade(&backend.orders.get(id).unwrap());
@@ -659,7 +667,7 @@ mod tests {
     fn orders_pushed_out_leave_the_map_a_batch_at_a_time() {
         let backend = LocalBackend::new(1_000_000, 1);
         backend.add_product("p", "Product", 1_000).unwrap();
-        let ids: Vec<String> = (0..=schedule::PUSHED_OUT).map(|i| format!("o{i}")).collect();
+        let ids: Vec<String> = (0..=schedule::FORGET_BATCH).map(|i| format!("o{i}")).collect();
         let (last, batch) = ids.split_last().unwrap();
         for id in batch {
             hold(&backend, id, DEADLINE).unwrap();
@@ -699,8 +707,16 @@ mod tests {
         assert_eq!(wake.get(), Some(last + 1), "a releaser asleep meanwhile is woken for it");
         assert_eq!(backend.schedule.entries(), 1, "taken and pushed again");
         assert_eq!(backend.schedule.next_due(), Some(last + 1));
-        assert_eq!(backend.release_due(last, &Events::collecting, &drop), 0);
-        assert_eq!(backend.release_due(last + 1, &Events::collecting, &drop), 1);
+        // Extended again once its entry was pushed again: pushed once more.
+        let later = last + 10;
+        assert_eq!(backend.extend("o", 10, last, &mut Events::collecting()), Ok(later));
+        wake.set(None);
+        assert_eq!(backend.release_due(last + 1, &Events::collecting, &publish), 0);
+        assert_eq!(wake.get(), Some(later + 1));
+        assert_eq!(backend.schedule.next_due(), Some(later + 1));
+        assert_eq!(backend.schedule.entries(), 1);
+        assert_eq!(backend.release_due(later, &Events::collecting, &drop), 0);
+        assert_eq!(backend.release_due(later + 1, &Events::collecting, &drop), 1);
         assert_eq!(backend.schedule.entries(), 0);
         assert_eq!(backend.stock("p").unwrap(), Stock::new(1, 0));
     }

@@ -20,9 +20,10 @@
 //! An order that joins its shard's queue keeps its place there, and when it
 //! ends it takes itself out of that entry, under the shard's lock that
 //! counting the end takes anyway. So an order that ended early is freed once
-//! it is forgotten, not kept until its deadline: what stays is its entry, 16
-//! bytes. The heap's entries cannot be reached that way, and keep their
-//! orders until they are due.
+//! it is forgotten and out of the order map (with its batch, if the memory
+//! bound pushed it out), not kept until its deadline: what stays is its
+//! entry, 16 bytes. The heap's entries cannot be reached that way, and keep
+//! their orders until they are due.
 //!
 //! Every lock here is a leaf: nothing else is locked while one is held, but
 //! for the metrics snapshot's own lock, under which it takes the shards one
@@ -109,9 +110,9 @@ impl Due {
 }
 
 /// An expiry's order, taken out (None) when the order ends first: an ended
-/// order's memory is then freed once it is forgotten, not kept until its
-/// deadline. Only an entry still in a shard's queue can be taken out; one in
-/// the heap beside it keeps its order until it is due.
+/// order's memory is then freed once it is forgotten and out of the order
+/// map, not kept until its deadline. Only an entry still in a shard's queue
+/// can be taken out; one in the heap beside it keeps its order until due.
 pub(super) type Expiring = Option<Arc<OrderCell>>;
 
 #[derive(Default)]
@@ -351,8 +352,8 @@ impl<T> Expiries<T> {
 /// What a pass over the schedule found due.
 #[derive(Default)]
 pub(super) struct DueWork {
-    /// Orders whose (possibly since extended) deadline came up, but for
-    /// those taken out of their entries.
+    /// Every entry due: orders whose (possibly since extended) deadline came
+    /// up, None where the order ended first and took itself out.
     pub expiries: Taken<Expiring>,
     /// Ended orders past their retention, marked forgotten.
     pub forgotten: Vec<Arc<OrderCell>>,
@@ -374,14 +375,18 @@ pub(super) struct Schedule {
 
 /// How many orders pushed out by the memory bound are handed over at once,
 /// for their caller to take out of the order map together, reading ahead.
-pub(super) const PUSHED_OUT: usize = 64;
+/// One under loom, so that its models take the path a full batch takes.
+#[cfg(not(loom))]
+pub(super) const FORGET_BATCH: usize = 64;
+#[cfg(loom)]
+pub(super) const FORGET_BATCH: usize = 1;
 
 #[derive(Default)]
 struct Remembered {
     /// Ended orders, oldest first.
     queue: VecDeque<Due>,
     /// Orders the bound pushed out, marked forgotten, which the order map
-    /// still keeps: always fewer than [`PUSHED_OUT`], as the call that
+    /// still keeps: always fewer than [`FORGET_BATCH`], as the call that
     /// pushes out the last of a batch takes it whole; a pass takes them
     /// all when it ends.
     pushed_out: Vec<Arc<OrderCell>>,
@@ -447,8 +452,8 @@ impl Schedule {
         }
     }
 
-    /// Looks at `order` again just after `deadline`: a hold extended since
-    /// its entry, just taken by a pass, was made.
+    /// Looks at `order` again just after `deadline`: for a hold extended
+    /// after its entry was made, whose entry a pass just took.
     pub(super) fn expire_after(&self, order: &Arc<OrderCell>, deadline: Nanos) {
         self.shard(order).lock().expiries.push_apart(Self::expiry(order, deadline));
     }
@@ -491,10 +496,10 @@ impl Schedule {
     /// Remembers an ended order until its retention runs out at `now` plus
     /// the retention. When more than the bound are remembered, the oldest
     /// is pushed out early and marked forgotten, and joins those pushed out
-    /// before it; returns them once there are [`PUSHED_OUT`], for the caller
-    /// to take out of the order map. Returns too the moment the order is due
-    /// to be forgotten when no other was remembered, as only then is it the
-    /// earliest, which a sleeping releaser must learn.
+    /// before it; returns them once there are [`FORGET_BATCH`], for the
+    /// caller to take out of the order map. Returns too the moment the order
+    /// is due to be forgotten when no other was remembered, as only then is
+    /// it the earliest, which a sleeping releaser must learn.
     pub(super) fn remember(
         &self,
         order: &Arc<OrderCell>,
@@ -507,7 +512,7 @@ impl Schedule {
         queue.push_back(Due { at, order: Arc::clone(order) });
         if queue.len() > self.max_remembered {
             pushed_out.extend(queue.pop_front().map(Due::forgotten));
-            if pushed_out.len() >= PUSHED_OUT {
+            if pushed_out.len() >= FORGET_BATCH {
                 return (Some(mem::take(pushed_out)), first);
             }
         }
@@ -709,6 +714,26 @@ mod tests {
         assert_eq!(expiries.queue_wanted(), None);
         let left = take_all(&mut expiries, PEAK, usize::MAX);
         assert_eq!(left, (PEAK - LEFT..PEAK).map(|at| (at, 0)).collect::<Vec<_>>());
+    }
+
+    /// Places wrap around past `u32::MAX`: entries pushed either side of
+    /// the wrap are found at their places while queued, and not once taken.
+    #[test]
+    fn places_wrap_around() {
+        let mut expiries = Expiries { popped: u32::MAX - 2, ..Expiries::default() };
+        let push = |expiries: &mut Expiries<usize>, i: usize| {
+            expiries.push_in_order(Due { at: i as Nanos, order: i }).expect("in order")
+        };
+        let places: Vec<u32> = (0..6).map(|i| push(&mut expiries, i)).collect();
+        assert_eq!(places, [u32::MAX - 2, u32::MAX - 1, u32::MAX, 0, 1, 2]);
+        let mut taken = Taken::default();
+        assert!(!expiries.take_due(3, usize::MAX, &mut taken));
+        assert_eq!(taken.orders().count(), 4);
+        for (i, &place) in places.iter().enumerate() {
+            let found = expiries.queued(place).map(|due| due.order);
+            assert_eq!(found, (i > 3).then_some(i), "place {place}");
+        }
+        assert_eq!(push(&mut expiries, 6), 3);
     }
 
     #[test]
