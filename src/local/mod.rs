@@ -284,18 +284,14 @@ impl LocalBackend {
     fn remove_forgotten(&self, orders: &[Arc<OrderCell>]) {
         const CELL: usize = 8;
         const PLACE: usize = 4;
-        if !PREFETCHES {
-            orders.iter().for_each(|order| self.orders.remove(order));
-            return;
-        }
         let at = |turn: usize, ahead: usize| {
             (turn + ahead).checked_sub(CELL).and_then(|i| orders.get(i))
         };
         for turn in 0..orders.len() + CELL {
-            if let Some(order) = at(turn, CELL) {
+            if let (true, Some(order)) = (PREFETCHES, at(turn, CELL)) {
                 fetch_cell(order);
             }
-            if let Some(order) = at(turn, PLACE) {
+            if let (true, Some(order)) = (PREFETCHES, at(turn, PLACE)) {
                 self.orders.fetch_place(self.orders.hash(&order.id));
                 order.fetch_products(1);
             }
@@ -533,8 +529,7 @@ impl Backend for LocalBackend {
                     // looked for its next moment while the entry was out
                     // (another thread's pass took it) must learn of it.
                     Phase::Held { deadline } => {
-                        self.schedule.expire_after(order, deadline);
-                        batch.wake_releaser_by(deadline.saturating_add(1));
+                        batch.wake_releaser_by(self.schedule.expire_after(order, deadline));
                     }
                     Phase::Ended { .. } => {}
                 }

@@ -453,9 +453,13 @@ impl Schedule {
     }
 
     /// Looks at `order` again just after `deadline`: for a hold extended
-    /// after its entry was made, whose entry a pass just took.
-    pub(super) fn expire_after(&self, order: &Arc<OrderCell>, deadline: Nanos) {
-        self.shard(order).lock().expiries.push_apart(Self::expiry(order, deadline));
+    /// after its entry was made, whose entry a pass just took. Returns the
+    /// moment of the new entry.
+    pub(super) fn expire_after(&self, order: &Arc<OrderCell>, deadline: Nanos) -> Nanos {
+        let due = Self::expiry(order, deadline);
+        let at = due.at;
+        self.shard(order).lock().expiries.push_apart(due);
+        at
     }
 
     /// A hold confirmable at its deadline expires one nanosecond later.
