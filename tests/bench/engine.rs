@@ -388,11 +388,13 @@ fn expiry(scale: Scale) {
     let placed = engine.now();
 
     let stop = AtomicBool::new(false);
-    let (released_at, (blocks, slow)) = thread::scope(|scope| {
+    let (released_at, (blocks, slow, confirms)) = thread::scope(|scope| {
         let blocker = scope.spawn(|| {
             let (mut rng, mut id, mut order) = (Rng::new(501), String::new(), String::new());
             let mut blocks: Vec<(Duration, u64)> = Vec::new();
             let mut slow: Vec<(Duration, u64, Stall)> = Vec::new();
+            // Each confirm, timed from the moment its block returned.
+            let mut confirms: Vec<(Duration, u64)> = Vec::new();
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let product = product_id(rng.below(PRODUCTS), &mut id);
@@ -400,15 +402,17 @@ fn expiry(scale: Scale) {
                 let switches = Switches::now();
                 let start = engine.now();
                 engine.block(product, 1, order, None).unwrap();
-                let took = (engine.now() - start).as_nanos() as u64;
+                let blocked = engine.now();
+                let took = (blocked - start).as_nanos() as u64;
                 blocks.push((start, took));
                 if took > 1_000_000 {
                     slow.push((start, took, switches.since()));
                 }
                 engine.confirm(order).unwrap();
+                confirms.push((blocked, (engine.now() - blocked).as_nanos() as u64));
                 i += 1;
             }
-            (blocks, slow)
+            (blocks, slow, confirms)
         });
         thread::sleep(deadline.saturating_sub(engine.now()));
         while engine.metrics().unwrap().expired < scale.expiring {
@@ -420,8 +424,21 @@ fn expiry(scale: Scale) {
         (released_at, blocker.join().unwrap())
     });
 
-    let window = |from: Duration, to: Duration| -> Vec<u64> {
-        blocks.iter().filter(|(at, _)| (from..to).contains(at)).map(|(_, ns)| *ns).collect()
+    let within = |calls: &[(Duration, u64)], from: Duration, to: Duration| -> Vec<u64> {
+        calls.iter().filter(|(at, _)| (from..to).contains(at)).map(|(_, ns)| *ns).collect()
+    };
+    let window = |from: Duration, to: Duration| within(&blocks, from, to);
+    // The confirms of a window: the worst, and how many took over 1 ms. No
+    // target names them; a confirm takes the locks that ending an order
+    // takes, as the releaser does, where a block takes those of starting one.
+    let confirmed = |record: &mut Record, from: Duration, to: Duration| {
+        let confirms = within(&confirms, from, to);
+        let over = confirms.iter().filter(|&&ns| ns > 1_000_000).count();
+        let latency = percentiles(confirms);
+        record
+            .num("confirm_p99_ns", latency.p99 as f64)
+            .num("confirm_max_ns", latency.max as f64)
+            .num("confirms_over_1ms", over as f64);
     };
     let quiet = window(placed, deadline);
     let during = window(deadline, released_at);
@@ -445,9 +462,11 @@ fn expiry(scale: Scale) {
     };
     let mut record = Record::new("expiry-quiet", "engine");
     over_1ms(&mut record, placed, deadline);
+    confirmed(&mut record, placed, deadline);
     record.num("blocks", quiet.len() as f64).latency(percentiles(quiet)).print();
     let mut record = Record::new("expiry", "engine");
     over_1ms(&mut record, deadline, released_at);
+    confirmed(&mut record, deadline, released_at);
     record
         .num("holds", scale.expiring as f64)
         .num("release_secs", release.as_secs_f64())
@@ -456,6 +475,7 @@ fn expiry(scale: Scale) {
         .print();
     let mut record = Record::new("expiry-after", "engine");
     over_1ms(&mut record, released_at, settled);
+    confirmed(&mut record, released_at, settled);
     record
         .num("after_secs", scale.after_release.as_secs_f64())
         .num("blocks", after.len() as f64)

@@ -266,6 +266,11 @@ def build(data: Path) -> str:
             if classified:
                 row("of those: waited / preempted / no switch", stalls)
                 row("worst of those that waited", lambda r: us(r["worst_waited_ns"] or None))
+            if "confirm_max_ns" in expiry:
+                row("concurrent confirm p99 / worst",
+                    lambda r: f"{us(r['confirm_p99_ns'])} / {us(r['confirm_max_ns'])}",
+                    ratio(expiry["confirm_max_ns"], quiet["confirm_max_ns"]))
+                row("confirms over 1 ms", lambda r: f"{r['confirms_over_1ms']:.0f}")
             add("")
             if classified:
                 add("A block over 1 ms is told apart by the blocking thread's own context switch "
@@ -273,6 +278,11 @@ def build(data: Path) -> str:
                     "if it slept (on a lock, or in the kernel), *preempted* if the scheduler "
                     "took its CPU while it was ready to run, *no switch* if neither (the time "
                     "went inside the call or to the machine under the system).")
+                add("")
+            if "confirm_max_ns" in expiry:
+                add("The same thread's confirms are timed too, each from the moment its block "
+                    "returned. No target names them, but a confirm ends an order, as the "
+                    "releaser does a million times here, and takes the locks that ending takes.")
                 add("")
             both = [r for r in (expiry, after) if r]
             targets.append(("1M holds released within 2 s of the deadline",
