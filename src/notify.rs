@@ -240,7 +240,7 @@ impl<'n> Events<'n> {
         Events::new(None)
     }
 
-    #[cfg(all(test, loom))]
+    #[cfg(test)]
     pub(crate) fn into_list(self) -> Vec<Event> {
         self.list
     }

@@ -267,11 +267,15 @@ impl LocalBackend {
         if let Some(at) = first {
             events.wake_releaser_by(at);
         }
-        if let Some(pushed_out) = pushed_out {
+        if let Some(mut pushed_out) = pushed_out {
             match forget {
-                Forget::Now => self.remove_forgotten(&pushed_out),
-                Forget::Later(later) => later.extend(pushed_out),
+                Forget::Now => {
+                    self.remove_forgotten(&pushed_out);
+                    pushed_out.clear();
+                }
+                Forget::Later(later) => later.append(&mut pushed_out),
             }
+            self.schedule.recycle(pushed_out);
         }
     }
 
@@ -538,7 +542,7 @@ impl Backend for LocalBackend {
             forgotten.append(&mut work.forgotten);
             if !work.more {
                 // With those the bound pushed out that no call took yet.
-                forgotten.append(&mut self.schedule.pushed_out());
+                self.schedule.take_pushed_out(&mut forgotten);
                 self.remove_forgotten(&forgotten);
                 return expired;
             }
@@ -681,6 +685,45 @@ mod tests {
         assert_eq!(backend.stock("p").unwrap(), Stock::new(1_000 - ids.len() as u64, 0));
     }
 
+    /// The buffer a batch of pushed-out orders gathered in goes back once
+    /// the batch is out of the map, and the next batch but one gathers in
+    /// it: from the second batch on, no batch makes a buffer, and none is
+    /// freed. A release pass that takes the orders left over keeps the
+    /// buffer they gathered in.
+    #[test]
+    fn the_buffers_of_pushed_out_orders_go_round() {
+        const BATCH: usize = schedule::FORGET_BATCH;
+        let backend = LocalBackend::new(1_000_000, 1);
+        backend.add_product("p", "Product", 10 * BATCH as u64).unwrap();
+        let mut next = 0;
+        let mut end_orders = |count: usize| {
+            for _ in 0..count {
+                let id = format!("o{next}");
+                next += 1;
+                hold(&backend, &id, DEADLINE).unwrap();
+                backend.confirm(&id, 1, &mut Events::collecting()).unwrap();
+            }
+        };
+        // The first end pushes out nothing; the next BATCH fill a batch.
+        end_orders(1 + BATCH);
+        assert_eq!(backend.schedule.buffers()[0], 0, "the batch handed over took its buffer");
+        assert!(
+            backend.schedule.buffers()[1] >= BATCH,
+            "and gave it back: {:?}",
+            backend.schedule.buffers()
+        );
+        for round in 1..4 {
+            end_orders(BATCH);
+            let [in_use, spare] = backend.schedule.buffers();
+            assert!(in_use >= BATCH && spare >= BATCH, "round {round}: {in_use}, {spare}");
+        }
+        end_orders(BATCH / 2);
+        assert_eq!(backend.release_due(2, &Events::collecting, &drop), 0);
+        assert!(backend.schedule.buffers().iter().all(|&room| room >= BATCH));
+        assert!(backend.orders.get(&format!("o{}", next - 2)).is_none(), "taken by the pass");
+        assert_eq!(backend.stock("p").unwrap(), Stock::new(10 * BATCH as u64 - next as u64, 0));
+    }
+
     /// However often a hold is extended, it keeps one entry in the schedule:
     /// the pass its entry comes up in looks again at the deadline it has
     /// then, asks for the releaser by that moment, and the hold expires just
@@ -714,6 +757,48 @@ mod tests {
         assert_eq!(backend.release_due(later + 1, &Events::collecting, &drop), 1);
         assert_eq!(backend.schedule.entries(), 0);
         assert_eq!(backend.stock("p").unwrap(), Stock::new(1, 0));
+    }
+
+    /// A release pass remembers the orders it ended before their events go
+    /// out, a batch of them at a time: whenever a batch is published, of
+    /// the orders the pass ended so far the newest `BOUND` read expired,
+    /// and every older one reads absent, pushed out in the order they ended.
+    /// The first batch asks the releaser to wake when the first of them is
+    /// due to be forgotten, as none was remembered before.
+    #[test]
+    fn a_pass_remembers_what_it_ended_before_the_events_go_out() {
+        const BOUND: usize = 20;
+        const HOLDS: usize = 2 * schedule::BATCH + 7;
+        const RETENTION: Nanos = 1_000_000;
+        let backend = LocalBackend::new(RETENTION, BOUND);
+        backend.add_product("p", "Product", HOLDS as u64).unwrap();
+        for i in 0..HOLDS {
+            hold(&backend, &format!("h{i}"), DEADLINE).unwrap();
+        }
+        let now = DEADLINE + 1;
+        let (ended, wakes) = (RefCell::new(Vec::<String>::new()), RefCell::new(Vec::new()));
+        let publish = |events: Events| {
+            wakes.borrow_mut().push(events.wake_by());
+            let mut ended = ended.borrow_mut();
+            ended.extend(events.into_list().into_iter().map(|event| match event {
+                Event::HoldEnded { order, state: OrderState::Expired, .. } => order.to_string(),
+                other => panic!("not an expiry: {other:?}"),
+            }));
+            let states: Vec<_> = ended
+                .iter()
+                .map(|id| backend.status(id, now, &mut Events::collecting()).map(|v| v.state))
+                .collect();
+            let (older, newest) = states.split_at(ended.len().saturating_sub(BOUND));
+            assert!(older.iter().all(|state| *state == Err(Error::UnknownOrder)), "{older:?}");
+            assert!(newest.iter().all(|state| *state == Ok(OrderState::Expired)), "{newest:?}");
+        };
+        assert_eq!(backend.release_due(now, &Events::collecting, &publish), HOLDS);
+        assert_eq!(ended.into_inner().len(), HOLDS);
+        let wakes = wakes.into_inner();
+        assert!(wakes.len() >= 3, "published {} batches", wakes.len());
+        assert_eq!(wakes[0], Some(now + RETENTION));
+        assert!(wakes[1..].iter().all(Option::is_none), "{wakes:?}");
+        assert_eq!(backend.stock("p").unwrap(), Stock::new(HOLDS as u64, 0));
     }
 
     /// A pass that takes several rounds (at most a few expiries from each

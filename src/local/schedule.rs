@@ -390,6 +390,15 @@ struct Remembered {
     /// pushes out the last of a batch takes it whole; a pass takes them
     /// all when it ends.
     pushed_out: Vec<Arc<OrderCell>>,
+    /// An empty buffer for the next batch, handed back by the caller done
+    /// with a batch ([`Schedule::recycle`]). Buffers go round, so that from
+    /// the second batch on none is made or grown under this lock, which
+    /// every end takes, nor freed by one thread after another made it. Both
+    /// can take the lock of the allocator's arena that made the buffer,
+    /// which a thread making orders takes for each order: in a mass expiry
+    /// the releaser waited there, holding this lock, while confirms waited
+    /// for it.
+    spare: Vec<Arc<OrderCell>>,
 }
 
 impl Schedule {
@@ -511,21 +520,37 @@ impl Schedule {
     ) -> (Option<Vec<Arc<OrderCell>>>, Option<Nanos>) {
         let at = now.saturating_add(self.retention);
         let mut remembered = self.remembered.lock();
-        let Remembered { queue, pushed_out } = &mut *remembered;
+        let Remembered { queue, pushed_out, spare } = &mut *remembered;
         let first = queue.is_empty().then_some(at);
         queue.push_back(Due { at, order: Arc::clone(order) });
         if queue.len() > self.max_remembered {
             pushed_out.extend(queue.pop_front().map(Due::forgotten));
             if pushed_out.len() >= FORGET_BATCH {
-                return (Some(mem::take(pushed_out)), first);
+                return (Some(mem::replace(pushed_out, mem::take(spare))), first);
             }
         }
         (None, first)
     }
 
-    /// Every order pushed out by the bound that was not handed over yet.
-    pub(super) fn pushed_out(&self) -> Vec<Arc<OrderCell>> {
-        mem::take(&mut self.remembered.lock().pushed_out)
+    /// Takes back the buffer of a batch that [`Schedule::remember`] handed
+    /// over, emptied by its caller, for a later batch; the larger of it and
+    /// the one kept is kept, and the other is freed once the lock is let go.
+    pub(super) fn recycle(&self, mut buffer: Vec<Arc<OrderCell>>) {
+        debug_assert!(buffer.is_empty(), "a batch is taken out before its buffer goes back");
+        let mut remembered = self.remembered.lock();
+        if remembered.spare.capacity() < buffer.capacity() {
+            mem::swap(&mut remembered.spare, &mut buffer);
+        }
+        drop(remembered);
+        drop(buffer);
+    }
+
+    /// Moves every order pushed out by the bound that was not handed over
+    /// yet to the end of `forgotten`; the buffer they gathered in stays.
+    pub(super) fn take_pushed_out(&self, forgotten: &mut Vec<Arc<OrderCell>>) {
+        // Fewer than a batch wait: room for them is made before the lock.
+        forgotten.reserve(FORGET_BATCH);
+        forgotten.append(&mut self.remembered.lock().pushed_out);
     }
 
     /// Takes entries due at or before `now`: from each shard, at most
@@ -583,6 +608,14 @@ impl Schedule {
     pub(super) fn entries(&self) -> usize {
         let sizes = self.shards.iter().map(|shard| shard.lock().expiries.len());
         sizes.sum()
+    }
+
+    /// The room in the buffers pushed-out orders gather in: the one in use,
+    /// and the spare.
+    #[cfg(all(test, not(loom)))]
+    pub(super) fn buffers(&self) -> [usize; 2] {
+        let remembered = self.remembered.lock();
+        [remembered.pushed_out.capacity(), remembered.spare.capacity()]
     }
 
     /// The earliest moment any entry falls due.
