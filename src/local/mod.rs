@@ -687,7 +687,8 @@ mod tests {
 
     /// The buffer a batch of pushed-out orders gathered in goes back once
     /// the batch is out of the map, and the next batch but one gathers in
-    /// it: from the second batch on, no batch makes a buffer, and none is
+    /// it: the second batch makes the other of the two buffers that go
+    /// round, and from the third on no batch makes a buffer, and none is
     /// freed. A release pass that takes the orders left over keeps the
     /// buffer they gathered in.
     #[test]

@@ -391,13 +391,15 @@ struct Remembered {
     /// all when it ends.
     pushed_out: Vec<Arc<OrderCell>>,
     /// An empty buffer for the next batch, handed back by the caller done
-    /// with a batch ([`Schedule::recycle`]). Buffers go round, so that from
-    /// the second batch on none is made or grown under this lock, which
+    /// with a batch ([`Schedule::recycle`]). Two buffers go round, so that
+    /// from the third batch on none is made or grown under this lock, which
     /// every end takes, nor freed by one thread after another made it. Both
     /// can take the lock of the allocator's arena that made the buffer,
     /// which a thread making orders takes for each order: in a mass expiry
     /// the releaser waited there, holding this lock, while confirms waited
-    /// for it.
+    /// for it. A batch that fills while the one before is still out finds
+    /// no spare, and grows a buffer as before; a few in a hundred do when
+    /// five threads end orders at once on two CPUs.
     spare: Vec<Arc<OrderCell>>,
 }
 
@@ -548,6 +550,9 @@ impl Schedule {
     /// Moves every order pushed out by the bound that was not handed over
     /// yet to the end of `forgotten`; the buffer they gathered in stays.
     pub(super) fn take_pushed_out(&self, forgotten: &mut Vec<Arc<OrderCell>>) {
+        if self.remembered.lock().pushed_out.is_empty() {
+            return;
+        }
         // Fewer than a batch wait: room for them is made before the lock.
         forgotten.reserve(FORGET_BATCH);
         forgotten.append(&mut self.remembered.lock().pushed_out);
