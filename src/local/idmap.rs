@@ -48,11 +48,15 @@ impl<T: Identified> IdMap<T> {
 
     /// Starts fetching the control bytes and the first buckets where an id
     /// of `hash` is looked for. Reads nothing there, so the lock of its
-    /// shard is held for a moment only.
+    /// shard is held for a moment only, and never waited for: while another
+    /// thread writes to the shard, nothing is fetched.
     #[cfg(not(loom))]
     pub(super) fn fetch_place(&self, hash: u64) {
         let (end, first) = {
-            let table = self.map.shards()[self.map.determine_shard(hash as usize)].read();
+            let shard = &self.map.shards()[self.map.determine_shard(hash as usize)];
+            let Some(table) = shard.try_read() else {
+                return;
+            };
             (
                 table.data_end().as_ptr().cast::<u8>().cast_const(),
                 hash as usize & (table.buckets() - 1),

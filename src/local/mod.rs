@@ -437,8 +437,14 @@ impl Backend for LocalBackend {
         usual_hold: bool,
         events: &mut Events,
     ) -> Result<()> {
-        let lines = self.merge_lines(lines)?;
+        // The order's place in the map is fetched before the products are
+        // looked up, so that the two sets of misses overlap rather than
+        // follow one another.
         let hash = self.orders.hash(order_id);
+        if PREFETCHES {
+            self.orders.fetch_place(hash);
+        }
+        let lines = self.merge_lines(lines)?;
         let order = Arc::new(OrderCell {
             id: CompactString::from(order_id),
             lines,
