@@ -766,12 +766,12 @@ mod tests {
         assert_eq!(backend.stock("p").unwrap(), Stock::new(1, 0));
     }
 
-    /// A release pass remembers the orders it ended before their events go
-    /// out, a batch of them at a time: whenever a batch is published, of
-    /// the orders the pass ended so far the newest `BOUND` read expired,
-    /// and every older one reads absent, pushed out in the order they ended.
-    /// The first batch asks the releaser to wake when the first of them is
-    /// due to be forgotten, as none was remembered before.
+    /// A release pass remembers every order it ended before the order's
+    /// event goes out, with its batch of events: whenever a batch is
+    /// published, of the orders the pass ended so far the newest `BOUND`
+    /// read expired, and every older one reads absent, pushed out in the
+    /// order they ended. The first batch asks the releaser to wake when the
+    /// first of them is due to be forgotten, as none was remembered before.
     #[test]
     fn a_pass_remembers_what_it_ended_before_the_events_go_out() {
         const BOUND: usize = 20;
