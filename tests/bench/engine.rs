@@ -428,9 +428,10 @@ fn expiry(scale: Scale) {
         calls.iter().filter(|(at, _)| (from..to).contains(at)).map(|(_, ns)| *ns).collect()
     };
     let window = |from: Duration, to: Duration| within(&blocks, from, to);
-    // The confirms of a window: the worst, and how many took over 1 ms. No
-    // target names them; a confirm takes the locks that ending an order
-    // takes, as the releaser does, where a block takes those of starting one.
+    // The confirms of a window: their p99, the worst, and how many took over
+    // 1 ms. No target names them; a confirm takes the locks that ending an
+    // order takes, as the releaser does, where a block takes those of
+    // starting one.
     let confirmed = |record: &mut Record, from: Duration, to: Duration| {
         let confirms = within(&confirms, from, to);
         let over = confirms.iter().filter(|&&ns| ns > 1_000_000).count();
