@@ -267,10 +267,16 @@ def build(data: Path) -> str:
                 row("of those: waited / preempted / no switch", stalls)
                 row("worst of those that waited", lambda r: us(r["worst_waited_ns"] or None))
             if "confirm_max_ns" in expiry:
+                # Any record of the three may lack them (one of another
+                # build), or hold null: those show as "-".
+                def over(r: Record) -> str:
+                    count = r.get("confirms_over_1ms")
+                    return "-" if count is None else f"{count:.0f}"
+
                 row("concurrent confirm p99 / worst",
-                    lambda r: f"{us(r['confirm_p99_ns'])} / {us(r['confirm_max_ns'])}",
-                    ratio(expiry["confirm_max_ns"], quiet["confirm_max_ns"]))
-                row("confirms over 1 ms", lambda r: f"{r['confirms_over_1ms']:.0f}")
+                    lambda r: f"{us(r.get('confirm_p99_ns'))} / {us(r.get('confirm_max_ns'))}",
+                    ratio(expiry.get("confirm_max_ns"), quiet.get("confirm_max_ns")))
+                row("confirms over 1 ms", over)
             add("")
             if classified:
                 add("A block over 1 ms is told apart by the blocking thread's own context switch "
@@ -280,9 +286,9 @@ def build(data: Path) -> str:
                     "went inside the call or to the machine under the system).")
                 add("")
             if "confirm_max_ns" in expiry:
-                add("The same thread's confirms are timed too, each from the moment its block "
-                    "returned. No target names them, but a confirm ends an order, as the "
-                    "releaser does a million times here, and takes the locks that ending takes.")
+                add("The same thread's confirms are timed too, each on its own. No target "
+                    "names them, but a confirm ends an order, as the releaser does a million "
+                    "times here, and takes the locks that ending takes.")
                 add("")
             both = [r for r in (expiry, after) if r]
             targets.append(("1M holds released within 2 s of the deadline",
