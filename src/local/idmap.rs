@@ -21,7 +21,7 @@ use std::mem;
 use foldhash::fast::FoldHasher;
 
 #[cfg(not(loom))]
-use crate::ahead::prefetch_line;
+use crate::ahead::{prefetch_line, PREFETCHES};
 use crate::sync::{DashMap, Entry, RandomState, VacantEntry};
 
 /// A value kept by its id. Cloning it is cheap: it is a shared handle.
@@ -49,9 +49,13 @@ impl<T: Identified> IdMap<T> {
     /// Starts fetching the control bytes and the first buckets where an id
     /// of `hash` is looked for. Reads nothing there, so the lock of its
     /// shard is held for a moment only, and never waited for: while another
-    /// thread writes to the shard, nothing is fetched.
+    /// thread writes to the shard, nothing is fetched. Where the CPU does
+    /// not prefetch, the lock is not even tried.
     #[cfg(not(loom))]
     pub(super) fn fetch_place(&self, hash: u64) {
+        if !PREFETCHES {
+            return;
+        }
         let (end, first) = {
             let shard = &self.map.shards()[self.map.determine_shard(hash as usize)];
             let Some(table) = shard.try_read() else {

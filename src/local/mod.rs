@@ -441,9 +441,7 @@ impl Backend for LocalBackend {
         // looked up, so that the two sets of misses overlap rather than
         // follow one another.
         let hash = self.orders.hash(order_id);
-        if PREFETCHES {
-            self.orders.fetch_place(hash);
-        }
+        self.orders.fetch_place(hash);
         let lines = self.merge_lines(lines)?;
         let order = Arc::new(OrderCell {
             id: CompactString::from(order_id),
