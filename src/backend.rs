@@ -65,14 +65,32 @@ pub(crate) trait Backend: Send + Sync {
     /// in batches, each with a fresh buffer from `events` handed to `publish`
     /// when done, so that a mass expiry holds no lock for long and its events
     /// start flowing before it ends.
+    ///
+    /// It also expires what falls due while it forgets many orders: between
+    /// one share of them and the next, it reads `later` for a fresh moment
+    /// and, if anything is due by then, expires that before it goes on.
+    /// `later` answers None when the caller wants no more passes (say, the
+    /// engine is closing).
+    fn release_due_then<'n>(
+        &self,
+        now: Nanos,
+        later: &dyn Fn() -> Option<Nanos>,
+        events: &dyn Fn() -> Events<'n>,
+        publish: &dyn Fn(Events<'n>),
+    ) -> usize;
+
+    /// [`Backend::release_due_then`] with no moment after `now`.
+    #[cfg(test)]
     fn release_due<'n>(
         &self,
         now: Nanos,
         events: &dyn Fn() -> Events<'n>,
         publish: &dyn Fn(Events<'n>),
-    ) -> usize;
+    ) -> usize {
+        self.release_due_then(now, &|| None, events, publish)
+    }
 
-    /// The earliest moment at which [`Backend::release_due`] has work, if any.
+    /// The earliest moment at which [`Backend::release_due_then`] has work, if any.
     fn next_due(&self) -> Option<Nanos>;
 
     /// Holds started and ended so far, and units still held, read at once.

@@ -114,8 +114,9 @@ impl Shared {
     /// Releases what fell due inside a call already entered, collecting
     /// events as that call's buffer `call` does.
     fn release_due_within(&self, call: &Events) -> usize {
-        self.backend
-            .release_due(self.clock.now(), &|| call.another(), &|events| self.finish(events))
+        let later = || (!self.is_closed()).then(|| self.clock.now());
+        let (events, publish) = (|| call.another(), |events| self.finish(events));
+        self.backend.release_due_then(self.clock.now(), &later, &events, &publish)
     }
 
     /// Counts the caller among the calls in progress, which a close waits

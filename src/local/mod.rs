@@ -29,7 +29,10 @@
 //! all, reading ahead, so that their cache misses overlap. A release pass
 //! removes the orders it forgets, and any such batch it was handed or left
 //! unfinished, only once every hold due is released: stock comes back first,
-//! and the pass holds no order-map shard meanwhile. The map then holds no
+//! and the pass holds no order-map shard meanwhile. It removes them 4,096 at
+//! a time, and between one share and the next expires any hold fallen due
+//! since it began, so that those wait milliseconds, not for a million
+//! orders a mass expiry pushed out to leave the map. The map then holds no
 //! more orders than it did before the deadline, when the expiring holds were
 //! live, but for holds started since and a batch of those pushed out; the
 //! pass's list of them takes 8 to 16 bytes an order besides.
@@ -38,10 +41,10 @@ mod idmap;
 mod product;
 mod schedule;
 
-use std::mem;
+use std::borrow::Borrow;
 use std::ops::Deref;
-use std::slice;
 use std::sync::{atomic, Arc};
+use std::{array, iter, mem, slice};
 
 use compact_str::CompactString;
 
@@ -114,6 +117,10 @@ pub(crate) struct OrderCell {
 #[cfg(all(target_os = "linux", not(loom)))]
 const _: () = assert!(mem::size_of::<OrderCell>() <= 72);
 
+/// The most forgotten orders a pass takes out of the order map before it
+/// looks again for holds fallen due: a few milliseconds' work.
+const FORGET_SHARE: usize = 4096;
+
 impl Identified for Arc<OrderCell> {
     fn id(&self) -> &str {
         &self.id
@@ -161,6 +168,41 @@ fn fetch_cell(order: &Arc<OrderCell>) {
     let counts = 2 * mem::size_of::<usize>();
     let start = Arc::as_ptr(order).cast::<u8>().wrapping_sub(counts);
     prefetch(start, counts + mem::size_of::<OrderCell>());
+}
+
+/// Runs `each` on every order in turn, reading ahead where the CPU can: an
+/// order's cell is fetched eight orders before its turn and, four before,
+/// once the cell is in, `near` fetches what the cell leads to. The misses
+/// of one order then overlap those of the next instead of following them.
+/// Cells are only read ahead of their turn, never changed. Each order is
+/// handed to `each` by value, for a caller to let it go while its cell is
+/// still in the cache.
+fn each_read_ahead<O: Borrow<Arc<OrderCell>>>(
+    orders: impl IntoIterator<Item = O>,
+    near: impl Fn(&Arc<OrderCell>),
+    mut each: impl FnMut(O),
+) {
+    const CELL: usize = 8;
+    const NEAR: usize = 4;
+    if !PREFETCHES {
+        return orders.into_iter().for_each(each);
+    }
+    // Order k sits at k % CELL from the moment it is fetched until its turn,
+    // when order k + CELL is fetched. Empty places pushed in after the last
+    // order let the last ones have their turns.
+    let mut fetched: [Option<O>; CELL] = array::from_fn(|_| None);
+    let padded = orders.into_iter().map(Some).chain(iter::repeat_with(|| None).take(CELL));
+    for (k, order) in padded.enumerate() {
+        if let Some(order) = &order {
+            fetch_cell(order.borrow());
+        }
+        if let Some(ahead) = &fetched[(k + CELL - NEAR) % CELL] {
+            near(ahead.borrow());
+        }
+        if let Some(turn) = mem::replace(&mut fetched[k % CELL], order) {
+            each(turn);
+        }
+    }
 }
 
 /// Runs `body` with every line's product locked, in the lines' order
@@ -269,10 +311,7 @@ impl LocalBackend {
         }
         if let Some(mut pushed_out) = pushed_out {
             match forget {
-                Forget::Now => {
-                    self.remove_forgotten(&pushed_out);
-                    pushed_out.clear();
-                }
+                Forget::Now => self.remove_forgotten(pushed_out.drain(..)),
                 Forget::Later(later) => later.append(&mut pushed_out),
             }
             self.schedule.recycle(pushed_out);
@@ -280,29 +319,15 @@ impl LocalBackend {
     }
 
     /// Takes forgotten orders out of the order map, reading ahead as a
-    /// batch does ([`crate::ahead`]) where the CPU can: an order's cell is
-    /// fetched eight orders before its turn, its place in the map and its
-    /// first product (which freeing it reaches) four before, so that the
-    /// misses of one removal overlap those of the next instead of following
-    /// them.
-    fn remove_forgotten(&self, orders: &[Arc<OrderCell>]) {
-        const CELL: usize = 8;
-        const PLACE: usize = 4;
-        let at = |turn: usize, ahead: usize| {
-            (turn + ahead).checked_sub(CELL).and_then(|i| orders.get(i))
+    /// batch does ([`crate::ahead`]): each order's place in the map and its
+    /// first product (which freeing it reaches) are fetched with what
+    /// [`each_read_ahead`] fetches. Each order is let go once removed.
+    fn remove_forgotten<O: Borrow<Arc<OrderCell>>>(&self, orders: impl IntoIterator<Item = O>) {
+        let near = |order: &Arc<OrderCell>| {
+            self.orders.fetch_place(self.orders.hash(&order.id));
+            order.fetch_products(1);
         };
-        for turn in 0..orders.len() + CELL {
-            if let (true, Some(order)) = (PREFETCHES, at(turn, CELL)) {
-                fetch_cell(order);
-            }
-            if let (true, Some(order)) = (PREFETCHES, at(turn, PLACE)) {
-                self.orders.fetch_place(self.orders.hash(&order.id));
-                order.fetch_products(1);
-            }
-            if let Some(order) = at(turn, 0) {
-                self.orders.remove(order);
-            }
-        }
+        each_read_ahead(orders, near, |order| self.orders.remove(order.borrow()));
     }
 
     /// Runs `finish` on a held order whose deadline has not passed, or expires
@@ -507,29 +532,36 @@ impl Backend for LocalBackend {
         })
     }
 
-    fn release_due<'n>(
+    fn release_due_then<'n>(
         &self,
-        now: Nanos,
+        mut now: Nanos,
+        later: &dyn Fn() -> Option<Nanos>,
         events: &dyn Fn() -> Events<'n>,
         publish: &dyn Fn(Events<'n>),
     ) -> usize {
         let mut expired = 0;
-        // Every order the pass forgets, removed from the order map at the end.
+        // Every order the passes forget, removed from the order map at the end.
         let mut forgotten = Vec::new();
-        loop {
+        'passes: loop {
             let mut work = self.schedule.take_due(now);
+            let expiries = mem::take(&mut work.expiries).into_orders().flatten();
             let mut batch = events();
-            for (i, order) in work.expiries.orders().flatten().enumerate() {
+            let mut looked_at = 0;
+            // The cells and products of a million expiries are spread over
+            // the heap: read ahead, their misses overlap.
+            let near = |order: &Arc<OrderCell>| order.fetch_products(1);
+            each_read_ahead(expiries, near, |order| {
                 // A pass can take a whole heap of expiries: their events go
                 // out a batch at a time, not held back until the last ended.
-                if i > 0 && i % BATCH == 0 {
+                if looked_at > 0 && looked_at % BATCH == 0 {
                     publish(mem::replace(&mut batch, events()));
                 }
+                looked_at += 1;
                 let mut phase = order.phase.lock();
                 match *phase {
                     Phase::Held { deadline } if deadline < now => {
                         let forget = Forget::Later(&mut forgotten);
-                        self.end(order, &mut phase, OrderState::Expired, now, &mut batch, forget);
+                        self.end(&order, &mut phase, OrderState::Expired, now, &mut batch, forget);
                         expired += 1;
                     }
                     // Extended since its entry was made: looked at again
@@ -537,18 +569,32 @@ impl Backend for LocalBackend {
                     // looked for its next moment while the entry was out
                     // (another thread's pass took it) must learn of it.
                     Phase::Held { deadline } => {
-                        batch.wake_releaser_by(self.schedule.expire_after(order, deadline));
+                        batch.wake_releaser_by(self.schedule.expire_after(&order, deadline));
                     }
                     Phase::Ended { .. } => {}
                 }
-            }
+            });
             publish(batch);
             forgotten.append(&mut work.forgotten);
-            if !work.more {
-                // With those the bound pushed out that no call took yet.
-                self.schedule.take_pushed_out(&mut forgotten);
-                self.remove_forgotten(&forgotten);
-                return expired;
+            if work.more {
+                continue;
+            }
+            // With those the bound pushed out that no call took yet.
+            self.schedule.take_pushed_out(&mut forgotten);
+            // A mass expiry pushes out as many orders as it ends, and taking
+            // them out of the map takes as long as ending them did: holds
+            // falling due meanwhile are expired between shares, not after.
+            loop {
+                let share = forgotten.len().saturating_sub(FORGET_SHARE);
+                self.remove_forgotten(forgotten.drain(share..));
+                if forgotten.is_empty() {
+                    return expired;
+                }
+                let due = |at: Nanos| self.schedule.next_due().is_some_and(|next| next <= at);
+                if let Some(at) = later().filter(|&at| due(at)) {
+                    now = at;
+                    continue 'passes;
+                }
             }
         }
     }
@@ -661,6 +707,92 @@ mod tests {
         assert_eq!(pass(DEADLINE + 1), 0);
         assert!(apart.upgrade().is_none(), "freed once its expiry came up");
         assert_eq!(backend.stock("p").unwrap(), Stock::new(6, 0));
+    }
+
+    /// A pass with more than a share of orders to forget looks for holds
+    /// fallen due between shares, at the moment `later` gives, and expires
+    /// them before it goes on; with no later moment, or with a share to
+    /// forget or less, they wait for the next pass.
+    #[test]
+    fn holds_falling_due_while_a_pass_forgets_expire_between_shares() {
+        for (ended, later, late_expires) in [
+            (2 * FORGET_SHARE, Some(DEADLINE + 20), true),
+            (2 * FORGET_SHARE, Some(DEADLINE + 10), false),
+            (2 * FORGET_SHARE, None, false),
+            (FORGET_SHARE, Some(DEADLINE + 20), false),
+        ] {
+            // Each end pushes out the one before: as many to forget as ended.
+            let backend = LocalBackend::new(1_000_000, 1);
+            backend.add_product("p", "Product", 1 + ended as u64).unwrap();
+            for i in 0..ended {
+                hold(&backend, &format!("o{i}"), DEADLINE).unwrap();
+            }
+            hold(&backend, "late", DEADLINE + 10).unwrap();
+            let asked = Cell::new(0);
+            let ask = || {
+                asked.set(asked.get() + 1);
+                later
+            };
+            let expired = backend.release_due_then(DEADLINE + 1, &ask, &Events::collecting, &drop);
+            let case = format!("{ended} ended, later {later:?}");
+            assert_eq!(expired, ended + usize::from(late_expires), "{case}");
+            let held = u64::from(!late_expires);
+            assert_eq!(backend.stock("p").unwrap(), Stock::new(1 + ended as u64, held), "{case}");
+            // Asked between the two shares only.
+            assert_eq!(asked.get(), usize::from(ended > FORGET_SHARE), "{case}");
+            let gone = |id: &str| backend.orders.get(id).is_none();
+            assert!(gone("o0") && gone(&format!("o{}", ended - 2)), "{case}: all forgotten");
+        }
+    }
+
+    /// Reading ahead changes nothing of what is run: each order has its turn
+    /// once, in the order given, handed over by value or by reference, and
+    /// (where the CPU prefetches) what it leads to is fetched once, before
+    /// its turn.
+    #[test]
+    fn reading_ahead_gives_every_order_its_turn_once_and_in_order() {
+        let backend = LocalBackend::new(1_000_000, 1);
+        backend.add_product("p", "Product", 100).unwrap();
+        let ids: Vec<String> = (0..20).map(|i| format!("o{i}")).collect();
+        for id in &ids {
+            hold(&backend, id, DEADLINE).unwrap();
+        }
+        let orders: Vec<_> = ids.iter().map(|id| backend.order(id).unwrap()).collect();
+        let handles =
+            |orders: &[Arc<OrderCell>]| orders.iter().map(Arc::strong_count).sum::<usize>();
+        let before = handles(&orders);
+        for count in 0..=orders.len() {
+            for owned in [false, true] {
+                let seen = RefCell::new(Vec::new());
+                let note = |what: &'static str, order: &Arc<OrderCell>| {
+                    seen.borrow_mut().push((what, order.id.to_string()));
+                };
+                let near = |order: &Arc<OrderCell>| note("near", order);
+                if owned {
+                    let orders = orders[..count].to_vec();
+                    each_read_ahead(orders, near, |order| note("turn", &order));
+                } else {
+                    each_read_ahead(&orders[..count], near, |order| note("turn", order));
+                }
+                let seen = seen.into_inner();
+                let at = |what: &str, id: &str| -> Vec<usize> {
+                    let found = seen.iter().enumerate().filter(|(_, (w, i))| *w == what && i == id);
+                    found.map(|(at, _)| at).collect()
+                };
+                let turns: Vec<&str> =
+                    seen.iter().filter(|(w, _)| *w == "turn").map(|(_, id)| id.as_str()).collect();
+                assert_eq!(turns, ids[..count], "{count} orders, owned: {owned}");
+                for id in &ids[..count] {
+                    let (near, turn) = (at("near", id), at("turn", id));
+                    if PREFETCHES {
+                        assert!(near.len() == 1 && near[0] < turn[0], "{id} of {count}: {seen:?}");
+                    } else {
+                        assert!(near.is_empty());
+                    }
+                }
+            }
+        }
+        assert_eq!(handles(&orders), before, "every order handed over was let go");
     }
 
     /// Orders the memory bound pushes out stay in the order map, marked

@@ -215,14 +215,25 @@ impl<T> Default for Taken<T> {
 
 impl<T> Taken<T> {
     /// Every entry taken, in no particular order.
+    #[cfg(test)]
     fn dues(&self) -> impl Iterator<Item = &Due<T>> {
         let heaped = self.heaps.iter().flat_map(|heap| heap.iter());
         self.entries.iter().chain(heaped)
     }
 
     /// The order of every entry taken, in no particular order.
-    pub(super) fn orders(&self) -> impl Iterator<Item = &T> {
+    #[cfg(test)]
+    fn orders(&self) -> impl Iterator<Item = &T> {
         self.dues().map(|due| &due.order)
+    }
+
+    /// The order of every entry taken, in no particular order, each handed
+    /// over as its turn comes: a caller that lets it go then touches its
+    /// reference counts while it is still in the cache, not in a second
+    /// pass over them all when the entries are dropped together.
+    pub(super) fn into_orders(self) -> impl Iterator<Item = T> {
+        let heaped = self.heaps.into_iter().flat_map(BinaryHeap::into_vec);
+        self.entries.into_iter().chain(heaped).map(|due| due.order)
     }
 }
 
