@@ -51,6 +51,9 @@ def guarded(section: Any, add: Any) -> None:
     try:
         section()
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+        # A blank line first, so that a table the section had begun ends
+        # before the notice instead of taking it in as a row.
+        add("")
         add(f"(This section's figures are incomplete: {type(error).__name__} {error}.)")
         add("")
 
