@@ -68,9 +68,10 @@ pub(crate) trait Backend: Send + Sync {
     ///
     /// It also expires what falls due while it forgets many orders: between
     /// one share of them and the next, it reads `later` for a fresh moment
-    /// and, if anything is due by then, expires that before it goes on.
-    /// `later` answers None when the caller wants no more passes (say, the
-    /// engine is closing).
+    /// and, if anything is due by then, expires that before it goes on. It
+    /// looks at most once a share of what it first had to forget, so that
+    /// it ends however fast holds fall due. `later` answers None when the
+    /// caller wants no more passes (say, the engine is closing).
     fn release_due_then<'n>(
         &self,
         now: Nanos,

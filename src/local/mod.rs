@@ -31,8 +31,11 @@
 //! unfinished, only once every hold due is released: stock comes back first,
 //! and the pass holds no order-map shard meanwhile. It removes them 4,096 at
 //! a time, and between one share and the next expires any hold fallen due
-//! since it began, so that those wait milliseconds, not for a million
-//! orders a mass expiry pushed out to leave the map. The map then holds no
+//! since it began (at most once a share of what it first had to forget, so
+//! that the pass ends however fast holds fall due): a hold falling due while
+//! a mass expiry's orders leave the map waits a share's time, milliseconds,
+//! not for a million of them. One falling due while the pass is still
+//! expiring waits for that to end. The map then holds no
 //! more orders than it did before the deadline, when the expiring holds were
 //! live, but for holds started since and a batch of those pushed out; the
 //! pass's list of them takes 8 to 16 bytes an order besides.
@@ -542,6 +545,10 @@ impl Backend for LocalBackend {
         let mut expired = 0;
         // Every order the passes forget, removed from the order map at the end.
         let mut forgotten = Vec::new();
+        // How often the forgetting may yet stop for holds fallen due: once a
+        // share of what there was to forget when it began, so that a pass
+        // ends however fast holds keep falling due.
+        let mut looks = None;
         'passes: loop {
             let mut work = self.schedule.take_due(now);
             let expiries = mem::take(&mut work.expiries).into_orders().flatten();
@@ -584,12 +591,17 @@ impl Backend for LocalBackend {
             // A mass expiry pushes out as many orders as it ends, and taking
             // them out of the map takes as long as ending them did: holds
             // falling due meanwhile are expired between shares, not after.
+            let looks = looks.get_or_insert(forgotten.len() / FORGET_SHARE);
             loop {
                 let share = forgotten.len().saturating_sub(FORGET_SHARE);
                 self.remove_forgotten(forgotten.drain(share..));
                 if forgotten.is_empty() {
                     return expired;
                 }
+                if *looks == 0 {
+                    continue;
+                }
+                *looks -= 1;
                 let due = |at: Nanos| self.schedule.next_due().is_some_and(|next| next <= at);
                 if let Some(at) = later().filter(|&at| due(at)) {
                     now = at;
@@ -743,6 +755,32 @@ mod tests {
             let gone = |id: &str| backend.orders.get(id).is_none();
             assert!(gone("o0") && gone(&format!("o{}", ended - 2)), "{case}: all forgotten");
         }
+    }
+
+    /// A pass stops its forgetting for holds fallen due at most once a share
+    /// of what it first had to forget: a moment that always finds more due,
+    /// and more to forget than a share, does not keep it going.
+    #[test]
+    fn a_pass_looks_for_holds_fallen_due_a_bounded_number_of_times() {
+        let backend = LocalBackend::new(1_000_000, 1);
+        backend.add_product("p", "Product", 100 * FORGET_SHARE as u64).unwrap();
+        for i in 0..2 * FORGET_SHARE {
+            hold(&backend, &format!("o{i}"), DEADLINE).unwrap();
+        }
+        // Each look finds a share and one more due, to forget once ended.
+        let asked = Cell::new(0);
+        let later = || {
+            asked.set(asked.get() + 1);
+            let at = DEADLINE + 10 * asked.get();
+            for i in 0..=FORGET_SHARE {
+                hold(&backend, &format!("n{}-{i}", asked.get()), at - 1).unwrap();
+            }
+            (asked.get() <= 10).then_some(at)
+        };
+        let expired = backend.release_due_then(DEADLINE + 1, &later, &Events::collecting, &drop);
+        assert_eq!(asked.get(), 1, "one share beyond the first to forget, one look");
+        assert_eq!(expired, 3 * FORGET_SHARE + 1);
+        assert_eq!(backend.stock("p").unwrap(), Stock::new(100 * FORGET_SHARE as u64, 0));
     }
 
     /// Reading ahead changes nothing of what is run: each order has its turn
