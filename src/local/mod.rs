@@ -53,7 +53,7 @@ use compact_str::CompactString;
 
 use self::idmap::{IdMap, Identified};
 use self::product::{Counts, Product};
-use self::schedule::{shard_of, Schedule, BATCH};
+use self::schedule::{shard_of, DueWork, Schedule, BATCH};
 use crate::ahead::{prefetch, Lookup, Step, PREFETCHES};
 use crate::backend::{Backend, OrderView};
 use crate::clock::Nanos;
@@ -550,8 +550,9 @@ impl Backend for LocalBackend {
         // ends however fast holds keep falling due.
         let mut looks = None;
         'passes: loop {
-            let mut work = self.schedule.take_due(now);
-            let expiries = mem::take(&mut work.expiries).into_orders().flatten();
+            let DueWork { expiries, forgotten: mut past_retention, more } =
+                self.schedule.take_due(now);
+            let expiries = expiries.into_orders().flatten();
             let mut batch = events();
             let mut looked_at = 0;
             // The cells and products of a million expiries are spread over
@@ -582,8 +583,8 @@ impl Backend for LocalBackend {
                 }
             });
             publish(batch);
-            forgotten.append(&mut work.forgotten);
-            if work.more {
+            forgotten.append(&mut past_retention);
+            if more {
                 continue;
             }
             // With those the bound pushed out that no call took yet.
