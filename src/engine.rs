@@ -115,8 +115,8 @@ impl Shared {
     /// events as that call's buffer `call` does.
     fn release_due_within(&self, call: &Events) -> usize {
         let later = || (!self.is_closed()).then(|| self.clock.now());
-        let (events, publish) = (|| call.another(), |events| self.finish(events));
-        self.backend.release_due_then(self.clock.now(), &later, &events, &publish)
+        let publish = |events| self.finish(events);
+        self.backend.release_due_then(self.clock.now(), &later, &|| call.another(), &publish)
     }
 
     /// Counts the caller among the calls in progress, which a close waits
