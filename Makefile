@@ -183,7 +183,7 @@ bench: toolchains lib python-package
 	mkdir -p $(BENCH_OUT)
 	$(CARGO) bench --bench engine > $(BENCH_OUT)/rust.jsonl
 	for round in $$(seq $(CORE_ROUNDS)); do \
-	  for workload in catalogue flash py-scale; do \
+	  for workload in catalogue load-2 load-ahead load-ahead-2 flash py-scale; do \
 	    $(CARGO) bench -q --bench engine -- --only $$workload >> $(BENCH_OUT)/rust.jsonl \
 	      || exit 1; \
 	  done; \

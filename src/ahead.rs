@@ -23,6 +23,9 @@ pub enum Lookup<'a> {
     Block { product: &'a str, order: &'a str },
     /// A call on an order: confirm, cancel, extend or status.
     Order(&'a str),
+    /// A call on a product: adding it (a catalogue load), or reading or
+    /// updating its stock.
+    Product(&'a str),
     /// Nothing: a request that will be refused before it reaches the engine.
     Nothing,
 }
@@ -109,7 +112,7 @@ where
                     prefetch_str(product);
                     prefetch_str(order);
                 }
-                (Step::Ids, Lookup::Order(order)) => prefetch_str(order),
+                (Step::Ids, Lookup::Order(id) | Lookup::Product(id)) => prefetch_str(id),
                 _ => in_engine = true,
             }
         }
@@ -220,12 +223,13 @@ mod tests {
         match item.0 {
             0 => Lookup::Block { product: &item.1, order: &item.2 },
             1 => Lookup::Order(&item.2),
+            2 => Lookup::Product(&item.1),
             _ => Lookup::Nothing,
         }
     }
 
     fn items(len: usize) -> Vec<(u8, String, String)> {
-        let item = |i: usize| ((i % 3) as u8, format!("p{}", i % 7), format!("o{}", i % 20));
+        let item = |i: usize| ((i % 4) as u8, format!("p{}", i % 7), format!("o{}", i % 20));
         (0..len).map(item).collect()
     }
 

@@ -151,7 +151,7 @@ impl PyEngine {
     }
 
     /// Adds the triples of `products` in order, counting into `added` each
-    /// one added, up to the first refused.
+    /// one added, up to the first refused; each chunk of them read ahead.
     fn add_each(
         &self,
         py: Python<'_>,
@@ -166,7 +166,8 @@ impl PyEngine {
                 return Ok(());
             }
             py.detach(|| {
-                chunk.iter().try_for_each(|(id, name, on_hand)| {
+                let mut ahead = self.engine.read_ahead(&chunk, |(id, _, _)| Lookup::Product(id));
+                ahead.try_for_each(|(id, name, on_hand)| {
                     self.engine.add_product(id, name, on_hand.0)?;
                     *added += 1;
                     Ok(())

@@ -390,14 +390,19 @@ impl LocalBackend {
 impl Backend for LocalBackend {
     fn fetch_ahead(&self, lookup: Lookup<'_>, step: Step) {
         // What a block reads: the product and the order's place; what a
-        // call on an order reads: the order, then its products.
+        // call on an order reads: the order, then its products; what a call
+        // on a product reads: its place, where a new one goes, and the
+        // product if it is there.
         let order_hash = |order: &str| self.orders.hash(order);
         match (lookup, step) {
             (Lookup::Block { product, order }, Step::Places) => {
                 self.products.fetch_place(self.products.hash(product));
                 self.orders.fetch_place(order_hash(order));
             }
-            (Lookup::Block { product, .. }, Step::Values) => {
+            (Lookup::Product(product), Step::Places) => {
+                self.products.fetch_place(self.products.hash(product));
+            }
+            (Lookup::Block { product, .. } | Lookup::Product(product), Step::Values) => {
                 self.products.fetch_value(self.products.hash(product), Product::fetch);
             }
             (Lookup::Order(order), Step::Places) => self.orders.fetch_place(order_hash(order)),

@@ -78,9 +78,13 @@ const SMOKE: Scale = Scale {
 };
 
 /// Every workload, run in its own process: (workload, subject).
-const SUITE: [(&str, &str); 9] = [
+const SUITE: [(&str, &str); 13] = [
     ("catalogue", "engine"),
     ("catalogue", "reference"),
+    ("load-2", "engine"),
+    ("load-2", "reference"),
+    ("load-ahead", "engine"),
+    ("load-ahead-2", "engine"),
     ("flash", "engine"),
     ("flash", "reference"),
     ("expiry", "engine"),
@@ -135,6 +139,10 @@ fn run(workload: &str, subject: &str, scale: Scale) {
     match (workload, subject) {
         ("catalogue", "engine") => catalogue(&new_engine(), subject, scale),
         ("catalogue", "reference") => catalogue(&Reference::default(), subject, scale),
+        ("load-2", "engine") => load(&new_engine(), subject, scale, 2),
+        ("load-2", "reference") => load(&Reference::default(), subject, scale, 2),
+        ("load-ahead", "engine") => load_ahead(&new_engine(), subject, scale, 1),
+        ("load-ahead-2", "engine") => load_ahead(&new_engine(), subject, scale, 2),
         ("flash", "engine") => flash(&new_engine(), subject, scale),
         ("flash", "reference") => flash(&Reference::default(), subject, scale),
         ("expiry", "engine") => expiry(scale),
@@ -182,7 +190,7 @@ fn together<T: Send>(threads: usize, body: impl Fn(usize) -> T + Sync) -> (Durat
 
 /// Load, reads and block+confirm pairs over one catalogue.
 fn catalogue<S: Store>(store: &S, subject: &str, scale: Scale) {
-    load(store, subject, scale);
+    load(store, subject, scale, 1);
     for threads in [1, 2] {
         reads(store, subject, scale, threads, false);
         reads(store, subject, scale, threads, true);
@@ -241,23 +249,70 @@ fn confirm_lookup<'a>(&(_, order): &(&'a str, &'a str)) -> Lookup<'a> {
     Lookup::Order(order)
 }
 
-fn load<S: Store>(store: &S, subject: &str, scale: Scale) {
-    let ids = Strings::new(scale.products, product_id);
-    let names = Strings::new(scale.products, product_name);
-    let text_bytes = (ids.bytes() + names.bytes()) as u64;
-    let mut sampler = Sampler::new(16);
-    let before = resident_bytes();
-    let start = Instant::now();
-    for i in 0..scale.products {
-        let (id, name) = (ids.get(i as usize), names.get(i as usize));
-        assert!(sampler.run(|| store.add(id, name, 100 + i % 900)));
+/// Loads the catalogue one product a call, on `threads` threads.
+fn load<S: Store>(store: &S, subject: &str, scale: Scale, threads: usize) {
+    timed_load(subject, scale, threads, false, |catalogue, share, sampler| {
+        for &i in share {
+            let (id, name, on_hand) = catalogue.product(i);
+            assert!(sampler.run(|| store.add(id, name, on_hand)));
+        }
+    });
+}
+
+/// Loads the catalogue as [`load`] does, each thread reading its share
+/// ahead (`Engine::read_ahead`), as a batch entry point of a front door
+/// does.
+fn load_ahead(engine: &Engine, subject: &str, scale: Scale, threads: usize) {
+    timed_load(subject, scale, threads, true, |catalogue, share, sampler| {
+        for &i in engine.read_ahead(share, |&i| Lookup::Product(catalogue.ids.get(i))) {
+            let (id, name, on_hand) = catalogue.product(i);
+            assert!(sampler.run(|| engine.add_product(id, name, on_hand)).is_ok());
+        }
+    });
+}
+
+/// The products of a catalogue load, written before the clock starts.
+struct Catalogue {
+    ids: Strings,
+    names: Strings,
+}
+
+impl Catalogue {
+    fn product(&self, i: usize) -> (&str, &str, u64) {
+        (self.ids.get(i), self.names.get(i), 100 + i as u64 % 900)
     }
-    let elapsed = start.elapsed();
+}
+
+/// Times `add` loading the catalogue, each of `threads` threads given an
+/// equal run of it, and the resident memory the load took (in a fresh
+/// process, as every workload runs).
+fn timed_load(
+    subject: &str,
+    scale: Scale,
+    threads: usize,
+    ahead: bool,
+    add: impl Fn(&Catalogue, &[usize], &mut Sampler) + Sync,
+) {
+    let catalogue = Catalogue {
+        ids: Strings::new(scale.products, product_id),
+        names: Strings::new(scale.products, product_name),
+    };
+    let text_bytes = (catalogue.ids.bytes() + catalogue.names.bytes()) as u64;
+    let every: Vec<usize> = (0..scale.products as usize).collect();
+    let shares: Vec<&[usize]> = every.chunks(every.len().div_ceil(threads)).collect();
+    let before = resident_bytes();
+    let (elapsed, samplers) = together(threads, |t| {
+        let mut sampler = Sampler::new(16);
+        add(&catalogue, shares[t], &mut sampler);
+        sampler
+    });
     let grown = resident_bytes().saturating_sub(before);
-    drop((ids, names));
+    drop(catalogue);
     let beyond = grown.saturating_sub(text_bytes) as f64 / scale.products as f64;
     Record::new("load", subject)
-        .rate(scale.products, elapsed, sampler.nanos)
+        .rate(scale.products, elapsed, Sampler::merge(samplers))
+        .num("threads", threads as f64)
+        .num("ahead", f64::from(u8::from(ahead)))
         .num("products", scale.products as f64)
         .num("resident_bytes", grown as f64)
         .num("id_name_bytes", text_bytes as f64)

@@ -179,23 +179,30 @@ def build(data: Path) -> str:
         add("| workload | threads | engine | engine p50 / p99 / p99.9 | reference | "
             "reference p50 / p99 / p99.9 | ratio |")
         add("|---|---|---|---|---|---|---|")
-        rows = [("load 5M products", "load", {})]
+        # (label, workload, the engine's record, the reference's if not the same)
+        rows: list[tuple[str, str, dict[str, float], dict[str, float] | None]] = []
+        for threads in (1, 2):
+            rows.append(("load 5M products", "load", {"threads": threads, "ahead": 0}, None))
+        for threads in (1, 2):
+            rows.append(("load 5M products, read ahead (reference: one by one)", "load",
+                         {"threads": threads, "ahead": 1}, {"threads": threads, "ahead": 0}))
         for name in ("reads-uniform", "reads-zipf"):
             for threads in (1, 2):
-                rows.append((name.replace("-", " "), name, {"threads": threads}))
+                rows.append((name.replace("-", " "), name, {"threads": threads}, None))
         for threads in (1, 2):
-            rows.append(("block+confirm pairs", "pairs", {"threads": threads}))
-        rows.append(("flash sale (4 hot products)", "flash", {"threads": 2}))
-        for label, workload, match in rows:
+            rows.append(("block+confirm pairs", "pairs", {"threads": threads}, None))
+        rows.append(("flash sale (4 hot products)", "flash", {"threads": 2}, None))
+        for label, workload, match, ref_match in rows:
             engine = get(workload, "engine", **match)
-            reference = get(workload, "reference", **match)
+            reference = get(workload, "reference", **(ref_match or match))
             value = engine and engine["ops_per_sec"]
             base = reference and reference["ops_per_sec"]
             add(f"| {label} | {match.get('threads', 1)} | {rate(engine)} | {latency(engine)} | "
                 f"{rate(reference)} | {latency(reference)} | {ratio(value, base)} |")
         add("")
 
-        load, ref_load = get("load", "engine"), get("load", "reference")
+        load = get("load", "engine", threads=1, ahead=0)
+        ref_load = get("load", "reference", threads=1, ahead=0)
         if load:
             add(f"Catalogue load: {load['products']:,.0f} products in {load['secs']:.2f} s; "
                 f"resident memory grew by {load['resident_bytes'] / 2**20:,.0f} MiB, of which "
@@ -209,8 +216,7 @@ def build(data: Path) -> str:
                     f"{ref_load['secs']:.2f} s and {ref_load['bytes_per_product_beyond_text']:.0f} "
                     "bytes per product beyond the same id and name bytes.")
             add("")
-            targets.append(("5M products load in under 3 s", f"{load['secs']:.2f} s",
-                            verdict(load["secs"] < 3)))
+            load_ways(get, add, targets)
             targets.append(("under 120 bytes per product beyond id and name",
                             f"{load['bytes_per_product_beyond_text']:.0f} B",
                             verdict(load["bytes_per_product_beyond_text"] < 120)))
@@ -394,6 +400,12 @@ def build(data: Path) -> str:
             if workload == "py-pairs" and service:
                 speedup_target(f"Python pairs >= 5x the original, {match['threads']} thread(s)",
                                service, original, 5, targets)
+        load_batch, original_load = get("py-load-batch", "service"), get("py-load", "original")
+        if load_batch:
+            base = original_load and original_load["ops_per_sec"]
+            add(f"| load, one `Engine.add_products` call | 1 | {rate(load_batch)} | - | "
+                f"{rate(original_load)} | {latency(original_load)} | "
+                f"{ratio(load_batch['ops_per_sec'], base)} |")
         batches = [(threads, get("py-pairs-batch", "service", threads=threads),
                     get("py-pairs", "original", threads=threads)) for threads in (1, 4)]
         for threads, batch, original in batches:
@@ -429,6 +441,37 @@ def build(data: Path) -> str:
         add(f"| {target} | {measured} | {result} |")
     add("")
     return "\n".join(lines)
+
+
+def load_ways(get: Any, add: Any, targets: list[tuple[str, str, str]]) -> None:
+    """The catalogue loaded each way the bench loads it, and the load target
+    on the fastest, beside the one-thread load one product a call."""
+    ways = [(threads, ahead, get("load", "engine", threads=threads, ahead=ahead))
+            for threads in (1, 2) for ahead in (0, 1)]
+    ref_two = get("load", "reference", threads=2, ahead=0)
+    timed = [(record["secs"], threads, ahead) for threads, ahead, record in ways if record]
+    if len(timed) < 2:
+        add("Only the one-thread load ran; the other ways to load were not measured.")
+        add("")
+    else:
+        def way(threads: int, ahead: int) -> str:
+            return (f"{'one thread' if threads == 1 else f'{threads} threads'}, "
+                    f"{'read ahead' if ahead else 'one product a call'}")
+
+        said = "; ".join(f"{way(threads, ahead)}: {secs:.2f} s"
+                         for secs, threads, ahead in timed)
+        add("The same catalogue loaded other ways, each in a fresh process: each thread adds "
+            "an equal run of it, and one that reads ahead walks its run with "
+            "`Engine::read_ahead` and `Lookup::Product`, as `Engine.add_products` does from "
+            f"Python. {said[0].upper()}{said[1:]}."
+            + (f" The reference on 2 threads: {ref_two['secs']:.2f} s." if ref_two else ""))
+        add("")
+    secs, threads, ahead = min(timed)
+    one = next((s for s, t, a in timed if (t, a) == (1, 0)), None)
+    measured = f"{secs:.2f} s ({threads} thread(s), {'read ahead' if ahead else 'one by one'})"
+    if one is not None and (threads, ahead) != (1, 0):
+        measured += f"; one thread, one by one: {one:.2f} s"
+    targets.append(("5M products load in under 3 s", measured, verdict(secs < 3)))
 
 
 def door_table(doors: list[tuple[str, float | None]], calls: int, what: str,
