@@ -199,6 +199,16 @@ typedef struct {
   int64_t quantity;
 } sk_block_request;
 
+// One product of a batch for `sk_product_add_many`: the arguments of one
+// `sk_product_add`, read as it reads them.
+typedef struct {
+  const uint8_t *id;
+  size_t id_len;
+  const uint8_t *name;
+  size_t name_len;
+  int64_t on_hand;
+} sk_product_request;
+
 // A borrowed string: pointer + length, UTF-8, no NUL needed.
 typedef struct {
   const uint8_t *data;
@@ -574,6 +584,23 @@ sk_status sk_order_block_many(sk_engine *engine,
                               uint64_t hold_time_ns,
                               sk_status *statuses,
                               sk_deadline *deadlines);
+
+// Adds every product in turn, exactly as `sk_product_add` would, and
+// writes what each gave into `statuses[i]`: a product refused (its id
+// taken, by an earlier product of the same batch too) leaves the others
+// alone. Returns as `sk_order_block_many` returns. For a catalogue load:
+// the batch is read ahead, and threads each adding a batch of their own
+// run side by side.
+//
+// # Safety
+// `engine` must be NULL or a live handle; `products` NULL or readable for
+// `count` products, each naming an id and a name readable for their
+// lengths; `statuses` NULL or writable for `count` statuses, overlapping
+// neither the strings nor `products`.
+sk_status sk_product_add_many(sk_engine *engine,
+                              const sk_product_request *products,
+                              size_t count,
+                              sk_status *statuses);
 
 // Confirms every order in turn, exactly as `sk_order_confirm` would, and
 // writes what each gave into `statuses[i]`. Returns as

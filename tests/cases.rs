@@ -243,7 +243,7 @@ fn parse_expected(operation: &str, tokens: &[&str]) -> Step<Expected> {
             "add" | "update" | "block" | "block_for" | "confirm" | "cancel" | "extend" | "close",
             ["ok"],
         ) => Ok(Expected::Ok),
-        ("block_many" | "confirm_many", answers) => {
+        ("add_many" | "block_many" | "confirm_many", answers) => {
             let known = |answer: &&str| {
                 *answer == "ok" || ErrorCode::ALL.iter().any(|code| code.name() == *answer)
             };
@@ -331,6 +331,29 @@ fn block_many(engine: &Engine, args: &[String]) -> Step<Got> {
     Ok(Got::Each(engine.read_ahead(&requests, block_lookup).map(block).collect()))
 }
 
+fn product_lookup<'a>((product, _, _): &'a (String, String, u64)) -> Lookup<'a> {
+    Lookup::Product(product)
+}
+
+/// A batch of products added, `product name count` triples, read ahead as
+/// `block_many` reads its blocks.
+fn add_many(engine: &Engine, args: &[String]) -> Step<Got> {
+    if args.is_empty() || args.len() % 3 != 0 || args.len() > 3 * MAX_BATCH {
+        return malformed(format!("expected 1 to {MAX_BATCH} `product name count` triples"));
+    }
+    let products = args
+        .chunks(3)
+        .map(|p| Ok((decode_text(&p[0])?, decode_text(&p[1])?, to_u64(&p[2])?)))
+        .collect::<Step<Vec<_>>>()?;
+    if engine.is_closed() {
+        return Ok(Got::Error("closed"));
+    }
+    let add = |(id, name, on_hand): &(String, String, u64)| {
+        answer(engine.add_product(id, name, *on_hand))
+    };
+    Ok(Got::Each(engine.read_ahead(&products, product_lookup).map(add).collect()))
+}
+
 /// A batch of confirms, one order each, as `block_many` runs blocks.
 fn confirm_many(engine: &Engine, args: &[String]) -> Step<Got> {
     if args.is_empty() || args.len() > MAX_BATCH {
@@ -413,6 +436,7 @@ fn perform(engine: &Engine, operation: &str, args: &[String]) -> Step<Got> {
             engine.close();
             Got::Ok
         }
+        "add_many" => add_many(engine, args)?,
         "block_many" => block_many(engine, args)?,
         "confirm_many" => confirm_many(engine, args)?,
         _ => return malformed(format!("`{operation}` is not an operation")),

@@ -690,6 +690,32 @@ void test_batches() {
   CHECK(std::memcmp(&batch_metrics, &single_metrics, sizeof batch_metrics) == 0);
   CHECK(batch.block_many({}).empty() && batch.confirm_many({}).empty());
 
+  // Products: each answered as add_product answers it, ids the batch took
+  // included.
+  std::vector<stockkeeper::NewProduct> products = {
+      {"mug", "Mug", 3},   {"kettle", "Taken", 1}, {"", "Nameless", 1},
+      {"jug", "Jug", -1},  {"mug", "Again", 1},    {std::string_view("a\0b", 3), "Nul", 1},
+      {"bowl", "", 0},
+  };
+  std::vector<Status> added = batch.add_many(products);
+  CHECK(added.size() == products.size());
+  for (std::size_t i = 0; i < products.size(); i++) {
+    try {
+      single.add_product(products[i].id, products[i].name, products[i].on_hand);
+      CHECK(added[i] == Status::Ok);
+    } catch (const Error &error) {
+      CHECK(added[i] == error.code());
+    }
+  }
+  CHECK(added[0] == Status::Ok && added[4] == Status::ProductExists);
+  CHECK(added[3] == Status::InvalidQuantity && added[5] == Status::IdContainsNul);
+  CHECK(added[6] == Status::Ok);
+  batch_metrics = batch.metrics();
+  single_metrics = single.metrics();
+  CHECK(std::memcmp(&batch_metrics, &single_metrics, sizeof batch_metrics) == 0);
+  CHECK(batch.stock("mug") == single.stock("mug") && batch.available("bowl") == 0);
+  CHECK(batch.add_many({}).empty());
+
   // A bad hold time refuses each request, counted as a single block's is.
   std::uint64_t refused_before = batch.metrics().refused_invalid;
   for (auto hold : {-1s, 0s}) {
@@ -703,6 +729,7 @@ void test_batches() {
   CHECK(batch.metrics().refused_invalid == refused_before + 2 * requests.size());
 
   batch.close();
+  CHECK_THROWS(batch.add_many(products), Status::Closed);
   CHECK_THROWS(batch.block_many(requests), Status::Closed);
   CHECK_THROWS(batch.block_many(requests, -1s), Status::Closed);
   CHECK_THROWS(batch.block_many({}), Status::Closed);
@@ -711,6 +738,7 @@ void test_batches() {
   Engine moved = std::move(single);
   CHECK_THROWS(single.block_many(requests), Status::NullArgument);
   CHECK_THROWS(single.block_many(requests, -1s), Status::NullArgument);
+  CHECK_THROWS(single.add_many(products), Status::NullArgument);
 }
 
 }  // namespace

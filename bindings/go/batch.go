@@ -14,6 +14,12 @@ package stockkeeper
 // 	int64_t quantity;
 // } sk_go_request;
 //
+// typedef struct {
+// 	sk_go_span id;
+// 	sk_go_span name;
+// 	int64_t on_hand;
+// } sk_go_product;
+//
 // // NULL for an empty id, which the library reads as "" (and refuses), as
 // // cBytes passes it for a single call.
 // static const uint8_t *sk_go_at(const uint8_t *bytes, sk_go_span span) {
@@ -50,6 +56,24 @@ package stockkeeper
 // 		sk_go_closed(statuses, start, start + n);
 // 		if (sk_order_block_many(engine, chunk, n, hold_time_ns, statuses + start,
 // 				deadlines + start) == SK_STATUS_CLOSED) {
+// 			sk_go_closed(statuses, start + n, count);
+// 			return;
+// 		}
+// 	}
+// }
+//
+// static void sk_go_add_many(sk_engine *engine, const uint8_t *bytes,
+// 		const sk_go_product *products, size_t count, sk_status *statuses) {
+// 	sk_product_request chunk[SK_GO_CHUNK];
+// 	for (size_t start = 0; start < count; start += SK_GO_CHUNK) {
+// 		size_t n = count - start < SK_GO_CHUNK ? count - start : SK_GO_CHUNK;
+// 		for (size_t i = 0; i < n; i++) {
+// 			const sk_go_product *p = &products[start + i];
+// 			chunk[i] = (sk_product_request){sk_go_at(bytes, p->id), p->id.len,
+// 				sk_go_at(bytes, p->name), p->name.len, p->on_hand};
+// 		}
+// 		sk_go_closed(statuses, start, start + n);
+// 		if (sk_product_add_many(engine, chunk, n, statuses + start) == SK_STATUS_CLOSED) {
 // 			sk_go_closed(statuses, start + n, count);
 // 			return;
 // 		}
@@ -167,18 +191,62 @@ func (e *Engine) ConfirmMany(orders []string) ([]error, error) {
 	for i, order := range orders {
 		spans[i] = scratch.add(order)
 	}
-	statuses := grow(&scratch.statuses, len(orders))
+	return e.errorBatch(scratch, len(orders), func(lib *library, statuses *C.sk_status) {
+		C.sk_go_confirm_many(lib.engine, scratch.base(), &spans[0], C.size_t(len(orders)), statuses)
+	})
+}
+
+// NewProduct is one product of a batch: ID with OnHand units, named Name, as
+// [Engine.AddProduct] takes them.
+type NewProduct struct {
+	ID     string
+	Name   string
+	OnHand int64
+}
+
+// AddProducts adds every product in turn, exactly as [Engine.AddProduct]
+// would, and returns the error each gave, nil where it was added: a product
+// refused (its id taken, by an earlier product of the batch too) leaves the
+// others alone. The whole batch crosses into the library once and is read
+// ahead there, for a catalogue load; goroutines each adding a batch of
+// their own run side by side. It answers a closed engine as
+// [Engine.BlockMany] does.
+func (e *Engine) AddProducts(products []NewProduct) ([]error, error) {
+	scratch := getScratch()
+	defer putScratch(scratch)
+	cProducts := grow(&scratch.products, len(products))
+	for i, product := range products {
+		cProducts[i] = C.sk_go_product{
+			id:      scratch.add(product.ID),
+			name:    scratch.add(product.Name),
+			on_hand: C.int64_t(product.OnHand),
+		}
+	}
+	return e.errorBatch(scratch, len(products), func(lib *library, statuses *C.sk_status) {
+		C.sk_go_add_many(lib.engine, scratch.base(), &cProducts[0], C.size_t(len(products)),
+			statuses)
+	})
+}
+
+// errorBatch runs a batch of n requests, made ready in scratch, through
+// cross, its one call into the library, which writes a status for each:
+// it returns the error of each request, nil where it succeeded, and
+// ErrClosed when the engine closed while the batch ran. On an engine closed
+// before it, or an empty batch, cross is not called.
+func (e *Engine) errorBatch(scratch *batchScratch, n int,
+	cross func(lib *library, statuses *C.sk_status)) ([]error, error) {
+	statuses := grow(&scratch.statuses, n)
 	lib, err := e.enter()
 	if err != nil {
 		return nil, err
 	}
-	if len(orders) == 0 {
+	if n == 0 {
 		return []error{}, nil
 	}
 
-	C.sk_go_confirm_many(lib.engine, scratch.base(), &spans[0], C.size_t(len(orders)), &statuses[0])
+	cross(lib, &statuses[0])
 	e.leave(lib)
-	results := make([]error, len(orders))
+	results := make([]error, len(statuses))
 	for i, status := range statuses {
 		// errorOf's nil *Error must not become a non-nil error.
 		if err := errorOf(status); err != nil {
@@ -196,6 +264,7 @@ func (e *Engine) ConfirmMany(orders []string) ([]error, error) {
 type batchScratch struct {
 	bytes     []byte
 	requests  []C.sk_go_request
+	products  []C.sk_go_product
 	deadlines []C.sk_deadline
 	spans     []C.sk_go_span
 	statuses  []C.sk_status
@@ -218,8 +287,8 @@ func getScratch() *batchScratch {
 }
 
 func putScratch(scratch *batchScratch) {
-	arrays := max(cap(scratch.requests), cap(scratch.deadlines), cap(scratch.spans),
-		cap(scratch.statuses))
+	arrays := max(cap(scratch.requests), cap(scratch.products), cap(scratch.deadlines),
+		cap(scratch.spans), cap(scratch.statuses))
 	if cap(scratch.bytes) <= pooledBytes && arrays <= pooledRequests {
 		scratchPool.Put(scratch)
 	}

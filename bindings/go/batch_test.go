@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,6 +219,60 @@ func TestBatchesAcrossChunksAnswerAsSingleCalls(t *testing.T) {
 	sameAftermath(t, batched, single)
 }
 
+// AddProducts answers each product as AddProduct would, across chunks of
+// the batch's way into C, including products whose id the same batch took.
+func TestAddProductsAnswersAsAddProductDoes(t *testing.T) {
+	batched, single := twinEngines(t)
+	var products []NewProduct
+	for i := 0; i < 300; i++ {
+		id := fmt.Sprintf("p%d", i%140)
+		product := map[int]NewProduct{
+			0: {id, "Product", int64(i)},
+			1: {id, "", 0},
+			2: {id, "Bad\x00name", 1},
+			3: {id, strings.Repeat("n", 1025), 1},
+			4: {id, "Product", -1},
+			5: {id, "Product", math.MinInt64},
+			6: {"kettle", "Taken", 1},
+		}[i%7]
+		products = append(products, product)
+	}
+	for i, bad := range badIDs {
+		products = append(products, NewProduct{bad.id, fmt.Sprintf("Bad id %d", i), 1})
+	}
+	results, err := batched.AddProducts(products)
+	if err != nil {
+		t.Fatalf("AddProducts: %v", err)
+	}
+	if len(results) != len(products) {
+		t.Fatalf("%d results for %d products", len(results), len(products))
+	}
+	added, taken := 0, 0
+	for i, product := range products {
+		err := single.AddProduct(product.ID, product.Name, product.OnHand)
+		if results[i] != err {
+			t.Errorf("product %d (%.20q, %.20q, %d): batch gave %v, AddProduct gave %v",
+				i, product.ID, product.Name, product.OnHand, results[i], err)
+		}
+		if errors.Is(err, ErrProductExists) && product.ID != "kettle" {
+			taken++
+		}
+		if err == nil {
+			added++
+			got, err := batched.Stock(product.ID)
+			if err != nil || got.OnHand != product.OnHand {
+				t.Errorf("product %d added with %+v, %v; want %d on hand", i, got, err,
+					product.OnHand)
+			}
+		}
+	}
+	// Products 140 on reuse the ids of those 140 places before them.
+	if added < 30 || taken < 30 {
+		t.Errorf("%d products added and %d refused as taken by the batch itself", added, taken)
+	}
+	sameAftermath(t, batched, single)
+}
+
 func TestBatchesOnAClosedEngine(t *testing.T) {
 	engine := newTestEngine(t, Options{})
 	mustAdd(t, engine, "kettle", 5)
@@ -226,6 +281,9 @@ func TestBatchesOnAClosedEngine(t *testing.T) {
 	}
 	if confirmed, err := engine.ConfirmMany(nil); err != nil || len(confirmed) != 0 {
 		t.Errorf("an empty batch gave %v, %v", confirmed, err)
+	}
+	if added, err := engine.AddProducts(nil); err != nil || len(added) != 0 {
+		t.Errorf("an empty batch gave %v, %v", added, err)
 	}
 	if err := engine.Close(); err != nil {
 		t.Fatal(err)
@@ -239,6 +297,10 @@ func TestBatchesOnAClosedEngine(t *testing.T) {
 	confirmed, err := engine.ConfirmMany([]string{"o1"})
 	if confirmed != nil || !errors.Is(err, ErrClosed) {
 		t.Errorf("ConfirmMany after Close gave %v, %v", confirmed, err)
+	}
+	added, err := engine.AddProducts([]NewProduct{{"mug", "Mug", 1}})
+	if added != nil || !errors.Is(err, ErrClosed) {
+		t.Errorf("AddProducts after Close gave %v, %v", added, err)
 	}
 }
 

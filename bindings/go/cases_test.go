@@ -265,6 +265,8 @@ func (c *caseRun) do(op string, args []string) (string, error) {
 	case "close":
 		c.arity(op, args, 0)
 		return "ok", e.Close()
+	case "add_many":
+		return c.addMany(args)
 	case "block_many":
 		return c.blockMany(args)
 	case "confirm_many":
@@ -335,6 +337,25 @@ func (c *caseRun) blockMany(args []string) (string, error) {
 	}
 	results, err := c.engine.BlockMany(requests)
 	return answers(len(results), func(i int) error { return results[i].Err }), err
+}
+
+// addMany runs an add_many step, PRODUCT NAME COUNT triples, as one
+// AddProducts.
+func (c *caseRun) addMany(args []string) (string, error) {
+	if len(args) == 0 || len(args)%3 != 0 || len(args) > 3*maxBatch {
+		c.fatalf("add_many takes 1 to %d product/name/count triples", maxBatch)
+	}
+	var products []stockkeeper.NewProduct
+	for i := 0; i < len(args); i += 3 {
+		onHand, err := c.number(args[i+2])
+		if err != nil {
+			return "", err
+		}
+		products = append(products,
+			stockkeeper.NewProduct{ID: c.id(args[i]), Name: c.id(args[i+1]), OnHand: onHand})
+	}
+	results, err := c.engine.AddProducts(products)
+	return answers(len(results), func(i int) error { return results[i] }), err
 }
 
 // answers renders a batch's results as the file writes them: ok, or the

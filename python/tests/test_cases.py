@@ -143,6 +143,27 @@ def block_many(engine: stockkeeper.Engine, tokens: list[str]) -> list[str]:
     return answers(engine.block_many(requests))
 
 
+def add_many(engine: stockkeeper.Engine, tokens: list[str]) -> list[str]:
+    """`add_products` answers up to the first product refused, raising for
+    it with how many it added: the runner goes on past it, so that every
+    product gets its answer, as a batch's statuses give them elsewhere."""
+    assert tokens and len(tokens) % 3 == 0, f"products must be triples: {tokens}"
+    assert len(tokens) <= 3 * MAX_BATCH, f"a batch step has at most {MAX_BATCH} products"
+    products = [
+        (text(tokens[i]), text(tokens[i + 1]), number(tokens[i + 2]))
+        for i in range(0, len(tokens), 3)
+    ]
+    got: list[str] = []
+    while len(got) < len(products):
+        try:
+            got += ["ok"] * engine.add_products(products[len(got):])
+        except stockkeeper.StockkeeperError as error:
+            if error.code == "closed" and not got:
+                raise
+            got += ["ok"] * error.added + [error.code]
+    return got
+
+
 def confirm_many(engine: stockkeeper.Engine, tokens: list[str]) -> list[str]:
     assert 0 < len(tokens) <= MAX_BATCH, f"a batch step has 1 to {MAX_BATCH} orders"
     return answers(engine.confirm_many([text(order) for order in tokens]))
@@ -182,6 +203,7 @@ def perform(engine: stockkeeper.Engine, step: Step) -> list[str]:
         "advance": lambda: [str(engine.advance(seconds(a[0])))],
         "release": lambda: [str(engine.release_expired())],
         "close": lambda: done(engine.close),
+        "add_many": lambda: add_many(engine, a),
         "block_many": lambda: block_many(engine, a),
         "confirm_many": lambda: confirm_many(engine, a),
     }

@@ -7,7 +7,7 @@ use super::{SkEngine, SkLine, SkStatus};
 use crate::engine::{Engine, Entered};
 use crate::error::ErrorCode;
 use crate::order::Line;
-use crate::validate::{check_id, check_line, quantity_for_engine};
+use crate::validate::{check_id, check_line, count_from_signed, quantity_for_engine};
 
 /// Runs the body of an export: maps its error to a status and catches any
 /// panic, so that none unwinds into C.
@@ -110,6 +110,23 @@ pub(super) unsafe fn block_ids<'a>(
     let product = unsafe { text(product, product_len) }
         .map_err(|status| check_id(order).err().map_or(status, SkStatus::from))?;
     Ok((order, product))
+}
+
+/// The arguments of `sk_product_add`, read in order: the id, the name, the
+/// count.
+///
+/// # Safety
+/// As [`text`], for each string.
+pub(super) unsafe fn product_args<'a>(
+    id: *const u8,
+    id_len: usize,
+    name: *const u8,
+    name_len: usize,
+    on_hand: i64,
+) -> Result<(&'a str, &'a str, u64), SkStatus> {
+    // SAFETY: as the caller vouches.
+    let (id, name) = unsafe { (text(id, id_len)?, name_text(name, name_len)?) };
+    Ok((id, name, count_from_signed(on_hand)?))
 }
 
 /// A product's name, read as [`text`] reads it; one too long to read is a

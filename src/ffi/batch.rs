@@ -1,11 +1,11 @@
-//! Batches: many blocks or confirms in one call, each request answered as
+//! Batches: many products added, or blocks or confirms, in one call, each request answered as
 //! its single call would answer it, and the batch read ahead
 //! ([`Engine::read_ahead`]) so that the cache misses of consecutive
 //! requests overlap.
 
 use std::slice;
 
-use super::args::{block_ids, call, can_be_array, engine_of, refused_input, text};
+use super::args::{block_ids, call, can_be_array, engine_of, product_args, refused_input, text};
 use super::{hold_time, SkDeadline, SkEngine, SkStatus, SkText};
 use crate::ahead::Lookup;
 use crate::engine::Engine;
@@ -68,6 +68,46 @@ pub unsafe extern "C" fn sk_order_block_many(
     };
     let lookup = |(order, product, _)| Lookup::Block { product, order };
     run_batch(engine, requests, count, statuses, read, lookup, run)
+}
+
+/// One product of a batch for `sk_product_add_many`: the arguments of one
+/// `sk_product_add`, read as it reads them.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SkProductRequest {
+    pub id: *const u8,
+    pub id_len: usize,
+    pub name: *const u8,
+    pub name_len: usize,
+    pub on_hand: i64,
+}
+
+/// Adds every product in turn, exactly as `sk_product_add` would, and
+/// writes what each gave into `statuses[i]`: a product refused (its id
+/// taken, by an earlier product of the same batch too) leaves the others
+/// alone. Returns as `sk_order_block_many` returns. For a catalogue load:
+/// the batch is read ahead, and threads each adding a batch of their own
+/// run side by side.
+///
+/// # Safety
+/// `engine` must be NULL or a live handle; `products` NULL or readable for
+/// `count` products, each naming an id and a name readable for their
+/// lengths; `statuses` NULL or writable for `count` statuses, overlapping
+/// neither the strings nor `products`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_product_add_many(
+    engine: *mut SkEngine,
+    products: *const SkProductRequest,
+    count: usize,
+    statuses: *mut SkStatus,
+) -> SkStatus {
+    let read = |p: &SkProductRequest| {
+        // SAFETY: each product's strings are readable, as the caller vouches.
+        unsafe { product_args(p.id, p.id_len, p.name, p.name_len, p.on_hand) }
+    };
+    let run =
+        |engine: &Engine, _: usize, (id, name, on_hand)| Ok(engine.add_product(id, name, on_hand)?);
+    run_batch(engine, products, count, statuses, read, |(id, _, _)| Lookup::Product(id), run)
 }
 
 /// Confirms every order in turn, exactly as `sk_order_confirm` would, and

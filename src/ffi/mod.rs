@@ -31,17 +31,20 @@ use std::ffi::c_char;
 use std::time::{Duration, UNIX_EPOCH};
 
 use self::args::{
-    block_ids, call, engine_and_text, engine_of, handle_of, line_args, name_text, optional,
-    order_text, read_by_id, refused_input, required, text, text_for,
+    block_ids, call, engine_and_text, engine_of, handle_of, line_args, optional, order_text,
+    product_args, read_by_id, refused_input, required, text_for,
 };
-pub use self::batch::{sk_order_block_many, sk_order_confirm_many, SkBlockRequest};
+pub use self::batch::{
+    sk_order_block_many, sk_order_confirm_many, sk_product_add_many, SkBlockRequest,
+    SkProductRequest,
+};
 pub use self::observe::{SkEvent, SkEventCallback, SkEventKind, SkEventLine, SkText};
 pub use self::status::SkStatus;
 use crate::clock::ClockKind;
 use crate::engine::{Engine, Options};
 use crate::error::Error;
 use crate::order::{Deadline, OrderState, OrderStatus, Stock};
-use crate::validate::{count_from_signed, quantity_for_engine, summed_past_max};
+use crate::validate::{quantity_for_engine, summed_past_max};
 
 /// An engine. Opaque: reached only through pointers the library hands out.
 pub struct SkEngine {
@@ -367,9 +370,8 @@ pub unsafe extern "C" fn sk_product_add(
 ) -> SkStatus {
     call(|| {
         let engine = engine_of(engine)?;
-        let input =
-            || Ok((text(id, id_len)?, name_text(name, name_len)?, count_from_signed(on_hand)?));
-        let (id, name, on_hand) = input().map_err(|status| refused_input(&engine, status))?;
+        let (id, name, on_hand) = product_args(id, id_len, name, name_len, on_hand)
+            .map_err(|status| refused_input(&engine, status))?;
         Ok(engine.add_product(id, name, on_hand)?)
     })
 }

@@ -581,6 +581,35 @@ static enum step_result block_many(const struct run *run, struct args *args,
   return result;
 }
 
+/* `product name count` triples through sk_product_add_many. */
+static enum step_result add_many(const struct run *run, struct args *args,
+                                 struct outcome *out) {
+  int count = args->count / 3;
+  if (args->count % 3 != 0 || count > MAX_BATCH) {
+    complain(run, "expected at most %d `product name count` triples", MAX_BATCH);
+    return STEP_BROKEN;
+  }
+  sk_product_request products[MAX_BATCH];
+  enum step_result result = STEP_RAN;
+  for (int i = 0; i < count && result == STEP_RAN; i++) {
+    const struct bytes *id = id_arg(run, args, 3 * i);
+    const struct bytes *name = id == NULL ? NULL : id_arg(run, args, 3 * i + 1);
+    if (name == NULL) {
+      return STEP_BROKEN;
+    }
+    products[i] = (sk_product_request){id->data, id->len, name->data, name->len, 0};
+    int_arg(run, args, 3 * i + 2, &products[i].on_hand, &result);
+  }
+  if (result == STEP_RAN) {
+    sk_status statuses[MAX_BATCH];
+    out->status = sk_product_add_many(run->engine, products, (size_t)count, statuses);
+    if (out->status == SK_STATUS_OK) {
+      batch_answer(statuses, count, out);
+    }
+  }
+  return result;
+}
+
 /* Order ids through sk_order_confirm_many. */
 static enum step_result confirm_many(const struct run *run, struct args *args,
                                      struct outcome *out) {
@@ -623,7 +652,7 @@ static const struct op ops[] = {
     {"extend", 2, true, ANSWER_OK, 0},        {"status", 1, true, ANSWER_STATE, 0},
     {"advance", 1, false, ANSWER_NUMBERS, 1}, {"release", 0, false, ANSWER_NUMBERS, 1},
     {"close", 0, false, ANSWER_OK, 0},        {"block_many", -3, false, ANSWER_EACH, 0},
-    {"confirm_many", -1, false, ANSWER_EACH, 0},
+    {"confirm_many", -1, false, ANSWER_EACH, 0}, {"add_many", -3, false, ANSWER_EACH, 0},
 };
 
 /* The operation a step names, with its argument count checked; NULL otherwise. */
@@ -734,6 +763,8 @@ static enum step_result perform(const struct run *run, const struct op *op, stru
     return block_many(run, args, out);
   } else if (strcmp(op->name, "confirm_many") == 0) {
     return confirm_many(run, args, out);
+  } else if (strcmp(op->name, "add_many") == 0) {
+    return add_many(run, args, out);
   }
   return STEP_RAN;
 }

@@ -2207,6 +2207,82 @@ static void test_batches(void) {
   sk_engine_free(batch);
 }
 
+static void test_product_batches(void) {
+  /* Products of every kind, long enough for the batch to be read ahead. */
+  sk_product_request products[40];
+  char ids[40][8];
+  static char long_name[1026];
+  memset(long_name, 'n', sizeof long_name - 1);
+  for (size_t i = 0; i < COUNT_OF(products); i++) {
+    snprintf(ids[i], sizeof ids[i], "p%zu", i % 30);
+    products[i] = (sk_product_request){B(ids[i]), strlen(ids[i]), S("Product"), (int64_t)i};
+  }
+  products[2].id_len = 0;
+  products[4].id = NULL;
+  products[6] = (sk_product_request){S("p\x80"), S("Bad id"), 1};
+  products[8] = (sk_product_request){B("p8\0"), 3, S("Nul in id"), 1};
+  products[10].name = B("Bad\0name");
+  products[10].name_len = 8;
+  products[12].name = B(long_name);
+  products[12].name_len = 1025;
+  products[14].on_hand = -1;
+  products[16].on_hand = INT64_MIN;
+  products[18].name = NULL;
+  products[18].name_len = 0;
+  products[20] = (sk_product_request){S("kettle"), S("Taken"), 1};
+
+  sk_engine *single = batch_engine(), *batch = batch_engine();
+  sk_status want[40], got[40];
+  POISON_OUT(got);
+  for (size_t i = 0; i < COUNT_OF(products); i++) {
+    const sk_product_request *p = &products[i];
+    want[i] = sk_product_add(single, p->id, p->id_len, p->name, p->name_len, p->on_hand);
+  }
+  CHECK_STATUS(sk_product_add_many(batch, products, COUNT_OF(products), got), SK_STATUS_OK);
+  CHECK(memcmp(want, got, sizeof want) == 0);
+  CHECK(got[0] == SK_STATUS_OK && got[18] == SK_STATUS_OK && got[30] == SK_STATUS_PRODUCT_EXISTS);
+  CHECK(got[2] == SK_STATUS_EMPTY_ID && got[4] == SK_STATUS_NULL_ARGUMENT);
+  CHECK(got[6] == SK_STATUS_INVALID_UTF8 && got[8] == SK_STATUS_ID_CONTAINS_NUL);
+  CHECK(got[10] == SK_STATUS_INVALID_NAME && got[12] == SK_STATUS_INVALID_NAME);
+  CHECK(got[14] == SK_STATUS_INVALID_QUANTITY && got[16] == SK_STATUS_INVALID_QUANTITY);
+  CHECK(got[20] == SK_STATUS_PRODUCT_EXISTS);
+  sk_metrics single_metrics, batch_metrics;
+  CHECK_STATUS(sk_engine_metrics(single, &single_metrics), SK_STATUS_OK);
+  CHECK_STATUS(sk_engine_metrics(batch, &batch_metrics), SK_STATUS_OK);
+  CHECK(memcmp(&single_metrics, &batch_metrics, sizeof single_metrics) == 0);
+  sk_stock stock;
+  CHECK_STATUS(sk_product_stock(batch, S("p5"), &stock), SK_STATUS_OK);
+  CHECK(stock.on_hand == 5 && stock.available == 5);
+  CHECK_STATUS(sk_product_stock(batch, S("kettle"), &stock), SK_STATUS_OK);
+  CHECK(stock.on_hand == 20);
+
+  /* Bad batches add nothing and write nothing. */
+  sk_product_request more = {S("spare"), S("Spare"), 5};
+  int64_t available = 0;
+  POISON_OUT(got);
+  CHECK_STATUS(sk_product_add_many(NULL, &more, 1, got), SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_product_add_many(batch, NULL, 1, got), SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_product_add_many(batch, &more, 1, NULL), SK_STATUS_NULL_ARGUMENT);
+  CHECK_STATUS(sk_product_add_many(batch, &more, SIZE_MAX, got), SK_STATUS_OVERFLOW);
+  CHECK_UNTOUCHED(got);
+  CHECK_STATUS(sk_product_available(batch, S("spare"), &available),
+               SK_STATUS_UNKNOWN_PRODUCT);
+  CHECK_STATUS(sk_product_add_many(batch, NULL, 0, NULL), SK_STATUS_OK);
+  CHECK_STATUS(sk_product_add_many(batch, &more, 1, got), SK_STATUS_OK);
+  CHECK(got[0] == SK_STATUS_OK);
+  CHECK_STATUS(sk_product_available(batch, S("spare"), &available), SK_STATUS_OK);
+  CHECK(available == 5);
+
+  /* A closed engine refuses the batch whole. */
+  sk_engine_close(batch);
+  POISON_OUT(got);
+  CHECK_STATUS(sk_product_add_many(batch, &more, 1, got), SK_STATUS_CLOSED);
+  CHECK_STATUS(sk_product_add_many(batch, NULL, 1, NULL), SK_STATUS_CLOSED);
+  CHECK_UNTOUCHED(got);
+  sk_engine_free(single);
+  sk_engine_free(batch);
+}
+
 /* ---- Runner ----------------------------------------------------------- */
 
 static const struct {
@@ -2219,6 +2295,7 @@ static const struct {
     {"engine_new_and_free", test_engine_new_and_free},
     {"engine_clock", test_engine_clock},
     {"product_add", test_product_add},
+    {"product_batches", test_product_batches},
     {"product_reads", test_product_reads},
     {"product_update", test_product_update},
     {"block", test_block},
