@@ -158,6 +158,11 @@ impl PyEngine {
         products: &Bound<'_, PyAny>,
         added: &mut usize,
     ) -> PyResult<()> {
+        // As a batch of blocks does: a closed engine raises even for no
+        // products, and before any is read.
+        if self.engine.is_closed() {
+            return Err(to_py(Error::Closed));
+        }
         let mut products = products.try_iter()?;
         let mut chunk = Vec::with_capacity(BULK_CHUNK);
         loop {
@@ -258,7 +263,9 @@ impl PyEngine {
     /// exception's `added` attribute says how many they are, so that a load
     /// from a list can resume past them (an iterator has been read up to
     /// 4,096 triples further). An error raised by the iterable itself
-    /// carries `added` too, when its type takes attributes.
+    /// carries `added` too, when its type takes attributes. Each chunk of
+    /// triples is added with the GIL released and read ahead, so threads
+    /// loading parts of a catalogue overlap in the engine.
     fn add_products(&self, py: Python<'_>, products: &Bound<'_, PyAny>) -> PyResult<usize> {
         let mut added = 0;
         self.add_each(py, products, &mut added).inspect_err(|err| {

@@ -279,7 +279,9 @@ class Engine:
         """Adds every `(product_id, name, on_hand)` triple in order; returns
         how many it added. Stops at the first refused triple, raising; the
         triples before it stay added, and the exception's `added` attribute
-        counts them (an iterator has been read up to 4,096 triples further)."""
+        counts them (an iterator has been read up to 4,096 triples further).
+        Each chunk of triples is added with the GIL released and read ahead,
+        so threads loading parts of a catalogue overlap in the engine."""
     def product_name(self, product_id: str) -> str:
         """The product's name."""
     def available(self, product_id: str) -> int:

@@ -652,6 +652,8 @@ def test_close_is_idempotent_and_later_calls_raise(kettle: Engine) -> None:
     calls: list[Callable[[], Any]] = [
         lambda: kettle.add_product("p", "P", 1),
         lambda: kettle.add_products([("p", "P", 1)]),
+        lambda: kettle.add_products([]),
+        lambda: kettle.add_products([("", "P", -1)]),
         lambda: kettle.available("kettle"),
         lambda: kettle.stock("kettle"),
         lambda: kettle.product_name("kettle"),

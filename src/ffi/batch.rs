@@ -1,6 +1,6 @@
-//! Batches: many products added, or blocks or confirms, in one call, each request answered as
-//! its single call would answer it, and the batch read ahead
-//! ([`Engine::read_ahead`]) so that the cache misses of consecutive
+//! Batches: many products added, or blocks or confirms, in one call, each
+//! request answered as its single call would answer it, and the batch read
+//! ahead ([`Engine::read_ahead`]) so that the cache misses of consecutive
 //! requests overlap.
 
 use std::slice;
