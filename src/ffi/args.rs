@@ -77,6 +77,12 @@ pub(super) unsafe fn text<'a>(ptr: *const u8, len: usize) -> Result<&'a str, SkS
     // SAFETY: the caller vouches for len readable bytes at ptr, and len is
     // small enough to be a valid slice length.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
+    // Ids are mostly ASCII, which is UTF-8 as it is, and a word at a time
+    // tells it; the full check goes byte by byte over a short id.
+    if bytes.is_ascii() {
+        // SAFETY: every byte is ASCII, so the bytes are UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
     std::str::from_utf8(bytes).map_err(|_| SkStatus::InvalidUtf8)
 }
 
@@ -284,5 +290,28 @@ mod tests {
         );
         // SAFETY: as above; nothing else uses it any more.
         unsafe { sk_engine_free(handle) };
+    }
+
+    /// ASCII takes the short way, anything else the full check, which still
+    /// refuses every kind of bad UTF-8, wherever in the string it starts.
+    #[test]
+    fn text_reads_what_is_utf8_and_refuses_the_rest() {
+        // SAFETY: each slice is readable for its length.
+        let read = |bytes: &[u8]| unsafe { text(bytes.as_ptr(), bytes.len()) };
+        for good in ["", "a", "sku-0000000001", "ord-é", "日本", "a\0b", "\u{10FFFF}"] {
+            assert_eq!(read(good.as_bytes()), Ok(good));
+        }
+        let bad: [&[u8]; 6] =
+            [b"\xff", b"\xc3", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80", b"\xf4\x90"];
+        for tail in bad {
+            for prefix in ["", "a", "sku-00000000000000000001"] {
+                let bytes = [prefix.as_bytes(), tail].concat();
+                assert_eq!(read(&bytes), Err(SkStatus::InvalidUtf8), "{bytes:?}");
+            }
+        }
+        // SAFETY: NULL is allowed, and read only with a length of 0.
+        assert_eq!(unsafe { text(ptr::null(), 0) }, Ok(""));
+        // SAFETY: as above; a NULL with a length is refused unread.
+        assert_eq!(unsafe { text(ptr::null(), 1) }, Err(SkStatus::NullArgument));
     }
 }
