@@ -20,8 +20,8 @@ package stockkeeper
 // 	int64_t on_hand;
 // } sk_go_product;
 //
-// // NULL for an empty id, which the library reads as "" (and refuses), as
-// // cBytes passes it for a single call.
+// // NULL for an empty string, which the library reads as "" (refused as an
+// // id, taken as a name), as cBytes passes it for a single call.
 // static const uint8_t *sk_go_at(const uint8_t *bytes, sk_go_span span) {
 // 	return span.len == 0 ? NULL : bytes + span.at;
 // }
@@ -156,19 +156,18 @@ func (e *Engine) blockMany(requests []BlockRequest, holdTime uint64) ([]Blocked,
 			quantity: C.int64_t(request.Quantity),
 		}
 	}
-	statuses := grow(&scratch.statuses, len(requests))
 	deadlines := grow(&scratch.deadlines, len(requests))
-	lib, err := e.enter()
+	cross := func(lib *library, statuses *C.sk_status) {
+		C.sk_go_block_many(lib.engine, scratch.base(), &cRequests[0], C.size_t(len(requests)),
+			C.uint64_t(holdTime), statuses, &deadlines[0])
+	}
+	statuses, err := e.crossBatch(scratch, len(requests), cross)
 	if err != nil {
 		return nil, err
 	}
 	if len(requests) == 0 {
 		return []Blocked{}, nil
 	}
-
-	C.sk_go_block_many(lib.engine, scratch.base(), &cRequests[0], C.size_t(len(requests)),
-		C.uint64_t(holdTime), &statuses[0], &deadlines[0])
-	e.leave(lib)
 	results := make([]Blocked, len(requests))
 	for i, status := range statuses {
 		if err := errorOf(status); err != nil {
@@ -235,17 +234,13 @@ func (e *Engine) AddProducts(products []NewProduct) ([]error, error) {
 // before it, or an empty batch, cross is not called.
 func (e *Engine) errorBatch(scratch *batchScratch, n int,
 	cross func(lib *library, statuses *C.sk_status)) ([]error, error) {
-	statuses := grow(&scratch.statuses, n)
-	lib, err := e.enter()
+	statuses, err := e.crossBatch(scratch, n, cross)
 	if err != nil {
 		return nil, err
 	}
 	if n == 0 {
 		return []error{}, nil
 	}
-
-	cross(lib, &statuses[0])
-	e.leave(lib)
 	results := make([]error, len(statuses))
 	for i, status := range statuses {
 		// errorOf's nil *Error must not become a non-nil error.
@@ -256,8 +251,29 @@ func (e *Engine) errorBatch(scratch *batchScratch, n int,
 	return results, closedDuring(statuses[len(statuses)-1])
 }
 
-// batchScratch is the memory a batch hands to C: its ids gathered into one
-// byte slice, which the requests point into by offset (Go memory handed to
+// crossBatch makes room in scratch for the statuses of a batch of n
+// requests, made ready there, and hands it to cross, its one call into the
+// library, which writes a status for each. On an engine closed before it,
+// it returns the error; on an empty batch, no statuses. In neither case is
+// cross called.
+func (e *Engine) crossBatch(scratch *batchScratch, n int,
+	cross func(lib *library, statuses *C.sk_status)) ([]C.sk_status, error) {
+	statuses := grow(&scratch.statuses, n)
+	lib, err := e.enter()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return statuses, nil
+	}
+
+	cross(lib, &statuses[0])
+	e.leave(lib)
+	return statuses, nil
+}
+
+// batchScratch is the memory a batch hands to C: its ids (and names)
+// gathered into one byte slice, which the requests point into by offset (Go memory handed to
 // C may hold no Go pointers), and the arrays C writes the outcomes to. A
 // pool keeps it from one batch to the next, so that a batch allocates only
 // the results it returns.

@@ -131,13 +131,19 @@ impl PyEngine {
         lookup: impl Fn(&'r R) -> Lookup<'r> + Send,
         run: impl Fn(&R) -> Result<bool, Error> + Send,
     ) -> PyResult<Vec<bool>> {
-        // A closed engine raises even for a batch whose every request would
-        // be refused before reaching it.
-        if self.engine.is_closed() {
-            return Err(to_py(Error::Closed));
-        }
+        self.open_for_batch()?;
         let ahead = || self.engine.read_ahead(requests, lookup).map(run).collect::<Result<_, _>>();
         py.detach(ahead).map_err(to_py)
+    }
+
+    /// Raises EngineClosed on a closed engine: a batch does, even one whose
+    /// every request would be refused before it reached the engine, or one
+    /// with no requests, and before it reads any.
+    fn open_for_batch(&self) -> PyResult<()> {
+        match self.engine.is_closed() {
+            true => Err(to_py(Error::Closed)),
+            false => Ok(()),
+        }
     }
 
     /// An argument's value, or its refusal raised through the engine, which
@@ -158,11 +164,7 @@ impl PyEngine {
         products: &Bound<'_, PyAny>,
         added: &mut usize,
     ) -> PyResult<()> {
-        // As a batch of blocks does: a closed engine raises even for no
-        // products, and before any is read.
-        if self.engine.is_closed() {
-            return Err(to_py(Error::Closed));
-        }
+        self.open_for_batch()?;
         let mut products = products.try_iter()?;
         let mut chunk = Vec::with_capacity(BULK_CHUNK);
         loop {

@@ -184,7 +184,7 @@ def build(data: Path) -> str:
         for threads in (1, 2):
             rows.append(("load 5M products", "load", {"threads": threads, "ahead": 0}, None))
         for threads in (1, 2):
-            rows.append(("load 5M products, read ahead (reference: one by one)", "load",
+            rows.append(("load 5M products, read ahead (reference: one product a call)", "load",
                          {"threads": threads, "ahead": 1}, {"threads": threads, "ahead": 0}))
         for name in ("reads-uniform", "reads-zipf"):
             for threads in (1, 2):
