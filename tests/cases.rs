@@ -301,71 +301,66 @@ fn answer<T>(result: stockkeeper::Result<T>) -> &'static str {
     result.map_or_else(|err| err.code().name(), |_| "ok")
 }
 
-fn block_lookup<'a>((product, _, order): &'a (String, u64, String)) -> Lookup<'a> {
-    Lookup::Block { product, order }
-}
-
-fn order_lookup<'a>(&order: &&'a str) -> Lookup<'a> {
-    Lookup::Order(order)
-}
-
 /// The most requests a batch step may have (tests/cases/README.md).
 const MAX_BATCH: usize = 64;
 
-/// A batch of blocks, `order product quantity` triples, read ahead as a
-/// front door reads its batches; a closed engine refuses it whole.
-fn block_many(engine: &Engine, args: &[String]) -> Step<Got> {
-    if args.is_empty() || args.len() % 3 != 0 || args.len() > 3 * MAX_BATCH {
-        return malformed(format!("expected 1 to {MAX_BATCH} `order product quantity` triples"));
+/// A batch step: 1 to [`MAX_BATCH`] requests of `width` tokens each (`what`
+/// names them), each decoded by `read`, then run in turn by `run`, read
+/// ahead as `lookup` says, as a front door runs its batches; a closed engine
+/// refuses it whole.
+fn batch<T>(
+    engine: &Engine,
+    args: &[String],
+    (width, what): (usize, &str),
+    read: impl Fn(&[String]) -> Step<T>,
+    lookup: impl for<'a> Fn(&'a T) -> Lookup<'a>,
+    run: impl Fn(&T) -> &'static str,
+) -> Step<Got> {
+    if args.is_empty() || args.len() % width != 0 || args.len() > width * MAX_BATCH {
+        return malformed(format!("expected 1 to {MAX_BATCH} {what}"));
     }
-    let requests = args
-        .chunks(3)
-        .map(|r| Ok((decode_text(&r[1])?, to_u64(&r[2])?, decode_text(&r[0])?)))
-        .collect::<Step<Vec<_>>>()?;
+    let requests = args.chunks(width).map(read).collect::<Step<Vec<_>>>()?;
     if engine.is_closed() {
         return Ok(Got::Error("closed"));
     }
-    let block = |(product, quantity, order): &(String, u64, String)| {
-        answer(engine.block(product, *quantity, order, None))
-    };
-    Ok(Got::Each(engine.read_ahead(&requests, block_lookup).map(block).collect()))
+    Ok(Got::Each(engine.read_ahead(&requests, lookup).map(run).collect()))
+}
+
+fn block_lookup<'a>((product, _, order): &'a (String, u64, String)) -> Lookup<'a> {
+    Lookup::Block { product, order }
 }
 
 fn product_lookup<'a>((product, _, _): &'a (String, String, u64)) -> Lookup<'a> {
     Lookup::Product(product)
 }
 
-/// A batch of products added, `product name count` triples, read ahead as
-/// `block_many` reads its blocks.
+fn order_lookup((order,): &(String,)) -> Lookup<'_> {
+    Lookup::Order(order)
+}
+
+/// A batch of blocks, `order product quantity` triples.
+fn block_many(engine: &Engine, args: &[String]) -> Step<Got> {
+    let read = |r: &[String]| Ok((decode_text(&r[1])?, to_u64(&r[2])?, decode_text(&r[0])?));
+    let block = |(product, quantity, order): &(String, u64, String)| {
+        answer(engine.block(product, *quantity, order, None))
+    };
+    batch(engine, args, (3, "`order product quantity` triples"), read, block_lookup, block)
+}
+
+/// A batch of products added, `product name count` triples.
 fn add_many(engine: &Engine, args: &[String]) -> Step<Got> {
-    if args.is_empty() || args.len() % 3 != 0 || args.len() > 3 * MAX_BATCH {
-        return malformed(format!("expected 1 to {MAX_BATCH} `product name count` triples"));
-    }
-    let products = args
-        .chunks(3)
-        .map(|p| Ok((decode_text(&p[0])?, decode_text(&p[1])?, to_u64(&p[2])?)))
-        .collect::<Step<Vec<_>>>()?;
-    if engine.is_closed() {
-        return Ok(Got::Error("closed"));
-    }
+    let read = |p: &[String]| Ok((decode_text(&p[0])?, decode_text(&p[1])?, to_u64(&p[2])?));
     let add = |(id, name, on_hand): &(String, String, u64)| {
         answer(engine.add_product(id, name, *on_hand))
     };
-    Ok(Got::Each(engine.read_ahead(&products, product_lookup).map(add).collect()))
+    batch(engine, args, (3, "`product name count` triples"), read, product_lookup, add)
 }
 
-/// A batch of confirms, one order each, as `block_many` runs blocks.
+/// A batch of confirms, one order each.
 fn confirm_many(engine: &Engine, args: &[String]) -> Step<Got> {
-    if args.is_empty() || args.len() > MAX_BATCH {
-        return malformed(format!("expected 1 to {MAX_BATCH} orders"));
-    }
-    let orders = args.iter().map(|order| decode_text(order)).collect::<Step<Vec<_>>>()?;
-    if engine.is_closed() {
-        return Ok(Got::Error("closed"));
-    }
-    let orders: Vec<&str> = orders.iter().map(String::as_str).collect();
-    let confirm = |order: &&str| answer(engine.confirm(order));
-    Ok(Got::Each(engine.read_ahead(&orders, order_lookup).map(confirm).collect()))
+    let read = |o: &[String]| Ok((decode_text(&o[0])?,));
+    let confirm = |(order,): &(String,)| answer(engine.confirm(order));
+    batch(engine, args, (1, "orders"), read, order_lookup, confirm)
 }
 
 /// Runs one operation and reports what it gave, or why it could not run.

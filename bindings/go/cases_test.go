@@ -320,20 +320,35 @@ func (c *caseRun) block(args []string, hold time.Duration, ownHold bool) (string
 // maxBatch is the most requests a batch step may have (tests/cases/README.md).
 const maxBatch = 64
 
+// triples reads the arguments of batch step op as 1 to maxBatch triples
+// of two ids and a number (names says what they are), handing each to add;
+// it fails as c.number does on a number that cannot be given.
+func (c *caseRun) triples(op, names string, args []string,
+	add func(first, second string, n int64)) error {
+	if len(args) == 0 || len(args)%3 != 0 || len(args) > 3*maxBatch {
+		c.fatalf("%s takes 1 to %d %s triples", op, maxBatch, names)
+	}
+	for i := 0; i < len(args); i += 3 {
+		n, err := c.number(args[i+2])
+		if err != nil {
+			return err
+		}
+		add(c.id(args[i]), c.id(args[i+1]), n)
+	}
+	return nil
+}
+
 // blockMany runs a block_many step, ORDER PRODUCT QUANTITY triples, as
 // one BlockMany.
 func (c *caseRun) blockMany(args []string) (string, error) {
-	if len(args) == 0 || len(args)%3 != 0 || len(args) > 3*maxBatch {
-		c.fatalf("block_many takes 1 to %d order/product/quantity triples", maxBatch)
-	}
 	var requests []stockkeeper.BlockRequest
-	for i := 0; i < len(args); i += 3 {
-		quantity, err := c.number(args[i+2])
-		if err != nil {
-			return "", err
-		}
-		requests = append(requests,
-			stockkeeper.BlockRequest{Product: c.id(args[i+1]), Quantity: quantity, Order: c.id(args[i])})
+	add := func(order, product string, n int64) {
+		request := stockkeeper.BlockRequest{Product: product, Quantity: n, Order: order}
+		requests = append(requests, request)
+	}
+	err := c.triples("block_many", "order/product/quantity", args, add)
+	if err != nil {
+		return "", err
 	}
 	results, err := c.engine.BlockMany(requests)
 	return answers(len(results), func(i int) error { return results[i].Err }), err
@@ -342,17 +357,13 @@ func (c *caseRun) blockMany(args []string) (string, error) {
 // addMany runs an add_many step, PRODUCT NAME COUNT triples, as one
 // AddProducts.
 func (c *caseRun) addMany(args []string) (string, error) {
-	if len(args) == 0 || len(args)%3 != 0 || len(args) > 3*maxBatch {
-		c.fatalf("add_many takes 1 to %d product/name/count triples", maxBatch)
-	}
 	var products []stockkeeper.NewProduct
-	for i := 0; i < len(args); i += 3 {
-		onHand, err := c.number(args[i+2])
-		if err != nil {
-			return "", err
-		}
-		products = append(products,
-			stockkeeper.NewProduct{ID: c.id(args[i]), Name: c.id(args[i+1]), OnHand: onHand})
+	add := func(id, name string, n int64) {
+		products = append(products, stockkeeper.NewProduct{ID: id, Name: name, OnHand: n})
+	}
+	err := c.triples("add_many", "product/name/count", args, add)
+	if err != nil {
+		return "", err
 	}
 	results, err := c.engine.AddProducts(products)
 	return answers(len(results), func(i int) error { return results[i] }), err
