@@ -15,9 +15,14 @@
 //! instruction the steps would only cost, and none is taken.
 
 use crate::engine::Engine;
+use crate::validate::MAX_ID_BYTES;
 
 /// What a request of a batch will look up, for [`Engine::read_ahead`].
+///
+/// More kinds of lookup may come: a `match` on one needs an arm for the
+/// others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Lookup<'a> {
     /// A block of `product` for the new order `order`.
     Block { product: &'a str, order: &'a str },
@@ -28,6 +33,20 @@ pub enum Lookup<'a> {
     Product(&'a str),
     /// Nothing: a request that will be refused before it reaches the engine.
     Nothing,
+}
+
+impl Lookup<'_> {
+    /// Whether reading ahead fetches anything for it: not for `Nothing`, nor
+    /// for a request with an id the call will refuse for its length, which
+    /// would be hashed for nothing (a C batch may pass ids of any length).
+    fn fetches(self) -> bool {
+        let fits = |id: &str| !id.is_empty() && id.len() <= MAX_ID_BYTES;
+        match self {
+            Lookup::Block { product, order } => fits(product) && fits(order),
+            Lookup::Order(id) | Lookup::Product(id) => fits(id),
+            Lookup::Nothing => false,
+        }
+    }
 }
 
 /// The steps of reading ahead, each taken this many requests before the
@@ -103,7 +122,7 @@ where
     fn take(&self, steps: &[(Step, Option<Lookup<'_>>)]) {
         let due = || {
             let found = steps.iter().filter_map(|&(step, lookup)| Some((step, lookup?)));
-            found.filter(|&(_, lookup)| lookup != Lookup::Nothing)
+            found.filter(|&(_, lookup)| lookup.fetches())
         };
         let mut in_engine = false;
         for (step, lookup) in due() {
@@ -231,6 +250,26 @@ mod tests {
     fn items(len: usize) -> Vec<(u8, String, String)> {
         let item = |i: usize| ((i % 4) as u8, format!("p{}", i % 7), format!("o{}", i % 20));
         (0..len).map(item).collect()
+    }
+
+    #[test]
+    fn ids_the_call_refuses_for_their_length_are_not_fetched() {
+        let (long, longest) = ("i".repeat(MAX_ID_BYTES + 1), "i".repeat(MAX_ID_BYTES));
+        for (lookup, fetches) in [
+            (Lookup::Block { product: "p", order: "o" }, true),
+            (Lookup::Block { product: &longest, order: &longest }, true),
+            (Lookup::Block { product: &long, order: "o" }, false),
+            (Lookup::Block { product: "p", order: &long }, false),
+            (Lookup::Block { product: "", order: "o" }, false),
+            (Lookup::Order(&longest), true),
+            (Lookup::Order(&long), false),
+            (Lookup::Order(""), false),
+            (Lookup::Product("p"), true),
+            (Lookup::Product(&long), false),
+            (Lookup::Nothing, false),
+        ] {
+            assert_eq!(lookup.fetches(), fetches, "{lookup:?}");
+        }
     }
 
     #[test]

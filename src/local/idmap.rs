@@ -77,10 +77,16 @@ impl<T: Identified> IdMap<T> {
     /// the value of `hash` there, if one is: `fetch` is handed the value
     /// with the shard locked for reading. Values are told apart by their
     /// hash alone: one of another id with the same hash would only be
-    /// fetched for nothing.
+    /// fetched for nothing. As [`IdMap::fetch_place`], it takes the lock
+    /// only if it can at once: while another thread writes in the shard,
+    /// nothing is fetched, rather than reading ahead waiting on a lock the
+    /// call itself will wait on again.
     #[cfg(not(loom))]
     pub(super) fn fetch_value(&self, hash: u64, fetch: impl FnOnce(&T)) {
-        let table = self.map.shards()[self.map.determine_shard(hash as usize)].read();
+        let shard = &self.map.shards()[self.map.determine_shard(hash as usize)];
+        let Some(table) = shard.try_read() else {
+            return;
+        };
         if let Some(bucket) = table.find(hash, |(key, _)| key.hash == hash) {
             // SAFETY: the bucket was just found in the table, which the
             // guard keeps unchanged until the reference is gone.
