@@ -443,13 +443,15 @@ fn expiry(scale: Scale) {
     let placed = engine.now();
 
     let stop = AtomicBool::new(false);
-    let (released_at, (blocks, slow, confirms)) = thread::scope(|scope| {
+    let (released_at, (blocks, slow, confirms, slow_confirms)) = thread::scope(|scope| {
         let blocker = scope.spawn(|| {
             let (mut rng, mut id, mut order) = (Rng::new(501), String::new(), String::new());
             let mut blocks: Vec<(Duration, u64)> = Vec::new();
             let mut slow: Vec<(Duration, u64, Stall)> = Vec::new();
-            // Each confirm, timed on its own.
+            // Each confirm, timed on its own; a slow one is told apart by the
+            // counts read before its block, which took a microsecond or so.
             let mut confirms: Vec<(Duration, u64)> = Vec::new();
+            let mut slow_confirms: Vec<(Duration, u64, Stall)> = Vec::new();
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let product = product_id(rng.below(PRODUCTS), &mut id);
@@ -460,14 +462,18 @@ fn expiry(scale: Scale) {
                 let took = (engine.now() - start).as_nanos() as u64;
                 blocks.push((start, took));
                 if took > 1_000_000 {
-                    slow.push((start, took, switches.since()));
+                    slow.push((start, took, switches.since(took)));
                 }
                 let confirming = engine.now();
                 engine.confirm(order).unwrap();
-                confirms.push((confirming, (engine.now() - confirming).as_nanos() as u64));
+                let took = (engine.now() - confirming).as_nanos() as u64;
+                confirms.push((confirming, took));
+                if took > 1_000_000 {
+                    slow_confirms.push((confirming, took, switches.since(took)));
+                }
                 i += 1;
             }
-            (blocks, slow, confirms)
+            (blocks, slow, confirms, slow_confirms)
         });
         thread::sleep(deadline.saturating_sub(engine.now()));
         while engine.metrics().unwrap().expired < scale.expiring {
@@ -483,46 +489,46 @@ fn expiry(scale: Scale) {
         calls.iter().filter(|(at, _)| (from..to).contains(at)).map(|(_, ns)| *ns).collect()
     };
     let window = |from: Duration, to: Duration| within(&blocks, from, to);
-    // The confirms of a window: their p99, the worst, and how many took over
-    // 1 ms. No target names them; a confirm takes the locks that ending an
-    // order takes, as the releaser does, where a block takes those of
-    // starting one.
-    let confirmed = |record: &mut Record, from: Duration, to: Duration| {
-        let confirms = within(&confirms, from, to);
-        let over = confirms.iter().filter(|&&ns| ns > 1_000_000).count();
-        let latency = percentiles(confirms);
-        record
-            .num("confirm_p99_ns", latency.p99 as f64)
-            .num("confirm_max_ns", latency.max as f64)
-            .num("confirms_over_1ms", over as f64);
+    // A thread can be taken off a CPU for a millisecond or more on a shared
+    // machine whatever it runs; how often that happens in the quiet window
+    // is the baseline for how often it happens during the release. Each
+    // slow call is told apart by what took it off its CPU, if anything; the
+    // record's keys for them begin with `prefix`.
+    let over_1ms = |record: &mut Record,
+                    slow: &[(Duration, u64, Stall)],
+                    prefix: &str,
+                    from: Duration,
+                    to: Duration| {
+        let slow: Vec<_> = slow.iter().filter(|(at, _, _)| (from..to).contains(at)).collect();
+        record.num(&format!("{prefix}over_1ms"), slow.len() as f64);
+        for stall in [Stall::Waited, Stall::Preempted, Stall::Stolen, Stall::Ran] {
+            let these = slow.iter().filter(|(_, _, s)| *s == stall).map(|(_, ns, _)| *ns);
+            let (count, worst) = these.fold((0, 0), |(n, worst), ns| (n + 1, worst.max(ns)));
+            let name = stall.name();
+            record.num(&format!("{prefix}over_1ms_{name}"), f64::from(count));
+            record.num(&format!("{prefix}worst_{name}_ns"), worst as f64);
+        }
+    };
+    // The blocks of a window over 1 ms; then its confirms: their p99, the
+    // worst, and those over 1 ms. No target names confirms; a confirm takes
+    // the locks that ending an order takes, as the releaser does, where a
+    // block takes those of starting one.
+    let slow_calls = |record: &mut Record, from: Duration, to: Duration| {
+        over_1ms(record, &slow, "", from, to);
+        let latency = percentiles(within(&confirms, from, to));
+        record.num("confirm_p99_ns", latency.p99 as f64).num("confirm_max_ns", latency.max as f64);
+        over_1ms(record, &slow_confirms, "confirms_", from, to);
     };
     let quiet = window(placed, deadline);
     let during = window(deadline, released_at);
     let settled = released_at + scale.after_release;
     let after = window(released_at, settled);
     let release = released_at.saturating_sub(deadline);
-    // A thread can be taken off a CPU for a millisecond or more on a shared
-    // machine whatever it runs; how often that happens in the quiet window
-    // is the baseline for how often it happens during the release. Each
-    // slow block is told apart by what took it off its CPU, if anything.
-    let over_1ms = |record: &mut Record, from: Duration, to: Duration| {
-        let slow: Vec<_> = slow.iter().filter(|(at, _, _)| (from..to).contains(at)).collect();
-        record.num("over_1ms", slow.len() as f64);
-        for stall in [Stall::Waited, Stall::Preempted, Stall::Unswitched] {
-            let these = slow.iter().filter(|(_, _, s)| *s == stall).map(|(_, ns, _)| *ns);
-            let (count, worst) = these.fold((0, 0), |(n, worst), ns| (n + 1, worst.max(ns)));
-            let name = stall.name();
-            record.num(&format!("over_1ms_{name}"), f64::from(count));
-            record.num(&format!("worst_{name}_ns"), worst as f64);
-        }
-    };
     let mut record = Record::new("expiry-quiet", "engine");
-    over_1ms(&mut record, placed, deadline);
-    confirmed(&mut record, placed, deadline);
+    slow_calls(&mut record, placed, deadline);
     record.num("blocks", quiet.len() as f64).latency(percentiles(quiet)).print();
     let mut record = Record::new("expiry", "engine");
-    over_1ms(&mut record, deadline, released_at);
-    confirmed(&mut record, deadline, released_at);
+    slow_calls(&mut record, deadline, released_at);
     record
         .num("holds", scale.expiring as f64)
         .num("release_secs", release.as_secs_f64())
@@ -530,8 +536,7 @@ fn expiry(scale: Scale) {
         .latency(percentiles(during))
         .print();
     let mut record = Record::new("expiry-after", "engine");
-    over_1ms(&mut record, released_at, settled);
-    confirmed(&mut record, released_at, settled);
+    slow_calls(&mut record, released_at, settled);
     record
         .num("after_secs", scale.after_release.as_secs_f64())
         .num("blocks", after.len() as f64)
@@ -540,15 +545,20 @@ fn expiry(scale: Scale) {
 }
 
 /// What kept a slow call off its CPU, from the thread's own context switch
-/// counts: a switch it made itself (it slept: on a lock, or in the kernel,
-/// say on the process's memory map), one the scheduler forced on it (it was
-/// preempted, ready to run), or none (the time went inside the call, or to
-/// the machine under the system: a virtual CPU that is not running).
+/// counts and CPU clock: a switch it made itself (it slept: on a lock, or in
+/// the kernel, say on the process's memory map), one the scheduler forced
+/// on it (it was preempted, ready to run), or none. With no switch, the
+/// thread's CPU clock tells the rest apart: the kernel leaves out of it the
+/// time the machine under the system did not run the virtual CPU (steal
+/// time), so a call that got under half its time on that clock was stalled
+/// by the machine, and one that got more ran (in the call, or in the kernel
+/// on its behalf: page faults, interrupts).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stall {
     Waited,
     Preempted,
-    Unswitched,
+    Stolen,
+    Ran,
 }
 
 impl Stall {
@@ -556,29 +566,43 @@ impl Stall {
         match self {
             Stall::Waited => "waited",
             Stall::Preempted => "preempted",
-            Stall::Unswitched => "unswitched",
+            Stall::Stolen => "stolen",
+            Stall::Ran => "ran",
         }
     }
 }
 
-/// The calling thread's voluntary and involuntary context switches so far.
-struct Switches(libc::c_long, libc::c_long);
+/// The calling thread's voluntary and involuntary context switches so far,
+/// and the CPU time it has had.
+struct Switches {
+    voluntary: libc::c_long,
+    involuntary: libc::c_long,
+    cpu: Duration,
+}
 
 impl Switches {
     fn now() -> Switches {
-        // SAFETY: getrusage only writes the struct it is given.
+        // SAFETY: getrusage and clock_gettime only write the structs given.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         let done = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
         assert_eq!(done, 0, "getrusage");
-        Switches(usage.ru_nvcsw, usage.ru_nivcsw)
+        let mut cpu = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let done = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut cpu) };
+        assert_eq!(done, 0, "clock_gettime");
+        let cpu = Duration::new(cpu.tv_sec as u64, cpu.tv_nsec as u32);
+        Switches { voluntary: usage.ru_nvcsw, involuntary: usage.ru_nivcsw, cpu }
     }
 
-    fn since(&self) -> Stall {
+    /// What kept a call that began after these counts and took `took_ns`
+    /// off its CPU.
+    fn since(&self, took_ns: u64) -> Stall {
         let now = Switches::now();
-        match (now.0 > self.0, now.1 > self.1) {
+        let ran = now.cpu.saturating_sub(self.cpu).as_nanos() as u64;
+        match (now.voluntary > self.voluntary, now.involuntary > self.involuntary) {
             (true, _) => Stall::Waited,
             (false, true) => Stall::Preempted,
-            (false, false) => Stall::Unswitched,
+            (false, false) if ran < took_ns / 2 => Stall::Stolen,
+            (false, false) => Stall::Ran,
         }
     }
 }

@@ -125,10 +125,14 @@ def latency(record: Record | None) -> str:
     return " / ".join(us(record[k]) for k in ("p50_ns", "p99_ns", "p999_ns"))
 
 
-def stalls(record: Record) -> str:
-    """The blocks over 1 ms by what kept them off their CPU."""
-    return " / ".join(f"{record[f'over_1ms_{kind}']:.0f}"
-                      for kind in ("waited", "preempted", "unswitched"))
+def stalls(record: Record, prefix: str = "") -> str:
+    """The calls over 1 ms by what kept them off their CPU: blocks, or with
+    prefix "confirms_" confirms; "-" for a record that does not tell."""
+    kinds = ("waited", "preempted", "stolen", "ran")
+    counts = [record.get(f"{prefix}over_1ms_{kind}") for kind in kinds]
+    if None in counts:
+        return "-"
+    return " / ".join(f"{count:.0f}" for count in counts)
 
 
 def ratio(value: float | None, base: float | None) -> str:
@@ -273,26 +277,33 @@ def build(data: Path) -> str:
                 ratio(per_million(expiry), per_million(quiet)))
             classified = "over_1ms_waited" in expiry
             if classified:
-                row("of those: waited / preempted / no switch", stalls)
+                row("of those: waited / preempted / stolen / ran", stalls)
                 row("worst of those that waited", lambda r: us(r["worst_waited_ns"] or None))
             if "confirm_max_ns" in expiry:
                 # Any record of the three may lack them (one of another
                 # build), or hold null: those show as "-".
                 def over(r: Record) -> str:
                     count = r.get("confirms_over_1ms")
-                    return "-" if count is None else f"{count:.0f}"
+                    if count is None:
+                        return "-"
+                    return f"{count:.0f} ({stalls(r, 'confirms_')})" if count else "0"
 
                 row("concurrent confirm p99 / worst",
                     lambda r: f"{us(r.get('confirm_p99_ns'))} / {us(r.get('confirm_max_ns'))}",
                     ratio(expiry.get("confirm_max_ns"), quiet.get("confirm_max_ns")))
-                row("confirms over 1 ms", over)
+                row("confirms over 1 ms (waited / preempted / stolen / ran)", over)
             add("")
             if classified:
                 add("A block over 1 ms is told apart by the blocking thread's own context switch "
-                    "counts (getrusage, read before each block and after a slow one): *waited* "
-                    "if it slept (on a lock, or in the kernel), *preempted* if the scheduler "
-                    "took its CPU while it was ready to run, *no switch* if neither (the time "
-                    "went inside the call or to the machine under the system).")
+                    "counts and CPU clock (getrusage and `CLOCK_THREAD_CPUTIME_ID`, read before "
+                    "each block and after a slow one): *waited* if it slept (on a lock, or in "
+                    "the kernel), *preempted* if the scheduler took its CPU while it was ready "
+                    "to run. With neither, *stolen* if the thread's CPU clock gained under half "
+                    "the block's time, which the kernel leaves out of it when the machine under "
+                    "the system does not run the virtual CPU (steal time), and *ran* otherwise: "
+                    "the time went inside the call, or to the kernel on its behalf (page faults, "
+                    "interrupts). A confirm over 1 ms is told apart the same way, from the counts "
+                    "read before its block.")
                 add("")
             if "confirm_max_ns" in expiry:
                 add("The same thread's confirms are timed too, each on its own. No target "
@@ -314,8 +325,9 @@ def build(data: Path) -> str:
                 waited = total("over_1ms_waited")
                 targets.append(("no concurrent block waits (sleeps) over 1 ms meanwhile",
                                 f"{waited:.0f} of {total('over_1ms'):.0f} blocks over 1 ms "
-                                f"waited; preempted {total('over_1ms_preempted'):.0f}, no switch "
-                                f"{total('over_1ms_unswitched'):.0f}", verdict(waited == 0)))
+                                f"waited; preempted {total('over_1ms_preempted'):.0f}, stolen "
+                                f"{total('over_1ms_stolen'):.0f}, ran "
+                                f"{total('over_1ms_ran'):.0f}", verdict(waited == 0)))
         prompt, sleep = get("prompt", "engine"), get("prompt-sleep", "baseline")
         if prompt and sleep:
             add(f"Promptness: {prompt['rounds']:,.0f} holds of 20-30 ms on one product, with "
