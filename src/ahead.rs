@@ -7,12 +7,13 @@
 //! knows which ids come next, though, and a prefetch is not held up that
 //! way: [`ReadAhead`] asks the CPU for what a request a few places ahead
 //! will read, in steps, each step starting from what the one before brought
-//! in (a step takes a shard's read lock only to work out addresses, or to
-//! read a bucket the step before fetched), while the caller runs the
-//! current request. Nothing is changed or reported: a step that finds
-//! nothing fetches nothing, and the calls themselves are the caller's own,
-//! run as they would be without it. Where the CPU has no prefetch
-//! instruction the steps would only cost, and none is taken.
+//! in (a step takes a shard's read lock, only if it is free at once, to work
+//! out addresses or to read a bucket the step before fetched), while the
+//! caller runs the current request. Nothing is changed or reported: a step
+//! that finds nothing fetches nothing, a request whose id the call will
+//! refuse for its length is not read ahead, and the calls themselves are the
+//! caller's own, run as they would be without it. Where the CPU has no
+//! prefetch instruction the steps would only cost, and none is taken.
 
 use crate::engine::Engine;
 use crate::validate::MAX_ID_BYTES;
@@ -39,6 +40,9 @@ impl Lookup<'_> {
     /// Whether reading ahead fetches anything for it: not for `Nothing`, nor
     /// for a request with an id the call will refuse for its length, which
     /// would be hashed for nothing (a C batch may pass ids of any length).
+    /// An id the call refuses for a NUL byte is read ahead all the same:
+    /// telling would take a scan of every id, and it costs a short id's
+    /// fetches at most.
     fn fetches(self) -> bool {
         let fits = |id: &str| !id.is_empty() && id.len() <= MAX_ID_BYTES;
         match self {
@@ -265,7 +269,10 @@ mod tests {
             (Lookup::Order(&long), false),
             (Lookup::Order(""), false),
             (Lookup::Product("p"), true),
+            (Lookup::Product(""), false),
             (Lookup::Product(&long), false),
+            (Lookup::Product(&"é".repeat(MAX_ID_BYTES / 2)), true),
+            (Lookup::Product(&"é".repeat(MAX_ID_BYTES / 2 + 1)), false),
             (Lookup::Nothing, false),
         ] {
             assert_eq!(lookup.fetches(), fetches, "{lookup:?}");

@@ -295,7 +295,9 @@ impl Engine {
     /// catalogue larger than the cache, whose calls otherwise wait for
     /// memory one miss after another. Changes and counts nothing: a fetch
     /// for an item the caller then skips, or on an engine closed meanwhile,
-    /// is only wasted. `lookup` is called several times for each item, the
+    /// is only wasted, and a lookup naming an empty id or one longer than
+    /// [`MAX_ID_BYTES`](crate::MAX_ID_BYTES), which the call refuses,
+    /// fetches nothing. `lookup` is called several times for each item, the
     /// first as many as twelve items before the item is yielded, so it
     /// should be cheap; it may call the engine. A panic in it comes out of
     /// the `next` that called it, for an earlier item. Where the CPU has no

@@ -448,29 +448,21 @@ fn expiry(scale: Scale) {
             let (mut rng, mut id, mut order) = (Rng::new(501), String::new(), String::new());
             let mut blocks: Vec<(Duration, u64)> = Vec::new();
             let mut slow: Vec<(Duration, u64, Stall)> = Vec::new();
-            // Each confirm, timed on its own; a slow one is told apart by the
-            // counts read before its block, which took a microsecond or so.
+            // Each confirm, timed on its own.
             let mut confirms: Vec<(Duration, u64)> = Vec::new();
             let mut slow_confirms: Vec<(Duration, u64, Stall)> = Vec::new();
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let product = product_id(rng.below(PRODUCTS), &mut id);
                 let order = order_id("live", i, &mut order);
-                let switches = Switches::now();
-                let start = engine.now();
-                engine.block(product, 1, order, None).unwrap();
-                let took = (engine.now() - start).as_nanos() as u64;
+                let (start, took, stall) = timed(&engine, || {
+                    engine.block(product, 1, order, None).unwrap();
+                });
                 blocks.push((start, took));
-                if took > 1_000_000 {
-                    slow.push((start, took, switches.since(took)));
-                }
-                let confirming = engine.now();
-                engine.confirm(order).unwrap();
-                let took = (engine.now() - confirming).as_nanos() as u64;
-                confirms.push((confirming, took));
-                if took > 1_000_000 {
-                    slow_confirms.push((confirming, took, switches.since(took)));
-                }
+                slow.extend(stall.map(|stall| (start, took, stall)));
+                let (start, took, stall) = timed(&engine, || engine.confirm(order).unwrap());
+                confirms.push((start, took));
+                slow_confirms.extend(stall.map(|stall| (start, took, stall)));
                 i += 1;
             }
             (blocks, slow, confirms, slow_confirms)
@@ -542,6 +534,17 @@ fn expiry(scale: Scale) {
         .num("blocks", after.len() as f64)
         .latency(percentiles(after))
         .print();
+}
+
+/// Runs `call` and times it by the engine's clock: when it began, how many
+/// nanoseconds it took, and for one over 1 ms what kept it off its CPU, from
+/// counts read just before it.
+fn timed(engine: &Engine, call: impl FnOnce()) -> (Duration, u64, Option<Stall>) {
+    let switches = Switches::now();
+    let start = engine.now();
+    call();
+    let took = (engine.now() - start).as_nanos() as u64;
+    (start, took, (took > 1_000_000).then(|| switches.since(took)))
 }
 
 /// What kept a slow call off its CPU, from the thread's own context switch

@@ -125,14 +125,21 @@ def latency(record: Record | None) -> str:
     return " / ".join(us(record[k]) for k in ("p50_ns", "p99_ns", "p999_ns"))
 
 
+# What kept a call over 1 ms off its CPU, as the mass expiry classes it.
+STALLS = ("waited", "preempted", "stolen", "ran")
+
+
+def stall_counts(record: Record, prefix: str = "") -> list[float] | None:
+    """The calls over 1 ms of each class (blocks, or with prefix "confirms_"
+    confirms), or None for a record that does not tell them all."""
+    counts = [record.get(f"{prefix}over_1ms_{kind}") for kind in STALLS]
+    return None if None in counts else counts
+
+
 def stalls(record: Record, prefix: str = "") -> str:
-    """The calls over 1 ms by what kept them off their CPU: blocks, or with
-    prefix "confirms_" confirms; "-" for a record that does not tell."""
-    kinds = ("waited", "preempted", "stolen", "ran")
-    counts = [record.get(f"{prefix}over_1ms_{kind}") for kind in kinds]
-    if None in counts:
-        return "-"
-    return " / ".join(f"{count:.0f}" for count in counts)
+    """The calls over 1 ms by class, "-" for a record that does not tell."""
+    counts = stall_counts(record, prefix)
+    return "-" if counts is None else " / ".join(f"{count:.0f}" for count in counts)
 
 
 def ratio(value: float | None, base: float | None) -> str:
@@ -275,7 +282,7 @@ def build(data: Path) -> str:
             row("blocks over 1 ms (per million)",
                 lambda r: f"{r['over_1ms']:.0f} ({per_million(r):.1f})",
                 ratio(per_million(expiry), per_million(quiet)))
-            classified = "over_1ms_waited" in expiry
+            classified = stall_counts(expiry) is not None
             if classified:
                 row("of those: waited / preempted / stolen / ran", stalls)
                 row("worst of those that waited", lambda r: us(r["worst_waited_ns"] or None))
@@ -299,11 +306,13 @@ def build(data: Path) -> str:
                     "each block and after a slow one): *waited* if it slept (on a lock, or in "
                     "the kernel), *preempted* if the scheduler took its CPU while it was ready "
                     "to run. With neither, *stolen* if the thread's CPU clock gained under half "
-                    "the block's time, which the kernel leaves out of it when the machine under "
-                    "the system does not run the virtual CPU (steal time), and *ran* otherwise: "
-                    "the time went inside the call, or to the kernel on its behalf (page faults, "
-                    "interrupts). A confirm over 1 ms is told apart the same way, from the counts "
-                    "read before its block.")
+                    "the block's time, and *ran* otherwise: the time went inside the call, or to "
+                    "the kernel on its behalf (page faults; interrupts, where the kernel does not "
+                    "account them apart). That holds on a kernel "
+                    "that leaves steal time (a virtual CPU the machine under the system did not "
+                    "run) out of a thread's CPU time, as Linux does built with "
+                    "`PARAVIRT_TIME_ACCOUNTING`; on one that does not, stolen time reads as "
+                    "*ran*. Confirms over 1 ms are told apart the same way.")
                 add("")
             if "confirm_max_ns" in expiry:
                 add("The same thread's confirms are timed too, each on its own. No target "
@@ -319,15 +328,14 @@ def build(data: Path) -> str:
             targets.append((f"no concurrent block takes over 1 ms meanwhile ({window}), "
                             "whatever the cause",
                             us(worst), verdict(worst <= 1e6)))
-            if classified:
-                def total(key: str) -> float:
-                    return sum(r[key] for r in both)
-                waited = total("over_1ms_waited")
+            counted = [stall_counts(r) for r in both]
+            if all(counts is not None for counts in counted):
+                waited, preempted, stolen, ran = (sum(c) for c in zip(*counted))
+                over = waited + preempted + stolen + ran
                 targets.append(("no concurrent block waits (sleeps) over 1 ms meanwhile",
-                                f"{waited:.0f} of {total('over_1ms'):.0f} blocks over 1 ms "
-                                f"waited; preempted {total('over_1ms_preempted'):.0f}, stolen "
-                                f"{total('over_1ms_stolen'):.0f}, ran "
-                                f"{total('over_1ms_ran'):.0f}", verdict(waited == 0)))
+                                f"{waited:.0f} of {over:.0f} blocks over 1 ms waited; preempted "
+                                f"{preempted:.0f}, stolen {stolen:.0f}, ran {ran:.0f}",
+                                verdict(waited == 0)))
         prompt, sleep = get("prompt", "engine"), get("prompt-sleep", "baseline")
         if prompt and sleep:
             add(f"Promptness: {prompt['rounds']:,.0f} holds of 20-30 ms on one product, with "
