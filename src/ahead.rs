@@ -11,8 +11,8 @@
 //! out addresses or to read a bucket the step before fetched), while the
 //! caller runs the current request. Nothing is changed or reported: a step
 //! that finds nothing fetches nothing, a request whose id the call will
-//! refuse for its length is not read ahead, and the calls themselves are the
-//! caller's own, run as they would be without it. Where the CPU has no
+//! refuse for its length is not looked for in the maps, and the calls
+//! themselves are the caller's own, run as they would be without it. Where the CPU has no
 //! prefetch instruction the steps would only cost, and none is taken.
 
 use crate::engine::Engine;
@@ -37,13 +37,15 @@ pub enum Lookup<'a> {
 }
 
 impl Lookup<'_> {
-    /// Whether reading ahead fetches anything for it: not for `Nothing`, nor
-    /// for a request with an id the call will refuse for its length, which
-    /// would be hashed for nothing (a C batch may pass ids of any length).
-    /// An id the call refuses for a NUL byte is read ahead all the same:
-    /// telling would take a scan of every id, and it costs a short id's
-    /// fetches at most.
-    fn fetches(self) -> bool {
+    /// Whether reading ahead fetches anything for it in the maps: not for
+    /// `Nothing`, nor for a request with an id the call will refuse for its
+    /// length, which would be hashed for nothing (a C batch may pass ids of
+    /// any length). The backend asks before it hashes: asked here for every
+    /// step instead, it cost a read-ahead load of 5M products about 4% more
+    /// time. An id the call refuses for a NUL byte is read ahead all the
+    /// same: telling would take a scan of every id, and it costs a short
+    /// id's fetches at most.
+    pub(crate) fn fetches(self) -> bool {
         let fits = |id: &str| !id.is_empty() && id.len() <= MAX_ID_BYTES;
         match self {
             Lookup::Block { product, order } => fits(product) && fits(order),
@@ -126,7 +128,7 @@ where
     fn take(&self, steps: &[(Step, Option<Lookup<'_>>)]) {
         let due = || {
             let found = steps.iter().filter_map(|&(step, lookup)| Some((step, lookup?)));
-            found.filter(|&(_, lookup)| lookup.fetches())
+            found.filter(|&(_, lookup)| lookup != Lookup::Nothing)
         };
         let mut in_engine = false;
         for (step, lookup) in due() {

@@ -389,6 +389,9 @@ impl LocalBackend {
 
 impl Backend for LocalBackend {
     fn fetch_ahead(&self, lookup: Lookup<'_>, step: Step) {
+        if !lookup.fetches() {
+            return;
+        }
         // What a block reads: the product and the order's place; what a
         // call on an order reads: the order, then its products; what a call
         // on a product reads: its place, where a new one goes, and the
