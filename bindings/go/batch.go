@@ -273,10 +273,10 @@ func (e *Engine) crossBatch(scratch *batchScratch, n int,
 }
 
 // batchScratch is the memory a batch hands to C: its ids (and names)
-// gathered into one byte slice, which the requests point into by offset (Go memory handed to
-// C may hold no Go pointers), and the arrays C writes the outcomes to. A
-// pool keeps it from one batch to the next, so that a batch allocates only
-// the results it returns.
+// gathered into one byte slice, which the requests point into by offset
+// (Go memory handed to C may hold no Go pointers), and the arrays C writes
+// the outcomes to. A pool keeps it from one batch to the next, so that a
+// batch allocates only the results it returns.
 type batchScratch struct {
 	bytes     []byte
 	requests  []C.sk_go_request

@@ -140,10 +140,10 @@ impl PyEngine {
     /// every request would be refused before it reached the engine, or one
     /// with no requests, and before it reads any.
     fn open_for_batch(&self) -> PyResult<()> {
-        match self.engine.is_closed() {
-            true => Err(to_py(Error::Closed)),
-            false => Ok(()),
+        if self.engine.is_closed() {
+            return Err(to_py(Error::Closed));
         }
+        Ok(())
     }
 
     /// An argument's value, or its refusal raised through the engine, which

@@ -540,11 +540,11 @@ fn expiry(scale: Scale) {
 /// nanoseconds it took, and for one over 1 ms what kept it off its CPU, from
 /// counts read just before it.
 fn timed(engine: &Engine, call: impl FnOnce()) -> (Duration, u64, Option<Stall>) {
-    let switches = Switches::now();
+    let usage = Usage::now();
     let start = engine.now();
     call();
     let took = (engine.now() - start).as_nanos() as u64;
-    (start, took, (took > 1_000_000).then(|| switches.since(took)))
+    (start, took, (took > 1_000_000).then(|| usage.since(took)))
 }
 
 /// What kept a slow call off its CPU, from the thread's own context switch
@@ -577,14 +577,14 @@ impl Stall {
 
 /// The calling thread's voluntary and involuntary context switches so far,
 /// and the CPU time it has had.
-struct Switches {
+struct Usage {
     voluntary: libc::c_long,
     involuntary: libc::c_long,
     cpu: Duration,
 }
 
-impl Switches {
-    fn now() -> Switches {
+impl Usage {
+    fn now() -> Usage {
         // SAFETY: getrusage and clock_gettime only write the structs given.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         let done = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
@@ -593,13 +593,13 @@ impl Switches {
         let done = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut cpu) };
         assert_eq!(done, 0, "clock_gettime");
         let cpu = Duration::new(cpu.tv_sec as u64, cpu.tv_nsec as u32);
-        Switches { voluntary: usage.ru_nvcsw, involuntary: usage.ru_nivcsw, cpu }
+        Usage { voluntary: usage.ru_nvcsw, involuntary: usage.ru_nivcsw, cpu }
     }
 
     /// What kept a call that began after these counts and took `took_ns`
     /// off its CPU.
     fn since(&self, took_ns: u64) -> Stall {
-        let now = Switches::now();
+        let now = Usage::now();
         let ran = now.cpu.saturating_sub(self.cpu).as_nanos() as u64;
         match (now.voluntary > self.voluntary, now.involuntary > self.involuntary) {
             (true, _) => Stall::Waited,

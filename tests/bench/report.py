@@ -303,16 +303,15 @@ def build(data: Path) -> str:
             if classified:
                 add("A block over 1 ms is told apart by the blocking thread's own context switch "
                     "counts and CPU clock (getrusage and `CLOCK_THREAD_CPUTIME_ID`, read before "
-                    "each block and after a slow one): *waited* if it slept (on a lock, or in "
-                    "the kernel), *preempted* if the scheduler took its CPU while it was ready "
-                    "to run. With neither, *stolen* if the thread's CPU clock gained under half "
-                    "the block's time, and *ran* otherwise: the time went inside the call, or to "
-                    "the kernel on its behalf (page faults; interrupts, where the kernel does not "
-                    "account them apart). That holds on a kernel "
-                    "that leaves steal time (a virtual CPU the machine under the system did not "
-                    "run) out of a thread's CPU time, as Linux does built with "
-                    "`PARAVIRT_TIME_ACCOUNTING`; on one that does not, stolen time reads as "
-                    "*ran*. Confirms over 1 ms are told apart the same way.")
+                    "each block and after a slow one): *waited* if it slept (on a lock, or in the "
+                    "kernel), *preempted* if the scheduler took its CPU while it was ready to run. "
+                    "With neither, *stolen* if the thread's CPU clock gained under half the "
+                    "block's time, and *ran* otherwise: the time went inside the call, or to the "
+                    "kernel on its behalf (page faults; interrupts, where the kernel does not "
+                    "account them apart). That holds on a kernel that leaves steal time (a virtual "
+                    "CPU the machine under the system did not run) out of a thread's CPU time, as "
+                    "Linux does built with `PARAVIRT_TIME_ACCOUNTING`; on one that does not, "
+                    "stolen time reads as *ran*. Confirms over 1 ms are told apart the same way.")
                 add("")
             if "confirm_max_ns" in expiry:
                 add("The same thread's confirms are timed too, each on its own. No target "
