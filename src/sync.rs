@@ -35,7 +35,7 @@ pub(crate) use dashmap::DashMap;
 #[cfg(not(loom))]
 pub(crate) use foldhash::fast::RandomState;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
 #[cfg(loom)]
 pub(crate) use self::modeled::{Mutex, MutexGuard};
@@ -44,7 +44,7 @@ pub(crate) use crate::loom_map::{DashMap, Entry, VacantEntry};
 #[cfg(loom)]
 pub(crate) use foldhash::fast::FixedState as RandomState;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 
 #[cfg(loom)]
 mod modeled {
@@ -63,6 +63,10 @@ mod modeled {
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
             self.0.lock().expect("a model stops at its first panic")
+        }
+
+        pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+            self.0.try_lock().ok()
         }
     }
 }
@@ -91,7 +95,7 @@ pub(crate) mod std_locks {
         }
 
         /// The guard, unless another thread holds the lock.
-        #[cfg(all(test, not(loom)))]
+        #[cfg(not(loom))]
         pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
             match self.0.try_lock() {
                 Ok(guard) => Some(guard),

@@ -14,7 +14,10 @@
 //!   (a hold or an end counts itself in its schedule shard with its
 //!   products still locked), nothing else is locked while one is held;
 //! - so are product-map shards: one is held only to find or add a product,
-//!   whose handle a lookup copies out before it lets the shard go.
+//!   whose handle a lookup copies out before it lets the shard go;
+//! - the locks of spare orders' memory are only ever tried, never waited
+//!   for ([`spares`]): a release pass holds one while it takes the orders
+//!   it forgets out of the order map.
 //!
 //! A product's lock is held only to change its counts (stock and outcome
 //! counters alike) together with the hold counts of the metrics, or to read
@@ -43,6 +46,7 @@
 mod idmap;
 mod product;
 mod schedule;
+mod spares;
 
 use std::borrow::Borrow;
 use std::ops::Deref;
@@ -54,6 +58,7 @@ use compact_str::CompactString;
 use self::idmap::{IdMap, Identified};
 use self::product::{Counts, Product};
 use self::schedule::{shard_of, DueWork, Schedule, BATCH};
+use self::spares::{Spare, Spares};
 use crate::ahead::{prefetch, Lookup, Step, PREFETCHES};
 use crate::backend::{Backend, OrderView};
 use crate::clock::Nanos;
@@ -238,6 +243,7 @@ pub(crate) struct LocalBackend {
     products: IdMap<Product>,
     orders: IdMap<Arc<OrderCell>>,
     schedule: Schedule,
+    spares: Spares,
 }
 
 impl LocalBackend {
@@ -246,6 +252,7 @@ impl LocalBackend {
             products: IdMap::new(),
             orders: IdMap::new(),
             schedule: Schedule::new(retention, max_remembered),
+            spares: Spares::new(max_remembered),
         }
     }
 
@@ -314,7 +321,7 @@ impl LocalBackend {
         }
         if let Some(mut pushed_out) = pushed_out {
             match forget {
-                Forget::Now => self.remove_forgotten(pushed_out.drain(..)),
+                Forget::Now => self.remove_forgotten(pushed_out.drain(..), None),
                 Forget::Later(later) => later.append(&mut pushed_out),
             }
             self.schedule.recycle(pushed_out);
@@ -324,13 +331,23 @@ impl LocalBackend {
     /// Takes forgotten orders out of the order map, reading ahead as a
     /// batch does ([`crate::ahead`]): each order's place in the map and its
     /// first product (which freeing it reaches) are fetched with what
-    /// [`each_read_ahead`] fetches. Each order is let go once removed.
-    fn remove_forgotten<O: Borrow<Arc<OrderCell>>>(&self, orders: impl IntoIterator<Item = O>) {
+    /// [`each_read_ahead`] fetches. Each order is let go once removed, its
+    /// memory kept in `spares` when given and nothing else holds the order.
+    fn remove_forgotten(
+        &self,
+        orders: impl IntoIterator<Item = Arc<OrderCell>>,
+        mut spares: Option<&mut Vec<Spare>>,
+    ) {
         let near = |order: &Arc<OrderCell>| {
             self.orders.fetch_place(self.orders.hash(&order.id));
             order.fetch_products(1);
         };
-        each_read_ahead(orders, near, |order| self.orders.remove(order.borrow()));
+        each_read_ahead(orders, near, |order| {
+            self.orders.remove(&order);
+            if let Some(spares) = spares.as_deref_mut() {
+                spares.extend(Spare::vacate(order).ok());
+            }
+        });
     }
 
     /// Runs `finish` on a held order whose deadline has not passed, or expires
@@ -479,11 +496,12 @@ impl Backend for LocalBackend {
         let hash = self.orders.hash(order_id);
         self.orders.fetch_place(hash);
         let lines = self.merge_lines(lines)?;
-        let order = Arc::new(OrderCell {
+        let shard = shard_of(hash);
+        let order = self.spares.order(shard, || OrderCell {
             id: CompactString::from(order_id),
             lines,
             phase: Mutex::new(Phase::Held { deadline }),
-            shard: shard_of(hash),
+            shard,
             forgotten: AtomicBool::new(false),
             place: AtomicU32::new(0),
         });
@@ -603,7 +621,10 @@ impl Backend for LocalBackend {
             let looks = looks.get_or_insert(forgotten.len() / FORGET_SHARE);
             loop {
                 let share = forgotten.len().saturating_sub(FORGET_SHARE);
-                self.remove_forgotten(forgotten.drain(share..));
+                if share < forgotten.len() {
+                    let orders = forgotten.drain(share..);
+                    self.spares.gather(|spares| self.remove_forgotten(orders, spares));
+                }
                 if forgotten.is_empty() {
                     return expired;
                 }
@@ -641,6 +662,7 @@ impl Backend for LocalBackend {
     fn clear(&self) {
         self.schedule.clear();
         self.orders.clear();
+        self.spares.clear();
         self.products.clear();
     }
 }
@@ -648,6 +670,8 @@ impl Backend for LocalBackend {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use std::cell::{Cell, RefCell};
+    use std::collections::HashSet;
+    use std::sync::atomic::AtomicU64;
 
     use super::*;
 
@@ -1012,5 +1036,129 @@ mod tests {
         assert!(backend.orders.get("o").is_none(), "removed at the end");
         let kept = ids.iter().filter(|id| backend.orders.get(id).is_some()).count();
         assert_eq!(kept, 1, "one expired order remembered");
+    }
+
+    /// The address of the order kept under `id`, with no handle kept.
+    fn address(backend: &LocalBackend, id: &str) -> usize {
+        Arc::as_ptr(&backend.order(id).unwrap()) as usize
+    }
+
+    /// Holds that expire together under a memory bound of 64: the release
+    /// pass forgets all but the last 64, whose memory the spare lists keep
+    /// up to the bound (none once the engine is cleared). Later holds take
+    /// those spares, each order written into the memory of one forgotten
+    /// before, until none is left; the orders made so work as any other.
+    #[test]
+    fn orders_a_release_pass_forgets_are_the_memory_later_holds_take() {
+        for clear in [false, true] {
+            let backend = LocalBackend::new(1_000_000, 64);
+            backend.add_product("p", "Product", 1_000).unwrap();
+            let expiring: Vec<String> = (0..200).map(|i| format!("e{i}")).collect();
+            for id in &expiring {
+                hold(&backend, id, DEADLINE).unwrap();
+            }
+            let before: HashSet<usize> = expiring.iter().map(|id| address(&backend, id)).collect();
+            let now = DEADLINE + 1;
+            assert_eq!(backend.release_due(now, &Events::collecting, &|_| ()), 200);
+            assert_eq!(backend.spares.count(), 64, "200 forgotten, 64 kept at most");
+            if clear {
+                backend.clear();
+                assert_eq!(backend.spares.count(), 0, "cleared with the engine");
+                continue;
+            }
+            let mut made = Vec::new();
+            while backend.spares.count() > 0 {
+                assert!(made.len() < 10_000, "spares left that no hold takes");
+                let (kept, id) = (backend.spares.count(), format!("n{}", made.len()));
+                hold(&backend, &id, now + DEADLINE).unwrap();
+                let taken = backend.spares.count() < kept;
+                assert!(!taken || before.contains(&address(&backend, &id)), "{id} not in a spare");
+                made.push((id, taken));
+            }
+            assert_eq!(made.iter().filter(|(_, taken)| *taken).count(), 64);
+            assert_eq!(backend.stock("p").unwrap(), Stock::new(1_000, made.len() as u64));
+            for (k, (id, _)) in made.iter().enumerate() {
+                let view = backend.status(id, now, &mut Events::collecting()).unwrap();
+                assert_eq!((view.state, view.lines), (OrderState::Held, vec![("p".into(), 1)]));
+                assert_eq!(hold(&backend, id, now + DEADLINE), Err(Error::DuplicateOrder));
+                if k % 2 == 0 {
+                    backend.confirm(id, now, &mut Events::collecting()).unwrap();
+                } else {
+                    backend.cancel(id, now, &mut Events::collecting()).unwrap();
+                }
+            }
+            let paid = made.len().div_ceil(2) as u64;
+            assert_eq!(backend.stock("p").unwrap(), Stock::new(1_000 - paid, 0));
+        }
+    }
+
+    /// An order that something besides the map holds is let go as it is,
+    /// not made a spare; a bound of no ended order remembered keeps none.
+    #[test]
+    fn an_order_still_held_elsewhere_or_a_bound_of_none_makes_no_spare() {
+        let backend = LocalBackend::new(1_000_000, 1_000);
+        backend.add_product("p", "Product", 10).unwrap();
+        hold(&backend, "o", DEADLINE).unwrap();
+        let order = backend.order("o").unwrap();
+        let kept = Spare::vacate(order.clone()).map(drop).unwrap_err();
+        assert!(Arc::ptr_eq(&kept, &order));
+        assert_eq!((&*kept.id, kept.lines.len()), ("o", 1), "the cell is as it was");
+        drop((kept, order));
+
+        let backend = LocalBackend::new(1_000_000, 0);
+        backend.add_product("p", "Product", 10).unwrap();
+        for id in ["a", "b", "c"] {
+            hold(&backend, id, DEADLINE).unwrap();
+        }
+        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &|_| ()), 3);
+        assert_eq!(backend.spares.count(), 0);
+    }
+
+    /// Threads hold and end orders of their own while others run release
+    /// passes that forget orders by the hundred under a small bound, so
+    /// that spares are dealt out and taken at once. Each thread's orders
+    /// read back as it made them, and the product's counts add up.
+    #[test]
+    fn spares_taken_while_passes_deal_them_out_make_sound_orders() {
+        const THREADS: usize = 4;
+        const ROUNDS: u64 = 300;
+        let backend = LocalBackend::new(1, 32);
+        backend.add_product("p", "Product", 1 << 40).unwrap();
+        backend.add_product("q", "Product", 1 << 40).unwrap();
+        let now = AtomicU64::new(DEADLINE);
+        std::thread::scope(|scope| {
+            for t in 0..THREADS {
+                let (backend, now) = (&backend, &now);
+                scope.spawn(move || {
+                    for i in 0..ROUNDS {
+                        let at = now.fetch_add(1, atomic::Ordering::Relaxed);
+                        if t % 2 == 0 {
+                            backend.release_due(at, &Events::collecting, &|_| ());
+                            continue;
+                        }
+                        let (id, product) = (format!("t{t}-{i}"), ["p", "q"][(i % 2) as usize]);
+                        let lines = [Line::new(product, 1 + i % 3)];
+                        let events = &mut Events::collecting();
+                        backend.hold(&id, &lines, at + 1_000_000, false, events).unwrap();
+                        let view = backend.status(&id, at, events).unwrap();
+                        assert_eq!(view.lines, vec![(product.to_owned(), 1 + i % 3)]);
+                        assert_eq!(view.state, OrderState::Held);
+                        backend.confirm(&id, at, events).unwrap();
+                        // Expiring holds for the passes to forget.
+                        for k in 0..4 {
+                            hold(backend, &format!("{id}-x{k}"), at).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let paid_per_thread: u64 = (0..ROUNDS).map(|i| 1 + i % 3).sum();
+        let end = now.load(atomic::Ordering::Relaxed) + 2_000_000;
+        backend.release_due(end, &Events::collecting, &|_| ());
+        let on_hand = backend.stock("p").unwrap().on_hand + backend.stock("q").unwrap().on_hand;
+        let odd = (THREADS / 2) as u64;
+        assert_eq!(on_hand, 2 * (1 << 40) - odd * paid_per_thread);
+        let held = backend.stock("p").unwrap().reserved + backend.stock("q").unwrap().reserved;
+        assert_eq!(held, 0, "every hold ended");
     }
 }

@@ -269,8 +269,14 @@ def build(data: Path) -> str:
                 """How many blocks a window timed (the release's record names it apart)."""
                 return r.get("blocks_during", r.get("blocks", 0))
 
-            def per_million(r: Record) -> float:
-                return r["over_1ms"] / max(measured(r), 1) * 1e6
+            def per_million(r: Record) -> float | None:
+                count = r.get("over_1ms")
+                return None if count is None else count / max(measured(r), 1) * 1e6
+
+            def over_1ms(r: Record) -> str:
+                if r.get("over_1ms") is None:
+                    return "-"
+                return f"{r['over_1ms']:.0f} ({per_million(r):.1f})"
 
             add(f"| release done after the deadline | {expiry['release_secs']:.2f} s | - | - "
                 "| - |")
@@ -279,8 +285,7 @@ def build(data: Path) -> str:
             row("worst concurrent block", lambda r: us(r["max_ns"]),
                 ratio(expiry["max_ns"], quiet["max_ns"]))
             row("blocks measured", lambda r: f"{measured(r):,.0f}")
-            row("blocks over 1 ms (per million)",
-                lambda r: f"{r['over_1ms']:.0f} ({per_million(r):.1f})",
+            row("blocks over 1 ms (per million)", over_1ms,
                 ratio(per_million(expiry), per_million(quiet)))
             classified = stall_counts(expiry) is not None
             if classified:
