@@ -51,9 +51,10 @@ pub struct Options {
     /// forgotten early (of orders that one release pass ended, in no set
     /// order). An order is freed once it is forgotten, has left the order
     /// map and the release schedule has let it go; the memory of up to this
-    /// many orders that release passes forgot is kept for later holds to
-    /// reuse, so that a mass expiry's orders do not all go back to the
-    /// allocator from one thread, and let go when the engine closes. Orders
+    /// many orders that release passes forgot (rounded up to a multiple of
+    /// 16) is kept for later holds to reuse, so that a mass expiry's orders
+    /// do not all go back to the allocator from one thread, and let go when
+    /// the engine closes. Orders
     /// the bound pushes out leave the map 64 at a time, and any left over at
     /// the end of a release pass; those past their retention, at the end of
     /// the pass that forgets them, once the holds it expires are back in

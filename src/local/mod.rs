@@ -1093,7 +1093,8 @@ mod tests {
     }
 
     /// An order that something besides the map holds is let go as it is,
-    /// not made a spare; a bound of no ended order remembered keeps none.
+    /// not made a spare; a bound of no ended order remembered keeps none,
+    /// and one of 17 keeps 32: a whole number for each of the 16 lists.
     #[test]
     fn an_order_still_held_elsewhere_or_a_bound_of_none_makes_no_spare() {
         let backend = LocalBackend::new(1_000_000, 1_000);
@@ -1112,6 +1113,14 @@ mod tests {
         }
         assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &|_| ()), 3);
         assert_eq!(backend.spares.count(), 0);
+
+        let backend = LocalBackend::new(1_000_000, 17);
+        backend.add_product("p", "Product", 1_000).unwrap();
+        for i in 0..1_000 {
+            hold(&backend, &format!("o{i}"), DEADLINE).unwrap();
+        }
+        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &|_| ()), 1_000);
+        assert_eq!(backend.spares.count(), 32);
     }
 
     /// Threads hold and end orders of their own while others run release

@@ -43,16 +43,21 @@ impl Spare {
     /// The allocation of `order` with its cell dropped, when nothing else
     /// holds it (and `order` back, when something does).
     pub(super) fn vacate(mut order: Arc<OrderCell>) -> Result<Spare, Arc<OrderCell>> {
-        let Some(cell) = Arc::get_mut(&mut order) else {
+        if Arc::get_mut(&mut order).is_none() {
             return Err(order);
-        };
-        // SAFETY: the cell is dropped once, here, and read no more: its
-        // allocation is from now on only reached as `MaybeUninit`, whose
-        // size and alignment are the cell's, as `Arc::from_raw` requires.
-        unsafe {
-            std::ptr::drop_in_place(cell);
-            Ok(Spare(Arc::from_raw(Arc::into_raw(order).cast::<MaybeUninit<OrderCell>>())))
         }
+        // SAFETY: `MaybeUninit<OrderCell>` has the cell's size and
+        // alignment, as `Arc::from_raw` requires. The spare owns the
+        // allocation before the cell is dropped, so that a drop that
+        // unwound would free it once and never drop the cell again.
+        let mut spare =
+            Spare(unsafe { Arc::from_raw(Arc::into_raw(order).cast::<MaybeUninit<OrderCell>>()) });
+        if let Some(cell) = Arc::get_mut(&mut spare.0) {
+            // SAFETY: the cell is whole until now, and dropped only here:
+            // from now on its allocation is only reached as uninitialised.
+            unsafe { cell.assume_init_drop() };
+        }
+        Ok(spare)
     }
 
     /// Writes `cell` into the allocation: the order a block makes.
