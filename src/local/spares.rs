@@ -17,8 +17,9 @@
 //!
 //! Spares wait in [`LISTS`] lists, each on its own cache line beside a flag
 //! that says whether it may hold any. A block picks one by its order's
-//! shard; while nothing is kept, as in an engine whose holds end before
-//! their deadlines, it reads that flag and nothing else. Nothing ever waits
+//! shard. While nothing is kept, as in an engine whose holds end before
+//! their deadlines, it reads one count of the spares kept, alone on its own
+//! line, and nothing else. Nothing ever waits
 //! for a list: a block that finds its list locked allocates, and a pass
 //! that finds a list locked tries the next one, so a list's lock is a leaf
 //! that no thread sleeps on (nor a child forked while a parent's thread
@@ -150,8 +151,8 @@ impl Spares {
 
     /// Runs `each` with a place to put the spares it makes, then deals them
     /// out to the lists with room, each tried once, and lets go of those
-    /// left over. `each` gets no place while the lists have no room at all,
-    /// or another pass is dealing out its own.
+    /// left over. `each` gets no place when the engine keeps no spares (it
+    /// remembers no ended order), or while another pass deals out its own.
     pub(super) fn gather(&self, each: impl FnOnce(Option<&mut Vec<Spare>>)) {
         let gathered = if self.room > 0 { self.gathered.0.try_lock() } else { None };
         let Some(mut gathered) = gathered else {
