@@ -153,4 +153,9 @@ impl<K, V> VacantEntry<'_, K, V> {
     pub(crate) fn insert(mut self, value: V) {
         self.entries.push((self.key, value));
     }
+
+    /// The key the entry was asked for with; the shard's lock is let go.
+    pub(crate) fn into_key(self) -> K {
+        self.key
+    }
 }

@@ -116,23 +116,24 @@ impl<T: Identified> IdMap<T> {
     /// the map stays locked: no other id there can be found, added or
     /// removed. Dropping it adds nothing.
     pub(super) fn vacancy(&self, hash: u64, value: T) -> Option<Vacancy<'_, T>> {
-        self.vacancy_past(hash, value, |_| false)
+        self.vacancy_past(hash, value, |_| false).ok()
     }
 
     /// [`IdMap::vacancy`], where a value that `stale` says of is no longer
     /// there: it is taken out of the map first, whether or not the place is
     /// then filled. A value is stale for good once it is, and is the same
-    /// handle ([`Identified::same`]) as long as it is kept.
+    /// handle ([`Identified::same`]) as long as it is kept. Gives `value`
+    /// back if its id is taken.
     pub(super) fn vacancy_past(
         &self,
         hash: u64,
         value: T,
         stale: impl Fn(&T) -> bool,
-    ) -> Option<Vacancy<'_, T>> {
+    ) -> Result<Vacancy<'_, T>, T> {
         let mut key = Keyed { hash, value };
         loop {
             match self.map.entry(key) {
-                Entry::Vacant(slot) => return Some(Vacancy(slot)),
+                Entry::Vacant(slot) => return Ok(Vacancy(slot)),
                 Entry::Occupied(kept) if stale(&kept.key().value) => {
                     // Taken out with the shard let go and locked again, as
                     // DashMap's occupied entry cannot remove and give back
@@ -142,7 +143,7 @@ impl<T: Identified> IdMap<T> {
                     key = kept.into_key();
                     self.remove(&old);
                 }
-                Entry::Occupied(_) => return None,
+                Entry::Occupied(taken) => return Err(taken.into_key().value),
             }
         }
     }
@@ -176,6 +177,11 @@ impl<T: Identified> Vacancy<'_, T> {
 
     pub(super) fn fill(self) {
         self.0.insert(());
+    }
+
+    /// The value waiting to be added, back, with the place let go.
+    pub(super) fn into_value(self) -> T {
+        self.0.into_key().value
     }
 }
 
@@ -306,6 +312,9 @@ mod tests {
         let vacancy = map.vacancy(map.hash("a"), Product::new("a", "A", 1));
         assert_eq!(vacancy.map(|v| v.value().name().to_owned()), Some("A".to_owned()));
         assert!(map.get("a").is_none(), "a dropped vacancy adds nothing");
+        let vacancy = map.vacancy(map.hash("a"), Product::new("a", "A", 1)).expect("a is free");
+        assert_eq!(vacancy.into_value().name(), "A");
+        assert!(map.get("a").is_none(), "a vacancy given up adds nothing");
         map.vacancy(map.hash("a"), Product::new("a", "A", 1)).expect("a is free").fill();
         assert!(map.vacancy(map.hash("a"), Product::new("a", "B", 1)).is_none());
         assert_eq!(map.get("a").map(|p| p.name().to_owned()), Some("A".to_owned()));
@@ -316,12 +325,18 @@ mod tests {
         let map = IdMap::new();
         assert!(add(&map, "a", "Old"));
         let stale = |p: &Product| p.name() == "Old";
-        let vacancy = map.vacancy_past(map.hash("a"), Product::new("a", "New", 1), stale);
+        let vacancy = map.vacancy_past(map.hash("a"), Product::new("a", "New", 1), stale).ok();
         assert_eq!(vacancy.map(|v| v.value().name().to_owned()), Some("New".to_owned()));
         assert!(map.get("a").is_none(), "the stale value is out, and nothing was filled");
-        map.vacancy_past(map.hash("a"), Product::new("a", "New", 1), stale).unwrap().fill();
+        let vacancy = map.vacancy_past(map.hash("a"), Product::new("a", "New", 1), stale).ok();
+        vacancy.expect("a is free").fill();
         let refused = map.vacancy_past(map.hash("a"), Product::new("a", "Newer", 1), stale);
-        assert!(refused.is_none(), "a value that is not stale keeps its place");
+        let given_back = refused.err().map(|p| p.name().to_owned());
+        assert_eq!(
+            given_back.as_deref(),
+            Some("Newer"),
+            "a value that is not stale keeps its place"
+        );
         assert_eq!(map.get("a").map(|p| p.name().to_owned()), Some("New".to_owned()));
     }
 

@@ -497,7 +497,7 @@ impl Backend for LocalBackend {
         self.orders.fetch_place(hash);
         let lines = self.merge_lines(lines)?;
         let shard = shard_of(hash);
-        let order = self.spares.order(shard, || OrderCell {
+        let (order, spare) = self.spares.order(shard, || OrderCell {
             id: CompactString::from(order_id),
             lines,
             phase: Mutex::new(Phase::Held { deadline }),
@@ -505,17 +505,27 @@ impl Backend for LocalBackend {
             forgotten: AtomicBool::new(false),
             place: AtomicU32::new(0),
         });
-        let Some(vacancy) = self.orders.vacancy_past(hash, order, |order| order.is_forgotten())
-        else {
-            return Err(Error::DuplicateOrder);
+        // A refused block's order was never seen by any other call.
+        let refused = |order: Arc<OrderCell>, error: Error| {
+            if spare {
+                self.spares.give_back(shard, order);
+            }
+            Err(error)
+        };
+        let vacancy = match self.orders.vacancy_past(hash, order, |order| order.is_forgotten()) {
+            Ok(vacancy) => vacancy,
+            Err(order) => return refused(order, Error::DuplicateOrder),
         };
         let order = vacancy.value();
-        with_counts(&order.lines, |counts| {
+        let taken = with_counts(&order.lines, |counts| {
             Self::take(&order.lines, counts, events)?;
             // Counted before it becomes visible: nothing can end it uncounted.
             self.schedule.start(order, deadline, order.units(), usual_hold);
             Ok(())
-        })?;
+        });
+        if let Err(error) = taken {
+            return refused(vacancy.into_value(), error);
+        }
         vacancy.fill();
         Ok(())
     }
@@ -1090,6 +1100,40 @@ mod tests {
             let paid = made.len().div_ceil(2) as u64;
             assert_eq!(backend.stock("p").unwrap(), Stock::new(1_000 - paid, 0));
         }
+    }
+
+    /// A block refused for its stock or for an id in use gives back the
+    /// spare its order was written into: the spares stay as they were, and
+    /// a refusal with no spare kept makes none.
+    #[test]
+    fn a_refused_block_gives_its_spare_back() {
+        let backend = LocalBackend::new(1_000_000, 64);
+        backend.add_product("p", "Product", 200).unwrap();
+        let lines = |quantity| [Line::new("p", quantity)];
+        let block = |id: &str, quantity| {
+            backend.hold(id, &lines(quantity), DEADLINE * 10, true, &mut Events::collecting())
+        };
+        assert_eq!(
+            block("x", 1_000),
+            Err(Error::InsufficientStock { product: "p".into(), requested: 1_000, available: 200 })
+        );
+        assert_eq!(backend.spares.count(), 0, "nothing kept, nothing made");
+        for i in 0..200 {
+            hold(&backend, &format!("e{i}"), DEADLINE).unwrap();
+        }
+        assert_eq!(backend.release_due(DEADLINE + 1, &Events::collecting, &|_| ()), 200);
+        block("live", 1).unwrap();
+        let kept = backend.spares.count();
+        assert!(kept > 0);
+        for i in 0..100 {
+            let refused = block(&format!("r{i}"), 1_000);
+            assert!(matches!(refused, Err(Error::InsufficientStock { .. })), "{refused:?}");
+            assert_eq!(block("live", 1), Err(Error::DuplicateOrder));
+        }
+        assert_eq!(backend.spares.count(), kept, "every refused block gave its spare back");
+        assert_eq!(backend.stock("p").unwrap(), Stock::new(200, 1));
+        let view = backend.status("live", DEADLINE, &mut Events::collecting()).unwrap();
+        assert_eq!((view.state, view.lines), (OrderState::Held, vec![("p".into(), 1)]));
     }
 
     /// An order that something besides the map holds is let go as it is,

@@ -122,14 +122,37 @@ impl Spares {
 
     /// The order a block makes of `cell`, whose schedule shard is `shard`:
     /// written into a spare of that shard's list when there is one and the
-    /// list is free this moment, newly allocated otherwise.
-    pub(super) fn order(&self, shard: u8, cell: impl FnOnce() -> OrderCell) -> Arc<OrderCell> {
+    /// list is free this moment (then with true), newly allocated otherwise.
+    pub(super) fn order(
+        &self,
+        shard: u8,
+        cell: impl FnOnce() -> OrderCell,
+    ) -> (Arc<OrderCell>, bool) {
         if self.kept.0.load(atomic::Ordering::Relaxed) > 0 {
             if let Some(spare) = self.take(shard) {
-                return spare.fill(cell());
+                return (spare.fill(cell()), true);
             }
         }
-        Arc::new(cell())
+        (Arc::new(cell()), false)
+    }
+
+    /// Takes back the spare of an order that [`Spares::order`] wrote into
+    /// one for a block refused before the order was added: into the list it
+    /// came from, if that list is free this moment and has room. A refused
+    /// block, as in a sold-out sale, then leaves the spares as it found them.
+    pub(super) fn give_back(&self, shard: u8, order: Arc<OrderCell>) {
+        let Ok(spare) = Spare::vacate(order) else {
+            return;
+        };
+        let list = &self.lists[usize::from(shard) % LISTS];
+        let Some(mut spares) = list.spares.try_lock() else {
+            return;
+        };
+        if spares.len() < self.room {
+            spares.push(spare);
+            list.stocked.store(true, atomic::Ordering::Relaxed);
+            self.kept.0.fetch_add(1, atomic::Ordering::Relaxed);
+        }
     }
 
     fn take(&self, shard: u8) -> Option<Spare> {
