@@ -43,9 +43,9 @@ impl Lookup<'_> {
     /// length, which would be hashed for nothing (a C batch may pass ids of
     /// any length). The backend asks before it hashes: asked for every step
     /// as the steps were taken instead, it cost a read-ahead load of 5M
-    /// products 3 to 14% more time. An id the call refuses for a NUL byte is read ahead all the
-    /// same: telling would take a scan of every id, and it costs a short
-    /// id's fetches at most.
+    /// products 3 to 14% more time. An id the call refuses for a NUL byte
+    /// is read ahead all the same: telling would take a scan of every id,
+    /// and it costs a short id's fetches at most.
     pub(crate) fn fetches(self) -> bool {
         let fits = |id: &str| !id.is_empty() && id.len() <= MAX_ID_BYTES;
         match self {

@@ -54,12 +54,11 @@ pub struct Options {
     /// many orders that release passes forgot (rounded up to a multiple of
     /// 16) is kept for later holds to reuse, so that a mass expiry's orders
     /// do not all go back to the allocator from one thread, and let go when
-    /// the engine closes. Orders
-    /// the bound pushes out leave the map 64 at a time, and any left over at
-    /// the end of a release pass; those past their retention, at the end of
-    /// the pass that forgets them, once the holds it expires are back in
-    /// stock. The
-    /// schedule lets go of an order when it ends, for a hold of the engine's
+    /// the engine closes. Orders the bound pushes out leave the map 64 at a
+    /// time, and any left over at the end of a release pass; those past
+    /// their retention, at the end of the pass that forgets them, once the
+    /// holds it expires are back in stock. The schedule lets go of an order
+    /// when it ends, for a hold of the engine's
     /// own hold time that ends by its first deadline, extended or not, as
     /// most do (bar the odd one that raced another into the schedule); at
     /// its last deadline, for any other. It keeps 16 bytes of every hold

@@ -149,10 +149,22 @@ impl Spares {
             return;
         };
         if spares.len() < self.room {
-            spares.push(spare);
-            list.stocked.store(true, atomic::Ordering::Relaxed);
-            self.kept.0.fetch_add(1, atomic::Ordering::Relaxed);
+            self.join(list, &mut spares, std::iter::once(spare));
         }
+    }
+
+    /// Adds `joining` to the spares of `list`, whose lock `spares` holds,
+    /// and counts them in `kept` under that lock, as that count asks.
+    fn join(
+        &self,
+        list: &List,
+        spares: &mut Vec<Spare>,
+        joining: impl ExactSizeIterator<Item = Spare>,
+    ) {
+        let count = joining.len();
+        spares.extend(joining);
+        list.stocked.store(true, atomic::Ordering::Relaxed);
+        self.kept.0.fetch_add(count, atomic::Ordering::Relaxed);
     }
 
     fn take(&self, shard: u8) -> Option<Spare> {
@@ -196,9 +208,7 @@ impl Spares {
             let taken = part.min(self.room.saturating_sub(spares.len()));
             if taken > 0 {
                 let from = gathered.len() - taken;
-                spares.extend(gathered.drain(from..));
-                list.stocked.store(true, atomic::Ordering::Relaxed);
-                self.kept.0.fetch_add(taken, atomic::Ordering::Relaxed);
+                self.join(list, &mut spares, gathered.drain(from..));
             }
         }
         // No list had room for these: their memory goes back to the

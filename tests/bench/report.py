@@ -274,9 +274,8 @@ def build(data: Path) -> str:
                 return None if count is None else count / max(measured(r), 1) * 1e6
 
             def over_1ms(r: Record) -> str:
-                if r.get("over_1ms") is None:
-                    return "-"
-                return f"{r['over_1ms']:.0f} ({per_million(r):.1f})"
+                rate = per_million(r)
+                return "-" if rate is None else f"{r['over_1ms']:.0f} ({rate:.1f})"
 
             add(f"| release done after the deadline | {expiry['release_secs']:.2f} s | - | - "
                 "| - |")
