@@ -12,7 +12,9 @@ original_solution.py beside the repository); without it only stockkeeper's
 figures are printed. Every subject runs `--rounds` times, the subjects in
 turn. The same harness also runs a service whose methods
 do nothing, the floor: what the workload's own Python costs, which no
-service can go below. A batch entry point (`Engine.block_many` and
+service can go below; and the package's own API (`Engine.block`,
+`Engine.confirm`, `Engine.available`), which raises where the earlier one
+answers False. A batch entry point (`Engine.block_many` and
 `Engine.confirm_many`) is measured when the package has one.
 """
 
@@ -26,7 +28,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import stockkeeper
 
@@ -118,27 +120,52 @@ class Floor:
         return True
 
 
-def run_service(subject: str, service: Any, products: list[str], pairs: int, reads: int) -> None:
+class Calls(NamedTuple):
+    """The calls the workload makes: add a product, make a block+confirm
+    pair of a (product, order) request, read a product's stock."""
+
+    add: Callable[[str, str, int], object]
+    pair: Callable[[tuple[str, str]], None]
+    read: Callable[[str], object]
+
+
+def service_calls(service: Any) -> Calls:
+    """The earlier service's API: `InventoryService`, the original, the floor."""
+
+    def pair(request: tuple[str, str]) -> None:
+        product, order = request
+        if not (service.blockInventory(product, 1, order) and service.confirmOrder(order)):
+            raise RuntimeError(f"pair {order} refused")
+
+    return Calls(service.addProduct, pair, service.getInventory)
+
+
+def engine_calls(engine: stockkeeper.Engine) -> Calls:
+    """The package's own API, which raises where the earlier one answers False."""
+
+    def pair(request: tuple[str, str]) -> None:
+        product, order = request
+        engine.block(product, 1, order)
+        engine.confirm(order)
+
+    return Calls(engine.add_product, pair, engine.available)
+
+
+def run_service(subject: str, calls: Calls, products: list[str], pairs: int, reads: int) -> None:
     print(f"bench: python {subject}", file=sys.stderr)
     catalogue = [(pid, f"Product {pid}", 1_000_000) for pid in products]
     start = time.perf_counter()
-    nanos = timed(catalogue, lambda p: service.addProduct(*p))
+    nanos = timed(catalogue, lambda p: calls.add(*p))
     emit("py-load", subject, len(catalogue), time.perf_counter() - start, nanos)
 
     rng = random.Random(1)
     for threads in (1, THREADS):
         requests = [(rng.choice(products), f"ord-{subject}-{threads}-{i}") for i in range(pairs)]
-
-        def pair(request: tuple[str, str]) -> None:
-            product, order = request
-            if not (service.blockInventory(product, 1, order) and service.confirmOrder(order)):
-                raise RuntimeError(f"pair {order} refused")
-
-        secs, nanos = together(split(requests, threads), pair)
+        secs, nanos = together(split(requests, threads), calls.pair)
         emit("py-pairs", subject, pairs, secs, nanos, threads=threads)
 
         queries = [rng.choice(products) for _ in range(reads)]
-        secs, nanos = together(split(queries, threads), service.getInventory)
+        secs, nanos = together(split(queries, threads), calls.read)
         emit("py-reads", subject, reads, secs, nanos, threads=threads)
 
 
@@ -195,12 +222,14 @@ def main() -> None:
         if args.original.is_file():
             original = load_original(args.original)()
             original.start_cleanup()
-            run_service("original", original, products, args.scale, args.scale)
-        run_service("floor", Floor(), products, args.scale, args.scale)
+            run_service("original", service_calls(original), products, args.scale, args.scale)
+        run_service("floor", service_calls(Floor()), products, args.scale, args.scale)
         service = stockkeeper.InventoryService()
         service.start_cleanup()
-        run_service("service", service, products, args.scale, args.scale)
+        run_service("service", service_calls(service), products, args.scale, args.scale)
         service.close()
+        with stockkeeper.Engine() as engine:
+            run_service("engine", engine_calls(engine), products, args.scale, args.scale)
         run_batch(products, args.scale)
 
 

@@ -1,11 +1,21 @@
 //! The engine as Python sees it. Every method converts its arguments first,
-//! then releases the GIL for the engine's work, so Python threads calling in
-//! at once run in parallel on the engine's own fine-grained locks.
+//! then calls the engine.
 //!
-//! The GIL is also released around every call that may wait for the
-//! engine's notifier thread (`flush_events`, `close`, `subscribe`), since
-//! that thread needs the GIL to run a Python callback; and an engine that is
-//! dropped unclosed never waits for that thread at all (see `Drop`).
+//! A call on one product or one order keeps the GIL for the engine's work,
+//! as `InventoryService` does (its module says why): the work takes about a
+//! microsecond and waits for nothing that needs the GIL. Released and taken
+//! back around each such call, the GIL cost about a quarter of a pair's
+//! time from one thread, and from four threads changed hands on every call:
+//! pairs ran at a fifth of one thread's rate (`tests/bench/PROFILE.md`).
+//!
+//! The GIL is released where the work is long or may wait for the engine's
+//! threads: the batches (once a batch, so that threads overlap in the
+//! engine), `add_products`, `release_expired`, `advance`, `metrics`,
+//! `start_releaser` (which starts a thread), and every call that may wait
+//! for the notifier thread (`flush_events`, `close`, `subscribe`,
+//! `unsubscribe`), since that thread needs the GIL to run a Python
+//! callback; an engine that is dropped unclosed never waits for that thread
+//! at all (see `Drop`).
 
 use std::ops::Deref;
 use std::process;
@@ -61,6 +71,10 @@ const BULK_CHUNK: usize = 4096;
 /// `subscribe` reports how holds end without polling. The engine is a
 /// context manager that closes on exit; an engine dropped without `close` is
 /// closed in the background.
+///
+/// A call on one product or one order keeps the GIL for the microsecond or
+/// so it takes in the engine; the batches and `add_products` release it, so
+/// that threads sending batches overlap in the engine.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
 pub struct PyEngine {
     /// Shared, so that an engine dropped unclosed can be closed on a thread
@@ -247,14 +261,13 @@ impl PyEngine {
     /// name or count, Overflow past 2**63 - 1.
     fn add_product(
         &self,
-        py: Python<'_>,
         product_id: Checked<Text>,
         name: Checked<Text>,
         on_hand: Checked<Count>,
     ) -> PyResult<()> {
         let (product_id, name, on_hand) =
             (self.admit(product_id)?, self.admit(name)?, self.admit(on_hand)?);
-        py.detach(|| self.engine.add_product(&product_id, &name, on_hand.0)).map_err(to_py)
+        self.engine.add_product(&product_id, &name, on_hand.0).map_err(to_py)
     }
 
     /// Adds every `(product_id, name, on_hand)` triple of `products`, in
@@ -278,23 +291,23 @@ impl PyEngine {
     }
 
     /// The product's name. Raises UnknownProduct.
-    fn product_name(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<String> {
+    fn product_name(&self, product_id: Checked<Text>) -> PyResult<String> {
         let product_id = self.admit(product_id)?;
-        py.detach(|| self.engine.product_name(&product_id)).map_err(to_py)
+        self.engine.product_name(&product_id).map_err(to_py)
     }
 
     /// The units a new order can still hold: `on_hand - reserved`. Raises
     /// UnknownProduct.
-    fn available(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<u64> {
+    fn available(&self, product_id: Checked<Text>) -> PyResult<u64> {
         let product_id = self.admit(product_id)?;
-        py.detach(|| self.engine.available(&product_id)).map_err(to_py)
+        self.engine.available(&product_id).map_err(to_py)
     }
 
     /// The product's on_hand, reserved and available, read together. Raises
     /// UnknownProduct.
-    fn stock(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<PyStock> {
+    fn stock(&self, product_id: Checked<Text>) -> PyResult<PyStock> {
         let product_id = self.admit(product_id)?;
-        py.detach(|| self.engine.stock(&product_id)).map(PyStock::from).map_err(to_py)
+        self.engine.stock(&product_id).map(PyStock::from).map_err(to_py)
     }
 
     /// Restocks (`delta > 0`: on_hand grows) or corrects (`delta < 0`:
@@ -303,14 +316,11 @@ impl PyEngine {
     /// zero, Overflow past 2**63 - 1, InvalidInput for zero, UnknownProduct.
     fn update_inventory(
         &self,
-        py: Python<'_>,
         product_id: Checked<Text>,
         delta: Checked<Delta>,
     ) -> PyResult<PyStock> {
         let (product_id, delta) = (self.admit(product_id)?, self.admit(delta)?);
-        py.detach(|| self.engine.update_inventory(&product_id, delta.0))
-            .map(PyStock::from)
-            .map_err(to_py)
+        self.engine.update_inventory(&product_id, delta.0).map(PyStock::from).map_err(to_py)
     }
 
     /// Holds `quantity` units of one product for `order_id` until the
@@ -322,7 +332,6 @@ impl PyEngine {
     #[pyo3(signature = (product_id, quantity, order_id, hold_time = None))]
     fn block(
         &self,
-        py: Python<'_>,
         product_id: Checked<Text>,
         quantity: Checked<Quantity>,
         order_id: Checked<Text>,
@@ -340,7 +349,8 @@ impl PyEngine {
                 return Err(self.refuse(fault_before(&order_id, line, error)));
             }
         };
-        py.detach(|| self.engine.block(&product_id, quantity.0, &order_id, hold_time))
+        self.engine
+            .block(&product_id, quantity.0, &order_id, hold_time)
             .map(PyDeadline::from)
             .map_err(to_py)
     }
@@ -353,7 +363,6 @@ impl PyEngine {
     #[pyo3(signature = (order_id, lines, hold_time = None))]
     fn block_order(
         &self,
-        py: Python<'_>,
         order_id: Checked<Text>,
         lines: &Bound<'_, PyAny>,
         hold_time: Option<Checked<Seconds>>,
@@ -370,13 +379,9 @@ impl PyEngine {
         }
         let hold_time = hold_time.map(|seconds| self.admit(seconds)).transpose()?;
         let hold_time = hold_time.map(|seconds| seconds.0);
-        py.detach(|| {
-            let lines: Vec<Line<'_>> =
-                lines.iter().map(|(product, quantity)| Line::new(product, quantity.0)).collect();
-            self.engine.block_order(&order_id, &lines, hold_time)
-        })
-        .map(PyDeadline::from)
-        .map_err(to_py)
+        let lines: Vec<Line<'_>> =
+            lines.iter().map(|(product, quantity)| Line::new(product, quantity.0)).collect();
+        self.engine.block_order(&order_id, &lines, hold_time).map(PyDeadline::from).map_err(to_py)
     }
 
     /// Holds stock for every `(product_id, quantity, order_id)` triple of
@@ -414,16 +419,16 @@ impl PyEngine {
     /// Confirms a held order: its units leave on_hand. Succeeds up to and
     /// including the deadline; after it raises Expired (and the stock is
     /// back). Raises AlreadyConfirmed, AlreadyCancelled or UnknownOrder.
-    fn confirm(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<()> {
+    fn confirm(&self, order_id: Checked<Text>) -> PyResult<()> {
         let order_id = self.admit(order_id)?;
-        py.detach(|| self.engine.confirm(&order_id)).map_err(to_py)
+        self.engine.confirm(&order_id).map_err(to_py)
     }
 
     /// Cancels a held order (payment failed): its units are available again.
     /// Raises as `confirm` does.
-    fn cancel(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<()> {
+    fn cancel(&self, order_id: Checked<Text>) -> PyResult<()> {
         let order_id = self.admit(order_id)?;
-        py.detach(|| self.engine.cancel(&order_id)).map_err(to_py)
+        self.engine.cancel(&order_id).map_err(to_py)
     }
 
     /// Moves a live hold's deadline `by_seconds` later and returns the new
@@ -431,7 +436,6 @@ impl PyEngine {
     /// or AlreadyCancelled for an ended order, InvalidInput for zero.
     fn extend(
         &self,
-        py: Python<'_>,
         order_id: Checked<Text>,
         by_seconds: Checked<Seconds>,
     ) -> PyResult<PyDeadline> {
@@ -440,19 +444,16 @@ impl PyEngine {
         let order_id = self.admit(order_id)?;
         let by_seconds =
             by_seconds.0.map_err(|error| self.refuse(fault_before(&order_id, None, error)))?;
-        py.detach(|| self.engine.extend(&order_id, by_seconds.0))
-            .map(PyDeadline::from)
-            .map_err(to_py)
+        self.engine.extend(&order_id, by_seconds.0).map(PyDeadline::from).map_err(to_py)
     }
 
     /// Where an order stands, what it holds and its deadline. A held order
     /// whose deadline has passed is expired by this call. Raises UnknownOrder
     /// for an order never held, or forgotten after the retention period.
-    fn status(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<PyOrderStatus> {
+    fn status(&self, order_id: Checked<Text>) -> PyResult<PyOrderStatus> {
         let order_id = self.admit(order_id)?;
-        py.detach(|| self.engine.status(&order_id))
-            .map(|status| PyOrderStatus::new(&order_id, status))
-            .map_err(to_py)
+        let status = self.engine.status(&order_id);
+        status.map(|status| PyOrderStatus::new(&order_id, status)).map_err(to_py)
     }
 
     /// Releases every hold whose deadline has passed, forgets ended orders
@@ -477,8 +478,8 @@ impl PyEngine {
 
     /// Seconds since the engine started, on its clock. Works on a closed
     /// engine too.
-    fn now(&self, py: Python<'_>) -> f64 {
-        py.detach(|| self.engine.now()).as_secs_f64()
+    fn now(&self) -> f64 {
+        self.engine.now().as_secs_f64()
     }
 
     /// Starts the background releaser if it is not running; does nothing on
@@ -497,15 +498,9 @@ impl PyEngine {
 
     /// How the holds on one product ended: confirmed, cancelled, expired,
     /// and the confirmed and expired shares. Raises UnknownProduct.
-    fn product_outcomes(
-        &self,
-        py: Python<'_>,
-        product_id: Checked<Text>,
-    ) -> PyResult<PyProductOutcomes> {
+    fn product_outcomes(&self, product_id: Checked<Text>) -> PyResult<PyProductOutcomes> {
         let product_id = self.admit(product_id)?;
-        py.detach(|| self.engine.product_outcomes(&product_id))
-            .map(PyProductOutcomes::from)
-            .map_err(to_py)
+        self.engine.product_outcomes(&product_id).map(PyProductOutcomes::from).map_err(to_py)
     }
 
     /// `metrics()` in the Prometheus text exposition format (version

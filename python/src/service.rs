@@ -6,17 +6,18 @@
 //! converted here (an int naming its decimal str), and the engine's refusal
 //! becomes the answer False or None without an exception ever being built.
 //!
-//! Unlike `Engine`, the single-order methods keep the GIL during the engine's
-//! work. That work takes about a microsecond and never waits for anything
-//! that needs the GIL (the engine's locks are only ever held by engine code,
-//! and publishing an event never blocks), while releasing and re-taking the
-//! GIL costs about as much again from one thread and, from several, hands
-//! the GIL to another thread on every call, so that threads queue for it
-//! after each call instead of running their time slice. The cost of holding
-//! it: other Python threads wait while this one waits for an engine lock,
-//! which another thread's call, or a background release pass, holds for
-//! moments at most. The batch methods, and `close` and `start_cleanup`
-//! which may wait for the engine's threads, release it as `Engine` does.
+//! The single-order methods keep the GIL during the engine's work, as
+//! `Engine`'s do. That work takes about a microsecond and never waits for
+//! anything that needs the GIL (the engine's locks are only ever held by
+//! engine code, and publishing an event never blocks), while releasing and
+//! re-taking the GIL costs about as much again from one thread and, from
+//! several, hands the GIL to another thread on every call, so that threads
+//! queue for it after each call instead of running their time slice. The
+//! cost of holding it: other Python threads wait while this one waits for
+//! an engine lock, which another thread's call, or a background release
+//! pass, holds for moments at most. The batch methods, and `close` and
+//! `start_cleanup` which may wait for the engine's threads, release it as
+//! `Engine` does.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;

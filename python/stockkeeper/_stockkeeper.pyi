@@ -262,6 +262,10 @@ class Engine:
     EngineClosed also comes from making an engine, from its first `subscribe`
     and from `start_releaser`, when the operating system refuses the thread
     it needs (an engine already made stays open).
+
+    A call on one product or one order keeps the GIL for the microsecond or
+    so it takes in the engine; the batches and `add_products` release it, so
+    that threads sending batches overlap in the engine.
     """
 
     def __new__(

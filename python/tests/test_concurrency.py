@@ -7,10 +7,14 @@ any test sleeping."""
 
 from __future__ import annotations
 
+import faulthandler
 import random
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+
+import pytest
 
 import stockkeeper
 from stockkeeper import Engine
@@ -172,4 +176,104 @@ def test_confirm_racing_expiry_has_exactly_one_winner() -> None:
         assert state == ("confirmed" if order in set(winners) else "expired")
     stock = engine.stock("hot")
     assert (stock.on_hand, stock.reserved) == (5000 - len(winners), 0)
+    engine.close()
+
+
+def test_calls_that_keep_the_gil_and_batches_that_let_it_go_never_wait_on_each_other(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Single-order calls keep the GIL while the batches and the clock's
+    release passes let it go, and a callback on the notifier thread, which
+    needs the GIL to run, calls back into the engine: all at once on the same
+    products. Every thread finishes, and the stock adds up. A call that held
+    the GIL while it waited for a thread that needs it would hang every
+    thread, this one too: the watchdog then ends the run, with every
+    thread's stack, instead of letting it hang."""
+    engine = Engine(manual_clock=True, hold_time=2)
+    # Enough that the products sell out only towards the end.
+    stock = {product: count * 20 for product, count in HOT.items()}
+    for product, count in stock.items():
+        engine.add_product(product, product.upper(), count)
+    products = sorted(HOT)
+    seen: list[int] = []
+    ended: list[str] = []
+
+    def callback(event: object) -> None:
+        if isinstance(event, stockkeeper.HoldEnded):
+            ended.append(event.order_id)
+            # A call of its own, which needs the GIL this thread waited for.
+            seen.append(engine.available(event.lines[0][0]))
+
+    engine.subscribe(callback)
+    start = threading.Barrier(7)
+    confirmed: list[Counter[str]] = [Counter() for _ in range(6)]
+    held: list[list[str]] = [[] for _ in range(6)]
+
+    def single(index: int) -> None:
+        chance = random.Random(index)
+        start.wait()
+        for round_ in range(ROUNDS):
+            order, product = f"s{index}-{round_}", chance.choice(products)
+            try:
+                engine.block(product, 1, order)
+            except stockkeeper.InsufficientStock:
+                continue
+            held[index].append(order)
+            try:
+                if chance.random() < 0.5:
+                    engine.confirm(order)
+                    confirmed[index][product] += 1
+                else:
+                    engine.cancel(order)
+            except stockkeeper.Expired:
+                pass
+
+    def batches(index: int) -> None:
+        chance = random.Random(index)
+        start.wait()
+        for round_ in range(ROUNDS // 20):
+            requests = [(chance.choice(products), 1, f"b{index}-{round_}-{i}") for i in range(20)]
+            made = engine.block_many(requests)
+            held[index].extend(order for (_, _, order), ok in zip(requests, made) if ok)
+            paid = [request for request, ok in zip(requests, made) if ok][::2]
+            for (product, _, _), ok in zip(paid, engine.confirm_many([o for *_, o in paid])):
+                confirmed[index][product] += ok
+
+    def clock() -> None:
+        start.wait()
+        for _ in range(ROUNDS // 10):
+            engine.advance(0.5)
+
+    workers = [threading.Thread(target=single, args=(i,), daemon=True) for i in range(3)]
+    workers += [threading.Thread(target=batches, args=(i,), daemon=True) for i in range(3, 6)]
+    workers.append(threading.Thread(target=clock, daemon=True))
+    # The GIL changes hands every 100 µs rather than every 5 ms, so that the
+    # threads' calls interleave however fast each one runs.
+    # The watchdog writes to the terminal, not to the output pytest captures,
+    # which is lost when the watchdog ends the process.
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    with capfd.disabled():
+        faulthandler.dump_traceback_later(120, exit=True)
+        try:
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join(60)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+            sys.setswitchinterval(switching)
+    assert not any(worker.is_alive() for worker in workers)
+
+    # Every hold still live runs out now, and its event is delivered.
+    engine.advance(3)
+    engine.flush_events()
+    orders = [order for orders in held for order in orders]
+    assert sorted(ended) == sorted(orders)
+    assert len(seen) == len(orders)
+    units = sum(confirmed, Counter())
+    for product, initial in stock.items():
+        now = engine.stock(product)
+        assert (now.on_hand, now.reserved) == (initial - units[product], 0)
+    assert sum(units.values()) > 0
     engine.close()
