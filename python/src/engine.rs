@@ -7,15 +7,18 @@
 //! back around each such call, the GIL cost about a quarter of a pair's
 //! time from one thread, and from four threads changed hands on every call:
 //! pairs ran at a fifth of one thread's rate (`tests/bench/PROFILE.md`).
+//! While a Python callback is subscribed, though, the calls that may
+//! publish an event let it go again (`PyEngine::publishing`): the notifier
+//! thread needs it to run each callback.
 //!
-//! The GIL is released where the work is long or may wait for the engine's
-//! threads: the batches (once a batch, so that threads overlap in the
-//! engine), `add_products`, `release_expired`, `advance`, `metrics`,
-//! `start_releaser` (which starts a thread), and every call that may wait
-//! for the notifier thread (`flush_events`, `close`, `subscribe`,
-//! `unsubscribe`), since that thread needs the GIL to run a Python
-//! callback; an engine that is dropped unclosed never waits for that thread
-//! at all (see `Drop`).
+//! The GIL is released too where the work is long or may wait for the
+//! engine's threads. Among those calls: the batches (once a batch, so that
+//! threads overlap in the engine), `add_products`, `release_expired`,
+//! `advance`, `metrics`, `start_releaser` (which starts a thread), and the
+//! calls that may wait for the notifier thread (`flush_events`, `close`,
+//! `subscribe`), since that thread needs the GIL to run a Python callback;
+//! an engine that is dropped unclosed never waits for that thread at all
+//! (see `Drop`).
 
 use std::ops::Deref;
 use std::process;
@@ -73,8 +76,10 @@ const BULK_CHUNK: usize = 4096;
 /// closed in the background.
 ///
 /// A call on one product or one order keeps the GIL for the microsecond or
-/// so it takes in the engine; the batches and `add_products` release it, so
-/// that threads sending batches overlap in the engine.
+/// so it takes in the engine, but for one that may publish an event while a
+/// callback is subscribed (the callbacks need the GIL); the batches and
+/// `add_products` release it, so that threads sending batches overlap in
+/// the engine.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
 pub struct PyEngine {
     /// Shared, so that an engine dropped unclosed can be closed on a thread
@@ -162,6 +167,24 @@ impl PyEngine {
 
     /// An argument's value, or its refusal raised through the engine, which
     /// counts it.
+    /// Runs a call that may publish an event. It keeps the GIL, as a call
+    /// on one order or product does, unless a Python callback is subscribed:
+    /// then it lets the GIL go for the call, so that the notifier thread,
+    /// which takes the GIL to run each callback, gets it between calls. A
+    /// thread that kept it through call after call left the callbacks only
+    /// the moments the interpreter hands the GIL over on its own (one in
+    /// 5 ms), and the events queued without bound.
+    pub(crate) fn publishing<R: Send>(
+        &self,
+        py: Python<'_>,
+        call: impl FnOnce(&Engine) -> R + Send,
+    ) -> R {
+        match self.subscribers.any() {
+            true => py.detach(|| call(&self.engine)),
+            false => call(&self.engine),
+        }
+    }
+
     fn admit<T>(&self, arg: Checked<T>) -> PyResult<T> {
         arg.0.map_err(|error| self.refuse(error))
     }
@@ -316,11 +339,13 @@ impl PyEngine {
     /// zero, Overflow past 2**63 - 1, InvalidInput for zero, UnknownProduct.
     fn update_inventory(
         &self,
+        py: Python<'_>,
         product_id: Checked<Text>,
         delta: Checked<Delta>,
     ) -> PyResult<PyStock> {
         let (product_id, delta) = (self.admit(product_id)?, self.admit(delta)?);
-        self.engine.update_inventory(&product_id, delta.0).map(PyStock::from).map_err(to_py)
+        let stock = self.publishing(py, |engine| engine.update_inventory(&product_id, delta.0));
+        stock.map(PyStock::from).map_err(to_py)
     }
 
     /// Holds `quantity` units of one product for `order_id` until the
@@ -332,6 +357,7 @@ impl PyEngine {
     #[pyo3(signature = (product_id, quantity, order_id, hold_time = None))]
     fn block(
         &self,
+        py: Python<'_>,
         product_id: Checked<Text>,
         quantity: Checked<Quantity>,
         order_id: Checked<Text>,
@@ -349,10 +375,9 @@ impl PyEngine {
                 return Err(self.refuse(fault_before(&order_id, line, error)));
             }
         };
-        self.engine
-            .block(&product_id, quantity.0, &order_id, hold_time)
-            .map(PyDeadline::from)
-            .map_err(to_py)
+        let held = self
+            .publishing(py, |engine| engine.block(&product_id, quantity.0, &order_id, hold_time));
+        held.map(PyDeadline::from).map_err(to_py)
     }
 
     /// Holds every line of an order, or nothing. `lines` is an iterable of
@@ -363,6 +388,7 @@ impl PyEngine {
     #[pyo3(signature = (order_id, lines, hold_time = None))]
     fn block_order(
         &self,
+        py: Python<'_>,
         order_id: Checked<Text>,
         lines: &Bound<'_, PyAny>,
         hold_time: Option<Checked<Seconds>>,
@@ -381,7 +407,8 @@ impl PyEngine {
         let hold_time = hold_time.map(|seconds| seconds.0);
         let lines: Vec<Line<'_>> =
             lines.iter().map(|(product, quantity)| Line::new(product, quantity.0)).collect();
-        self.engine.block_order(&order_id, &lines, hold_time).map(PyDeadline::from).map_err(to_py)
+        let held = self.publishing(py, |engine| engine.block_order(&order_id, &lines, hold_time));
+        held.map(PyDeadline::from).map_err(to_py)
     }
 
     /// Holds stock for every `(product_id, quantity, order_id)` triple of
@@ -419,16 +446,16 @@ impl PyEngine {
     /// Confirms a held order: its units leave on_hand. Succeeds up to and
     /// including the deadline; after it raises Expired (and the stock is
     /// back). Raises AlreadyConfirmed, AlreadyCancelled or UnknownOrder.
-    fn confirm(&self, order_id: Checked<Text>) -> PyResult<()> {
+    fn confirm(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<()> {
         let order_id = self.admit(order_id)?;
-        self.engine.confirm(&order_id).map_err(to_py)
+        self.publishing(py, |engine| engine.confirm(&order_id)).map_err(to_py)
     }
 
     /// Cancels a held order (payment failed): its units are available again.
     /// Raises as `confirm` does.
-    fn cancel(&self, order_id: Checked<Text>) -> PyResult<()> {
+    fn cancel(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<()> {
         let order_id = self.admit(order_id)?;
-        self.engine.cancel(&order_id).map_err(to_py)
+        self.publishing(py, |engine| engine.cancel(&order_id)).map_err(to_py)
     }
 
     /// Moves a live hold's deadline `by_seconds` later and returns the new
@@ -436,6 +463,7 @@ impl PyEngine {
     /// or AlreadyCancelled for an ended order, InvalidInput for zero.
     fn extend(
         &self,
+        py: Python<'_>,
         order_id: Checked<Text>,
         by_seconds: Checked<Seconds>,
     ) -> PyResult<PyDeadline> {
@@ -444,15 +472,16 @@ impl PyEngine {
         let order_id = self.admit(order_id)?;
         let by_seconds =
             by_seconds.0.map_err(|error| self.refuse(fault_before(&order_id, None, error)))?;
-        self.engine.extend(&order_id, by_seconds.0).map(PyDeadline::from).map_err(to_py)
+        let extended = self.publishing(py, |engine| engine.extend(&order_id, by_seconds.0));
+        extended.map(PyDeadline::from).map_err(to_py)
     }
 
     /// Where an order stands, what it holds and its deadline. A held order
     /// whose deadline has passed is expired by this call. Raises UnknownOrder
     /// for an order never held, or forgotten after the retention period.
-    fn status(&self, order_id: Checked<Text>) -> PyResult<PyOrderStatus> {
+    fn status(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<PyOrderStatus> {
         let order_id = self.admit(order_id)?;
-        let status = self.engine.status(&order_id);
+        let status = self.publishing(py, |engine| engine.status(&order_id));
         status.map(|status| PyOrderStatus::new(&order_id, status)).map_err(to_py)
     }
 

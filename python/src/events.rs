@@ -16,7 +16,7 @@
 
 use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::PyValueError;
@@ -270,11 +270,18 @@ pub struct Subscribers {
     /// Whether a callable was ever subscribed: from then on the engine's
     /// notifier thread may be running Python code.
     ever: AtomicBool,
+    /// How many slots `slots` keeps, changed under its lock: read without
+    /// it by every call that may publish an event.
+    live: AtomicUsize,
 }
 
 impl Default for Subscribers {
     fn default() -> Subscribers {
-        Subscribers { slots: Mutex::new(Some(HashMap::new())), ever: AtomicBool::new(false) }
+        Subscribers {
+            slots: Mutex::new(Some(HashMap::new())),
+            ever: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+        }
     }
 }
 
@@ -290,6 +297,11 @@ impl Subscribers {
         self.ever.load(Ordering::Acquire)
     }
 
+    /// Whether a callable is subscribed this moment.
+    pub fn any(&self) -> bool {
+        self.live.load(Ordering::Relaxed) > 0
+    }
+
     /// Keeps a subscription's slot. Once cleared for good (a close that
     /// ended the notifier thread came in between the engine's subscribe and
     /// this), the slot is emptied instead and its callable returned, for
@@ -298,6 +310,7 @@ impl Subscribers {
         match lock(&self.slots).as_mut() {
             Some(slots) => {
                 slots.insert(id, slot);
+                self.live.store(slots.len(), Ordering::Relaxed);
                 None
             }
             None => slot.take(),
@@ -307,8 +320,14 @@ impl Subscribers {
     /// Ends a subscription here: the notifier thread finds its slot empty
     /// from now on. Returns the callable, for the caller to drop.
     pub fn remove(&self, id: u64) -> Option<Py<PyAny>> {
-        let slot = lock(&self.slots).as_mut()?.remove(&id)?;
-        slot.take()
+        let slot = {
+            let mut slots = lock(&self.slots);
+            let slots = slots.as_mut()?;
+            let slot = slots.remove(&id);
+            self.live.store(slots.len(), Ordering::Relaxed);
+            slot
+        };
+        slot?.take()
     }
 
     /// Shows every callable to the garbage collector. A lock that is taken
@@ -329,7 +348,10 @@ impl Subscribers {
     /// Ends every subscription here, for good: a subscription kept after
     /// this is ended at once. Returns the callables, for the caller to drop.
     pub fn clear(&self) -> Vec<Py<PyAny>> {
-        let slots = lock(&self.slots).take().unwrap_or_default();
-        slots.values().filter_map(|slot| slot.take()).collect()
+        let mut slots = lock(&self.slots);
+        let taken = slots.take().unwrap_or_default();
+        self.live.store(0, Ordering::Relaxed);
+        drop(slots);
+        taken.values().filter_map(|slot| slot.take()).collect()
     }
 }

@@ -17,7 +17,8 @@
 //! an engine lock, which another thread's call, or a background release
 //! pass, holds for moments at most. The batch methods, and `close` and
 //! `start_cleanup` which may wait for the engine's threads, release it as
-//! `Engine` does.
+//! `Engine` does; so do the methods that may publish an event while a
+//! callback is subscribed to the engine, as `Engine`'s do.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
@@ -49,6 +50,15 @@ pub struct PyInventoryService {
 impl PyInventoryService {
     fn core(&self) -> &stockkeeper::Engine {
         self.engine.get().core()
+    }
+
+    /// A call that may publish an event, as `Engine` makes one.
+    fn publishing<R: Send>(
+        &self,
+        py: Python<'_>,
+        call: impl FnOnce(&stockkeeper::Engine) -> R + Send,
+    ) -> R {
+        self.engine.get().publishing(py, call)
     }
 
     /// A converted argument, or its refusal counted by the engine.
@@ -158,6 +168,7 @@ impl PyInventoryService {
     #[allow(non_snake_case, reason = "the earlier service's method name")]
     fn updateInventory(
         &self,
+        py: Python<'_>,
         product_id: Checked<Id>,
         additional_quantity: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
@@ -169,7 +180,7 @@ impl PyInventoryService {
         }
         let updated = (|| {
             let (id, delta) = (self.admit(product_id)?, self.admit(delta)?);
-            self.core().update_inventory(&id, delta.0)
+            self.publishing(py, |engine| engine.update_inventory(&id, delta.0))
         })();
         answer(updated).map_err(to_py)
     }
@@ -183,6 +194,7 @@ impl PyInventoryService {
     #[allow(non_snake_case, reason = "the earlier service's method name")]
     fn blockInventory(
         &self,
+        py: Python<'_>,
         product_id: Checked<Id>,
         order_quantity: Checked<Quantity>,
         order_id: Checked<Id>,
@@ -191,7 +203,7 @@ impl PyInventoryService {
             // The order id first, as the core and the batch judge it.
             let (order, product, quantity) =
                 (self.admit(order_id)?, self.admit(product_id)?, self.admit(order_quantity)?);
-            self.core().block(&product, quantity.0, &order, None)
+            self.publishing(py, |engine| engine.block(&product, quantity.0, &order, None))
         })();
         answer(held).map_err(to_py)
     }
@@ -201,24 +213,34 @@ impl PyInventoryService {
     /// True when confirmed. False for an unknown order, one confirmed or
     /// cancelled already, or one past its deadline (its units are back).
     #[allow(non_snake_case, reason = "the earlier service's method name")]
-    fn confirmOrder(&self, order_id: Checked<Id>) -> PyResult<bool> {
-        let confirmed = self.admit(order_id).and_then(|order| self.core().confirm(&order));
+    fn confirmOrder(&self, py: Python<'_>, order_id: Checked<Id>) -> PyResult<bool> {
+        let confirmed = self
+            .admit(order_id)
+            .and_then(|order| self.publishing(py, |engine| engine.confirm(&order)));
         answer(confirmed).map_err(to_py)
     }
 
     /// Cancels a held order (payment failed): its units are available again.
     /// True when cancelled; False as `confirmOrder` answers it.
     #[allow(non_snake_case, reason = "the earlier service's method name")]
-    fn cancelOrder(&self, order_id: Checked<Id>) -> PyResult<bool> {
-        let cancelled = self.admit(order_id).and_then(|order| self.core().cancel(&order));
+    fn cancelOrder(&self, py: Python<'_>, order_id: Checked<Id>) -> PyResult<bool> {
+        let cancelled = self
+            .admit(order_id)
+            .and_then(|order| self.publishing(py, |engine| engine.cancel(&order)));
         answer(cancelled).map_err(to_py)
     }
 
     /// The order's state: "held", "confirmed", "cancelled" or "expired"; None
     /// for an order never held or forgotten after the retention period.
     #[allow(non_snake_case, reason = "the earlier service's method name")]
-    fn getOrderStatus(&self, order_id: Checked<Id>) -> PyResult<Option<&'static str>> {
-        let status = self.admit(order_id).and_then(|order| self.core().status(&order));
+    fn getOrderStatus(
+        &self,
+        py: Python<'_>,
+        order_id: Checked<Id>,
+    ) -> PyResult<Option<&'static str>> {
+        let status = self
+            .admit(order_id)
+            .and_then(|order| self.publishing(py, |engine| engine.status(&order)));
         match status {
             Ok(status) => Ok(Some(status.state.name())),
             Err(error) if is_missing(&error) => Ok(None),

@@ -385,6 +385,37 @@ def test_a_slow_subscriber_does_not_stall_the_engine(kettle: Engine) -> None:
     assert len(delivered) == 2001
 
 
+@pytest.mark.parametrize("api", ["engine", "service"])
+def test_callbacks_run_between_the_calls_of_a_thread_that_never_stops(api: str) -> None:
+    """A call that may publish an event keeps the GIL while no callback is
+    subscribed, and lets it go for the engine's work while one is, so that
+    the notifier thread, which needs the GIL to run a callback, gets it
+    between the calls of a thread that makes them without pause. Here the
+    interpreter never hands the GIL over on its own (a switch interval of
+    1,000 s): the calls' own release is the callback's only way in."""
+    service = stockkeeper.InventoryService(manual_clock=True)
+    engine = service.engine
+    engine.add_product("kettle", "Kettle", 1_000_000)
+    block: Callable[[str, int, str], object] = engine.block
+    confirm: Callable[[str], object] = engine.confirm
+    if api == "service":
+        block, confirm = service.blockInventory, service.confirmOrder
+    delivered = threading.Event()
+    engine.subscribe(lambda event: delivered.set())
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1000)
+    try:
+        for index in range(100_000):
+            block("kettle", 1, f"o{index}")
+            confirm(f"o{index}")
+            if delivered.is_set():
+                break
+    finally:
+        sys.setswitchinterval(switching)
+    assert delivered.is_set()
+    service.close()
+
+
 def test_close_while_a_callback_is_blocked_does_not_deadlock(kettle: Engine) -> None:
     blocked = Gate()
     delivered = blocked.delivered

@@ -418,7 +418,7 @@ def build(data: Path) -> str:
         # The package's own API (`Engine.block` and `confirm`, `available`)
         # in the same column, after the service's rows.
         engine_rows = [(label + ", through `Engine`", workload, match, "engine")
-                       for label, workload, match in py_rows[1:]]
+                       for label, workload, match in py_rows]
         for label, workload, match, subject in [(*row, "service") for row in py_rows] + engine_rows:
             service = get(workload, subject, **match)
             original = get(workload, "original", **match)
