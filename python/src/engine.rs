@@ -165,8 +165,6 @@ impl PyEngine {
         Ok(())
     }
 
-    /// An argument's value, or its refusal raised through the engine, which
-    /// counts it.
     /// Runs a call that may publish an event. It keeps the GIL, as a call
     /// on one order or product does, unless a Python callback is subscribed:
     /// then it lets the GIL go for the call, so that the notifier thread,
@@ -185,6 +183,8 @@ impl PyEngine {
         }
     }
 
+    /// An argument's value, or its refusal raised through the engine, which
+    /// counts it.
     fn admit<T>(&self, arg: Checked<T>) -> PyResult<T> {
         arg.0.map_err(|error| self.refuse(error))
     }

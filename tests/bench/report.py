@@ -405,8 +405,8 @@ def build(data: Path) -> str:
         add("")
         add("The same Python workload through both, ids prepared beforehand. Ratio: "
             "InventoryService throughput over the original's. The rows through `Engine` "
-            "run the package's own API in the same column (`Engine.block` and `confirm`, "
-            "`available`), which raises where the earlier one answers False.")
+            "run the package's own API in the same column (`Engine.add_product`, `block` "
+            "and `confirm`, `available`), which raises where the earlier one answers False.")
         add("")
         add("| workload | threads | InventoryService | p50 / p99 / p99.9 | original | "
             "p50 / p99 / p99.9 | ratio |")
