@@ -7,9 +7,10 @@
 //! back around each such call, the GIL cost about a quarter of a pair's
 //! time from one thread, and from four threads changed hands on every call:
 //! pairs ran at a fifth of one thread's rate (`tests/bench/PROFILE.md`).
-//! While a Python callback is subscribed, though, the calls that may
-//! publish an event let it go again (`PyEngine::publishing`): the notifier
-//! thread needs it to run each callback.
+//! While a Python callback is subscribed, though, every such call lets it
+//! go again (`PyEngine::single`): the notifier thread needs it to run each
+//! callback, and a thread whose calls let it go must not wait behind one
+//! whose calls keep it.
 //!
 //! The GIL is released too where the work is long or may wait for the
 //! engine's threads. Among those calls: the batches (once a batch, so that
@@ -76,10 +77,9 @@ const BULK_CHUNK: usize = 4096;
 /// closed in the background.
 ///
 /// A call on one product or one order keeps the GIL for the microsecond or
-/// so it takes in the engine, but for one that may publish an event while a
-/// callback is subscribed (the callbacks need the GIL); the batches and
-/// `add_products` release it, so that threads sending batches overlap in
-/// the engine.
+/// so it takes in the engine, but not while a callback is subscribed (the
+/// callbacks need the GIL); the batches and `add_products` release it, so
+/// that threads sending batches overlap in the engine.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
 pub struct PyEngine {
     /// Shared, so that an engine dropped unclosed can be closed on a thread
@@ -165,14 +165,17 @@ impl PyEngine {
         Ok(())
     }
 
-    /// Runs a call that may publish an event. It keeps the GIL, as a call
-    /// on one order or product does, unless a Python callback is subscribed:
-    /// then it lets the GIL go for the call, so that the notifier thread,
-    /// which takes the GIL to run each callback, gets it between calls. A
-    /// thread that kept it through call after call left the callbacks only
-    /// the moments the interpreter hands the GIL over on its own (one in
-    /// 5 ms), and the events queued without bound.
-    pub(crate) fn publishing<R: Send>(
+    /// Runs a call on one order or one product. It keeps the GIL unless a
+    /// Python callback is subscribed: then it lets the GIL go for the call,
+    /// so that the notifier thread, which takes the GIL to run each
+    /// callback, gets it between calls. A thread that kept it through call
+    /// after call left the callbacks only the moments the interpreter hands
+    /// the GIL over on its own (one in 5 ms), and the events queued without
+    /// bound. Every such call lets it go then, those that publish nothing
+    /// too: a thread reading without pause would otherwise keep the GIL from
+    /// the threads whose calls let it go, each of which then waited up to
+    /// 5 ms for it after every call.
+    pub(crate) fn single<R: Send>(
         &self,
         py: Python<'_>,
         call: impl FnOnce(&Engine) -> R + Send,
@@ -284,13 +287,14 @@ impl PyEngine {
     /// name or count, Overflow past 2**63 - 1.
     fn add_product(
         &self,
+        py: Python<'_>,
         product_id: Checked<Text>,
         name: Checked<Text>,
         on_hand: Checked<Count>,
     ) -> PyResult<()> {
         let (product_id, name, on_hand) =
             (self.admit(product_id)?, self.admit(name)?, self.admit(on_hand)?);
-        self.engine.add_product(&product_id, &name, on_hand.0).map_err(to_py)
+        self.single(py, |engine| engine.add_product(&product_id, &name, on_hand.0)).map_err(to_py)
     }
 
     /// Adds every `(product_id, name, on_hand)` triple of `products`, in
@@ -314,23 +318,23 @@ impl PyEngine {
     }
 
     /// The product's name. Raises UnknownProduct.
-    fn product_name(&self, product_id: Checked<Text>) -> PyResult<String> {
+    fn product_name(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<String> {
         let product_id = self.admit(product_id)?;
-        self.engine.product_name(&product_id).map_err(to_py)
+        self.single(py, |engine| engine.product_name(&product_id)).map_err(to_py)
     }
 
     /// The units a new order can still hold: `on_hand - reserved`. Raises
     /// UnknownProduct.
-    fn available(&self, product_id: Checked<Text>) -> PyResult<u64> {
+    fn available(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<u64> {
         let product_id = self.admit(product_id)?;
-        self.engine.available(&product_id).map_err(to_py)
+        self.single(py, |engine| engine.available(&product_id)).map_err(to_py)
     }
 
     /// The product's on_hand, reserved and available, read together. Raises
     /// UnknownProduct.
-    fn stock(&self, product_id: Checked<Text>) -> PyResult<PyStock> {
+    fn stock(&self, py: Python<'_>, product_id: Checked<Text>) -> PyResult<PyStock> {
         let product_id = self.admit(product_id)?;
-        self.engine.stock(&product_id).map(PyStock::from).map_err(to_py)
+        self.single(py, |engine| engine.stock(&product_id)).map(PyStock::from).map_err(to_py)
     }
 
     /// Restocks (`delta > 0`: on_hand grows) or corrects (`delta < 0`:
@@ -344,7 +348,7 @@ impl PyEngine {
         delta: Checked<Delta>,
     ) -> PyResult<PyStock> {
         let (product_id, delta) = (self.admit(product_id)?, self.admit(delta)?);
-        let stock = self.publishing(py, |engine| engine.update_inventory(&product_id, delta.0));
+        let stock = self.single(py, |engine| engine.update_inventory(&product_id, delta.0));
         stock.map(PyStock::from).map_err(to_py)
     }
 
@@ -375,8 +379,8 @@ impl PyEngine {
                 return Err(self.refuse(fault_before(&order_id, line, error)));
             }
         };
-        let held = self
-            .publishing(py, |engine| engine.block(&product_id, quantity.0, &order_id, hold_time));
+        let held =
+            self.single(py, |engine| engine.block(&product_id, quantity.0, &order_id, hold_time));
         held.map(PyDeadline::from).map_err(to_py)
     }
 
@@ -407,7 +411,7 @@ impl PyEngine {
         let hold_time = hold_time.map(|seconds| seconds.0);
         let lines: Vec<Line<'_>> =
             lines.iter().map(|(product, quantity)| Line::new(product, quantity.0)).collect();
-        let held = self.publishing(py, |engine| engine.block_order(&order_id, &lines, hold_time));
+        let held = self.single(py, |engine| engine.block_order(&order_id, &lines, hold_time));
         held.map(PyDeadline::from).map_err(to_py)
     }
 
@@ -448,14 +452,14 @@ impl PyEngine {
     /// back). Raises AlreadyConfirmed, AlreadyCancelled or UnknownOrder.
     fn confirm(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<()> {
         let order_id = self.admit(order_id)?;
-        self.publishing(py, |engine| engine.confirm(&order_id)).map_err(to_py)
+        self.single(py, |engine| engine.confirm(&order_id)).map_err(to_py)
     }
 
     /// Cancels a held order (payment failed): its units are available again.
     /// Raises as `confirm` does.
     fn cancel(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<()> {
         let order_id = self.admit(order_id)?;
-        self.publishing(py, |engine| engine.cancel(&order_id)).map_err(to_py)
+        self.single(py, |engine| engine.cancel(&order_id)).map_err(to_py)
     }
 
     /// Moves a live hold's deadline `by_seconds` later and returns the new
@@ -472,7 +476,7 @@ impl PyEngine {
         let order_id = self.admit(order_id)?;
         let by_seconds =
             by_seconds.0.map_err(|error| self.refuse(fault_before(&order_id, None, error)))?;
-        let extended = self.publishing(py, |engine| engine.extend(&order_id, by_seconds.0));
+        let extended = self.single(py, |engine| engine.extend(&order_id, by_seconds.0));
         extended.map(PyDeadline::from).map_err(to_py)
     }
 
@@ -481,7 +485,7 @@ impl PyEngine {
     /// for an order never held, or forgotten after the retention period.
     fn status(&self, py: Python<'_>, order_id: Checked<Text>) -> PyResult<PyOrderStatus> {
         let order_id = self.admit(order_id)?;
-        let status = self.publishing(py, |engine| engine.status(&order_id));
+        let status = self.single(py, |engine| engine.status(&order_id));
         status.map(|status| PyOrderStatus::new(&order_id, status)).map_err(to_py)
     }
 
@@ -527,9 +531,14 @@ impl PyEngine {
 
     /// How the holds on one product ended: confirmed, cancelled, expired,
     /// and the confirmed and expired shares. Raises UnknownProduct.
-    fn product_outcomes(&self, product_id: Checked<Text>) -> PyResult<PyProductOutcomes> {
+    fn product_outcomes(
+        &self,
+        py: Python<'_>,
+        product_id: Checked<Text>,
+    ) -> PyResult<PyProductOutcomes> {
         let product_id = self.admit(product_id)?;
-        self.engine.product_outcomes(&product_id).map(PyProductOutcomes::from).map_err(to_py)
+        let outcomes = self.single(py, |engine| engine.product_outcomes(&product_id));
+        outcomes.map(PyProductOutcomes::from).map_err(to_py)
     }
 
     /// `metrics()` in the Prometheus text exposition format (version

@@ -17,8 +17,8 @@
 //! an engine lock, which another thread's call, or a background release
 //! pass, holds for moments at most. The batch methods, and `close` and
 //! `start_cleanup` which may wait for the engine's threads, release it as
-//! `Engine` does; so do the methods that may publish an event while a
-//! callback is subscribed to the engine, as `Engine`'s do.
+//! `Engine` does; so do the single-order methods while a callback is
+//! subscribed to the engine, as `Engine`'s do.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
@@ -52,13 +52,13 @@ impl PyInventoryService {
         self.engine.get().core()
     }
 
-    /// A call that may publish an event, as `Engine` makes one.
-    fn publishing<R: Send>(
+    /// A call on one order or one product, as `Engine` makes one.
+    fn single<R: Send>(
         &self,
         py: Python<'_>,
         call: impl FnOnce(&stockkeeper::Engine) -> R + Send,
     ) -> R {
-        self.engine.get().publishing(py, call)
+        self.engine.get().single(py, call)
     }
 
     /// A converted argument, or its refusal counted by the engine.
@@ -68,8 +68,9 @@ impl PyInventoryService {
 
     /// The units available, None for a product the engine does not know or
     /// an id no product could have.
-    fn available(&self, product_id: Checked<Id>) -> PyResult<Option<u64>> {
-        let available = self.admit(product_id).and_then(|id| self.core().available(&id));
+    fn available(&self, py: Python<'_>, product_id: Checked<Id>) -> PyResult<Option<u64>> {
+        let available =
+            self.admit(product_id).and_then(|id| self.single(py, |engine| engine.available(&id)));
         match available {
             Ok(units) => Ok(Some(units)),
             Err(error) if is_missing(&error) => Ok(None),
@@ -137,6 +138,7 @@ impl PyInventoryService {
     #[allow(non_snake_case, reason = "the earlier service's method name")]
     fn addProduct(
         &self,
+        py: Python<'_>,
         product_id: Checked<Id>,
         name: Checked<Text>,
         inventory_count: Checked<Count>,
@@ -144,7 +146,7 @@ impl PyInventoryService {
         let added = (|| {
             let (id, name, count) =
                 (self.admit(product_id)?, self.admit(name)?, self.admit(inventory_count)?);
-            self.core().add_product(&id, &name, count.0)
+            self.single(py, |engine| engine.add_product(&id, &name, count.0))
         })();
         match added {
             Ok(()) | Err(Error::ProductExists) => Ok(()),
@@ -155,8 +157,8 @@ impl PyInventoryService {
     /// The units a new order can still hold, or None for an unknown product
     /// (including an id no product could have).
     #[allow(non_snake_case, reason = "the earlier service's method name")]
-    fn getInventory(&self, product_id: Checked<Id>) -> PyResult<Option<u64>> {
-        self.available(product_id)
+    fn getInventory(&self, py: Python<'_>, product_id: Checked<Id>) -> PyResult<Option<u64>> {
+        self.available(py, product_id)
     }
 
     /// Restocks (positive) or corrects (negative) the product's stock.
@@ -176,11 +178,11 @@ impl PyInventoryService {
         // refuses a change of zero, so it is answered here as a read.
         let delta: Checked<Delta> = additional_quantity.extract()?;
         if matches!(delta.0, Ok(Delta(0))) {
-            return Ok(self.available(product_id)?.is_some());
+            return Ok(self.available(py, product_id)?.is_some());
         }
         let updated = (|| {
             let (id, delta) = (self.admit(product_id)?, self.admit(delta)?);
-            self.publishing(py, |engine| engine.update_inventory(&id, delta.0))
+            self.single(py, |engine| engine.update_inventory(&id, delta.0))
         })();
         answer(updated).map_err(to_py)
     }
@@ -203,7 +205,7 @@ impl PyInventoryService {
             // The order id first, as the core and the batch judge it.
             let (order, product, quantity) =
                 (self.admit(order_id)?, self.admit(product_id)?, self.admit(order_quantity)?);
-            self.publishing(py, |engine| engine.block(&product, quantity.0, &order, None))
+            self.single(py, |engine| engine.block(&product, quantity.0, &order, None))
         })();
         answer(held).map_err(to_py)
     }
@@ -214,9 +216,8 @@ impl PyInventoryService {
     /// cancelled already, or one past its deadline (its units are back).
     #[allow(non_snake_case, reason = "the earlier service's method name")]
     fn confirmOrder(&self, py: Python<'_>, order_id: Checked<Id>) -> PyResult<bool> {
-        let confirmed = self
-            .admit(order_id)
-            .and_then(|order| self.publishing(py, |engine| engine.confirm(&order)));
+        let confirmed =
+            self.admit(order_id).and_then(|order| self.single(py, |engine| engine.confirm(&order)));
         answer(confirmed).map_err(to_py)
     }
 
@@ -224,9 +225,8 @@ impl PyInventoryService {
     /// True when cancelled; False as `confirmOrder` answers it.
     #[allow(non_snake_case, reason = "the earlier service's method name")]
     fn cancelOrder(&self, py: Python<'_>, order_id: Checked<Id>) -> PyResult<bool> {
-        let cancelled = self
-            .admit(order_id)
-            .and_then(|order| self.publishing(py, |engine| engine.cancel(&order)));
+        let cancelled =
+            self.admit(order_id).and_then(|order| self.single(py, |engine| engine.cancel(&order)));
         answer(cancelled).map_err(to_py)
     }
 
@@ -238,9 +238,8 @@ impl PyInventoryService {
         py: Python<'_>,
         order_id: Checked<Id>,
     ) -> PyResult<Option<&'static str>> {
-        let status = self
-            .admit(order_id)
-            .and_then(|order| self.publishing(py, |engine| engine.status(&order)));
+        let status =
+            self.admit(order_id).and_then(|order| self.single(py, |engine| engine.status(&order)));
         match status {
             Ok(status) => Ok(Some(status.state.name())),
             Err(error) if is_missing(&error) => Ok(None),

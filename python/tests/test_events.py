@@ -416,6 +416,46 @@ def test_callbacks_run_between_the_calls_of_a_thread_that_never_stops(api: str) 
     service.close()
 
 
+@pytest.mark.parametrize("api", ["engine", "service"])
+def test_with_a_callback_reads_let_the_gil_go_to_threads_whose_calls_do(api: str) -> None:
+    """While a callback is subscribed, a call that publishes nothing (a read)
+    lets the GIL go too: a thread reading without pause would otherwise keep
+    it from a thread whose calls let it go, which would wait at every call
+    for the interpreter to hand it over. Here it never does on its own (a
+    switch interval of 1,000 s): the writer gets on only through the
+    reader's own calls."""
+    service = stockkeeper.InventoryService(manual_clock=True)
+    engine = service.engine
+    engine.add_product("kettle", "Kettle", 1_000_000)
+    read: Callable[[str], object] = engine.available
+    if api == "service":
+        read = service.getInventory
+    engine.subscribe(lambda event: None)
+    written: list[int] = []
+
+    def writer() -> None:
+        for index in range(100):
+            engine.block("kettle", 1, f"o{index}")
+            engine.confirm(f"o{index}")
+            written.append(index)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1000)
+    try:
+        thread.start()
+        for _ in range(1_000_000):
+            read("kettle")
+            if len(written) == 100:
+                break
+        done = len(written)
+    finally:
+        sys.setswitchinterval(switching)
+    thread.join(WAIT)
+    assert done == 100
+    service.close()
+
+
 def test_close_while_a_callback_is_blocked_does_not_deadlock(kettle: Engine) -> None:
     blocked = Gate()
     delivered = blocked.delivered
