@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,19 @@ def kettle(engine: stockkeeper.Engine) -> stockkeeper.Engine:
     """The manual-clock engine with one product, "kettle", 10 units."""
     engine.add_product("kettle", "Kettle", 10)
     return engine
+
+
+@contextmanager
+def switch_interval(seconds: float) -> Iterator[None]:
+    """The interpreter hands the GIL from a thread that keeps it to one
+    waiting for it after `seconds` (`sys.setswitchinterval`), as long as
+    the block runs."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import faulthandler
 import random
-import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
+from conftest import switch_interval
 
 import stockkeeper
 from stockkeeper import Engine
@@ -254,9 +254,7 @@ def test_calls_that_keep_the_gil_and_batches_that_let_it_go_never_wait_on_each_o
     # threads' calls interleave however fast each one runs.
     # The watchdog writes to the terminal, not to the output pytest captures,
     # which is lost when the watchdog ends the process.
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(1e-4)
-    with capfd.disabled():
+    with switch_interval(1e-4), capfd.disabled():
         faulthandler.dump_traceback_later(120, exit=True)
         try:
             for worker in workers:
@@ -269,7 +267,6 @@ def test_calls_that_keep_the_gil_and_batches_that_let_it_go_never_wait_on_each_o
             engine.flush_events()
         finally:
             faulthandler.cancel_dump_traceback_later()
-            sys.setswitchinterval(switching)
     assert alive == []
     orders = [order for orders in held for order in orders]
     assert sorted(ended) == (sorted(orders) if subscribed else [])

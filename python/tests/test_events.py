@@ -20,10 +20,12 @@ import sys
 import textwrap
 import threading
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from conftest import switch_interval
 
 import stockkeeper
 from stockkeeper import Engine, Event, HoldEnded, SoldOut
@@ -385,48 +387,55 @@ def test_a_slow_subscriber_does_not_stall_the_engine(kettle: Engine) -> None:
     assert len(delivered) == 2001
 
 
+@pytest.fixture
+def stocked_service() -> Iterator[stockkeeper.InventoryService]:
+    """A service on the manual clock whose engine sells "kettle", a million
+    units: enough for every call of the tests below to be held."""
+    service = stockkeeper.InventoryService(manual_clock=True)
+    service.engine.add_product("kettle", "Kettle", 1_000_000)
+    yield service
+    service.close()
+
+
 @pytest.mark.parametrize("api", ["engine", "service"])
-def test_callbacks_run_between_the_calls_of_a_thread_that_never_stops(api: str) -> None:
+def test_callbacks_run_between_the_calls_of_a_thread_that_never_stops(
+    api: str, stocked_service: stockkeeper.InventoryService
+) -> None:
     """A call that may publish an event keeps the GIL while no callback is
     subscribed, and lets it go for the engine's work while one is, so that
     the notifier thread, which needs the GIL to run a callback, gets it
     between the calls of a thread that makes them without pause. Here the
     interpreter never hands the GIL over on its own (a switch interval of
     1,000 s): the calls' own release is the callback's only way in."""
-    service = stockkeeper.InventoryService(manual_clock=True)
+    service = stocked_service
     engine = service.engine
-    engine.add_product("kettle", "Kettle", 1_000_000)
     block: Callable[[str, int, str], object] = engine.block
     confirm: Callable[[str], object] = engine.confirm
     if api == "service":
         block, confirm = service.blockInventory, service.confirmOrder
     delivered = threading.Event()
     engine.subscribe(lambda event: delivered.set())
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(1000)
-    try:
+    with switch_interval(1000):
         for index in range(100_000):
             block("kettle", 1, f"o{index}")
             confirm(f"o{index}")
             if delivered.is_set():
                 break
-    finally:
-        sys.setswitchinterval(switching)
     assert delivered.is_set()
-    service.close()
 
 
 @pytest.mark.parametrize("api", ["engine", "service"])
-def test_with_a_callback_reads_let_the_gil_go_to_threads_whose_calls_do(api: str) -> None:
+def test_with_a_callback_reads_let_the_gil_go_to_threads_whose_calls_do(
+    api: str, stocked_service: stockkeeper.InventoryService
+) -> None:
     """While a callback is subscribed, a call that publishes nothing (a read)
     lets the GIL go too: a thread reading without pause would otherwise keep
     it from a thread whose calls let it go, which would wait at every call
     for the interpreter to hand it over. Here it never does on its own (a
     switch interval of 1,000 s): the writer gets on only through the
     reader's own calls."""
-    service = stockkeeper.InventoryService(manual_clock=True)
+    service = stocked_service
     engine = service.engine
-    engine.add_product("kettle", "Kettle", 1_000_000)
     read: Callable[[str], object] = engine.available
     if api == "service":
         read = service.getInventory
@@ -440,20 +449,15 @@ def test_with_a_callback_reads_let_the_gil_go_to_threads_whose_calls_do(api: str
             written.append(index)
 
     thread = threading.Thread(target=writer, daemon=True)
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(1000)
-    try:
+    with switch_interval(1000):
         thread.start()
         for _ in range(1_000_000):
             read("kettle")
             if len(written) == 100:
                 break
         done = len(written)
-    finally:
-        sys.setswitchinterval(switching)
     thread.join(WAIT)
     assert done == 100
-    service.close()
 
 
 def test_close_while_a_callback_is_blocked_does_not_deadlock(kettle: Engine) -> None:

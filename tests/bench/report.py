@@ -415,11 +415,11 @@ def build(data: Path) -> str:
         for threads in (1, 4):
             py_rows.append(("block+confirm pairs", "py-pairs", {"threads": threads}))
             py_rows.append(("reads", "py-reads", {"threads": threads}))
-        # The package's own API (`Engine.block` and `confirm`, `available`)
-        # in the same column, after the service's rows.
-        engine_rows = [(label + ", through `Engine`", workload, match, "engine")
-                       for label, workload, match in py_rows]
-        for label, workload, match, subject in [(*row, "service") for row in py_rows] + engine_rows:
+        # The package's own API in the same column, after the service's rows.
+        rows = [(label + way, workload, match, subject)
+                for subject, way in (("service", ""), ("engine", ", through `Engine`"))
+                for label, workload, match in py_rows]
+        for label, workload, match, subject in rows:
             service = get(workload, subject, **match)
             original = get(workload, "original", **match)
             add(f"| {label} | {match.get('threads', 1)} | {rate(service)} | {latency(service)} | "
