@@ -596,6 +596,25 @@ impl Engine {
         subscribed.map_err(|refused| refused.error)
     }
 
+    /// Has the notifier thread call `wrapper` around each run of events it
+    /// delivers together: the events queued at that moment, up to 1,024,
+    /// each to every subscriber in turn. `wrapper` is handed the run's
+    /// delivery and calls it, so that what the callbacks need (a lock, an
+    /// interpreter to attach to) is taken once for the run, not once for
+    /// each event. A delivery it does not call runs once it has returned;
+    /// a panic in it is caught and logged. A later wrapper replaces this
+    /// one, from the next run on. Fails with [`Error::Closed`] on a closed
+    /// engine.
+    pub fn wrap_deliveries(
+        &self,
+        wrapper: impl FnMut(&mut dyn FnMut()) + Send + 'static,
+    ) -> Result<()> {
+        let (shared, call) = self.open()?;
+        let wrapped = shared.notifier.wrap(Box::new(wrapper));
+        drop(call);
+        wrapped
+    }
+
     /// Ends a subscription. Once this returns no delivery to it begins, not
     /// even of an event queued before; one already under way on the notifier
     /// thread (the callback may not have been entered yet) goes on, and

@@ -29,6 +29,14 @@ pub struct SubscriptionId(pub u64);
 /// caught and logged, and the subscription goes on.
 pub type Callback = Box<dyn FnMut(&Event) + Send + 'static>;
 
+/// Wraps each run of events the notifier thread delivers together; see
+/// [`crate::Engine::wrap_deliveries`].
+pub type Wrapper = Box<dyn FnMut(&mut dyn FnMut()) + Send + 'static>;
+
+/// The most events the notifier thread delivers in one run: a wrapper that
+/// holds something for the run holds it for at most this many.
+const RUN_LIMIT: usize = 1024;
+
 /// Whether each live subscription has ended, by id.
 type Registry = Mutex<BTreeMap<SubscriptionId, Arc<AtomicBool>>>;
 
@@ -66,6 +74,7 @@ enum Message {
     Subscribe(SubscriptionId, Subscriber),
     Unsubscribe(SubscriptionId),
     Flush(mpsc::SyncSender<()>),
+    Wrap(Wrapper),
     Stop,
 }
 
@@ -251,6 +260,8 @@ pub(crate) struct Notifier {
     /// Set when the first subscriber arrives; until then publishing is free.
     sender: OnceLock<Sender<Message>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// A wrapper given before the thread started, which takes it.
+    wrapper: Mutex<Option<Wrapper>>,
     thread_id: OnceLock<ThreadId>,
     next_id: AtomicU64,
     /// Every live subscription's end, for [`Notifier::unsubscribe`]; the
@@ -295,9 +306,10 @@ impl Notifier {
         if thread.is_none() {
             let (sender, receiver) = mpsc::channel();
             let registry = Arc::clone(&self.ends);
+            let wrapper = self.wrapper.lock().take();
             let spawned = thread::Builder::new()
                 .name("stockkeeper-notifier".into())
-                .spawn(move || run(receiver, &registry));
+                .spawn(move || run(receiver, &registry, wrapper));
             let Ok(spawned) = spawned else {
                 return Err(Refused { error: Error::Closed, _recipient: to });
             };
@@ -315,6 +327,24 @@ impl Notifier {
     /// Subscribes `callback`; a refused one is handed back in the refusal.
     pub(crate) fn on_event(&self, callback: Callback) -> Result<SubscriptionId, Refused> {
         self.subscribe(Recipient::Callback(callback))
+    }
+
+    /// Wraps the runs of events from now on (from the first run, if the
+    /// thread has not started yet); refused once stopped.
+    pub(crate) fn wrap(&self, wrapper: Wrapper) -> Result<()> {
+        let thread = self.thread.lock();
+        if self.stopped.load(Ordering::Acquire) {
+            drop(thread);
+            drop(wrapper);
+            return Err(Error::Closed);
+        }
+        match thread.is_some() {
+            true => {
+                self.send(Message::Wrap(wrapper));
+            }
+            false => *self.wrapper.lock() = Some(wrapper),
+        }
+        Ok(())
     }
 
     pub(crate) fn channel(&self) -> Result<Receiver<Event>> {
@@ -396,33 +426,30 @@ impl Notifier {
     }
 }
 
-fn run(messages: Receiver<Message>, registry: &Registry) {
+fn run(messages: Receiver<Message>, registry: &Registry, mut wrapper: Option<Wrapper>) {
     let born = fork::generation();
     let mut subscribers: BTreeMap<SubscriptionId, Subscriber> = BTreeMap::new();
-    while let Ok(message) = messages.recv() {
+    let mut next = None;
+    loop {
+        let message = match next.take() {
+            Some(message) => message,
+            None => match messages.recv() {
+                Ok(message) => message,
+                Err(_) => return,
+            },
+        };
         match message {
             Message::Events(events) => {
-                for event in &events {
-                    subscribers.retain(|id, subscriber| {
-                        // A callback that forked returns in the child too,
-                        // where nothing will ever send to this thread.
-                        if fork::forked_since(born) {
-                            return true;
-                        }
-                        let kept = deliver(subscriber, event);
-                        if !kept {
-                            registry.lock().remove(id);
-                        }
-                        kept
-                    });
-                }
+                let (run, after) = gather(&messages, events);
+                next = after;
+                deliver_run(&run, &mut subscribers, registry, wrapper.as_mut(), born);
                 if fork::forked_since(born) {
                     // In the child this thread ends, as the forking thread
                     // of a child does once its work returns, and with the
                     // last thread the child exits. What the parent's threads
                     // share with it is left untouched: a lock one of them
                     // held at the fork stays held here.
-                    std::mem::forget((messages, subscribers, events));
+                    std::mem::forget((messages, subscribers, run, next, wrapper));
                     return;
                 }
             }
@@ -438,9 +465,67 @@ fn run(messages: Receiver<Message>, registry: &Registry) {
             Message::Flush(done) => {
                 let _ = done.send(());
             }
+            Message::Wrap(replacement) => wrapper = Some(replacement),
             Message::Stop => return,
         }
     }
+}
+
+/// A run: the events of `first` and of every message of events queued
+/// right behind it, up to [`RUN_LIMIT`] events; with the message after
+/// them, if one of another kind was taken.
+fn gather(messages: &Receiver<Message>, first: Vec<Event>) -> (Vec<Vec<Event>>, Option<Message>) {
+    let mut count = first.len();
+    let mut run = vec![first];
+    while count < RUN_LIMIT {
+        match messages.try_recv() {
+            Ok(Message::Events(events)) => {
+                count += events.len();
+                run.push(events);
+            }
+            Ok(other) => return (run, Some(other)),
+            Err(_) => break,
+        }
+    }
+    (run, None)
+}
+
+/// Delivers a run, each event to every subscriber before the next event,
+/// inside the wrapper if there is one. A wrapper that does not call the
+/// delivery (or panics before it) has it run once it returned.
+fn deliver_run(
+    run: &[Vec<Event>],
+    subscribers: &mut BTreeMap<SubscriptionId, Subscriber>,
+    registry: &Registry,
+    wrapper: Option<&mut Wrapper>,
+    born: u64,
+) {
+    let mut pending = true;
+    let mut delivery = || {
+        if !std::mem::take(&mut pending) {
+            return;
+        }
+        for event in run.iter().flatten() {
+            subscribers.retain(|id, subscriber| {
+                // A callback that forked returns in the child too, where
+                // nothing will ever send to this thread.
+                if fork::forked_since(born) {
+                    return true;
+                }
+                let kept = deliver(subscriber, event);
+                if !kept {
+                    registry.lock().remove(id);
+                }
+                kept
+            });
+        }
+    };
+    if let Some(wrapper) = wrapper {
+        if catch_unwind(AssertUnwindSafe(|| wrapper(&mut delivery))).is_err() {
+            log::error!("a stockkeeper delivery wrapper panicked; its run is delivered without it");
+        }
+    }
+    delivery();
 }
 
 /// Delivers one event; false when the subscriber is gone (a dropped receiver).

@@ -518,3 +518,93 @@ fn snapshots_add_up_while_many_threads_hold_and_end() {
     assert_eq!((m.live_holds, m.held_units), (0, 0));
     assert_eq!(m.held, m.confirmed + m.cancelled + m.expired);
 }
+
+/// What a wrapper saw: each run as the events delivered inside it, in
+/// order, by the two subscribers ("a" and "b") taking turns.
+type Runs = Arc<std::sync::Mutex<Vec<Vec<String>>>>;
+
+/// An engine whose notifier delivers inside a wrapper that records each
+/// run, to two subscribers; the first event is held until `gate` opens.
+fn wrapped_engine(gate: &Arc<Barrier>) -> (Engine, Runs) {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 10_000).unwrap();
+    let runs: Runs = Arc::default();
+    let wrapper_runs = Arc::clone(&runs);
+    engine
+        .wrap_deliveries(move |deliver| {
+            wrapper_runs.lock().unwrap().push(Vec::new());
+            deliver();
+        })
+        .unwrap();
+    for name in ["a", "b"] {
+        let (runs, gate) = (Arc::clone(&runs), Arc::clone(gate));
+        let mut first = name == "a";
+        engine
+            .on_event(move |event| {
+                if std::mem::take(&mut first) {
+                    gate.wait();
+                    gate.wait();
+                }
+                if let Event::HoldEnded { order, .. } = event {
+                    let mut runs = runs.lock().unwrap();
+                    runs.last_mut().unwrap().push(format!("{name}:{order}"));
+                }
+            })
+            .unwrap();
+    }
+    (engine, runs)
+}
+
+#[test]
+fn events_queued_together_are_delivered_in_one_wrapped_run_in_order() {
+    let gate = Arc::new(Barrier::new(2));
+    let (engine, runs) = wrapped_engine(&gate);
+    engine.block("kettle", 1, "first", None).unwrap();
+    engine.cancel("first").unwrap();
+    gate.wait();
+    // The notifier now holds the first event; these queue behind it.
+    let orders: Vec<String> = (0..1_500).map(|i| format!("o{i}")).collect();
+    for order in &orders {
+        engine.block("kettle", 1, order, None).unwrap();
+        engine.confirm(order).unwrap();
+    }
+    gate.wait();
+    engine.flush_events().unwrap();
+
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs[0], ["a:first", "b:first"]);
+    // Every event queued went in runs of at most 1,024 events, each event
+    // to both subscribers before the next.
+    assert_eq!(runs.len(), 3, "1,500 queued events make two runs");
+    assert_eq!(runs[1].len(), 2 * 1_024);
+    let delivered: Vec<String> = runs[1..].concat();
+    let expected: Vec<String> =
+        orders.iter().flat_map(|order| [format!("a:{order}"), format!("b:{order}")]).collect();
+    assert_eq!(delivered, expected);
+}
+
+#[test]
+fn a_wrapper_that_never_delivers_or_panics_loses_no_event() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 100).unwrap();
+    // Subscribed first, so that the wrapper reaches a running notifier.
+    let (_, seen) = counting_subscriber(&engine);
+    let wraps = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&wraps);
+    engine
+        .wrap_deliveries(move |_deliver| {
+            if counted.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
+                panic!("wrapper bug");
+            }
+        })
+        .unwrap();
+    for order in ["a", "b", "c", "d"] {
+        engine.block("kettle", 1, order, None).unwrap();
+        engine.confirm(order).unwrap();
+        engine.flush_events().unwrap();
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 4);
+    assert_eq!(wraps.load(Ordering::SeqCst), 4);
+    engine.close();
+    assert_eq!(engine.wrap_deliveries(|deliver| deliver()), Err(stockkeeper::Error::Closed));
+}

@@ -7,10 +7,9 @@
 //! back around each such call, the GIL cost about a quarter of a pair's
 //! time from one thread, and from four threads changed hands on every call:
 //! pairs ran at a fifth of one thread's rate (`tests/bench/PROFILE.md`).
-//! While a Python callback is subscribed, though, every such call lets it
-//! go again (`PyEngine::single`): the notifier thread needs it to run each
-//! callback, and a thread whose calls let it go must not wait behind one
-//! whose calls keep it.
+//! A notifier thread needs the GIL to run Python callbacks: it delivers
+//! every event queued in one hold of it, and the first call made once it
+//! has waited 200 µs lets the GIL go for it (`crate::handover`).
 //!
 //! The GIL is released too where the work is long or may wait for the
 //! engine's threads. Among those calls: the batches (once a batch, so that
@@ -40,8 +39,9 @@ use crate::convert::{
     Checked, Convert, Count, Delta, Limit, Quantity, Refused, Seconds, Text,
 };
 use crate::errors::{answer, to_py};
-use crate::events::{self, Slot, Subscribers};
+use crate::events::{self, deliver_in_one_hold, Slot, Subscribers};
 use crate::exit;
+use crate::handover;
 use crate::values::{PyDeadline, PyMetrics, PyOrderStatus, PyProductOutcomes, PyStock};
 
 /// How many products `add_products` converts before it releases the GIL to
@@ -77,9 +77,9 @@ const BULK_CHUNK: usize = 4096;
 /// closed in the background.
 ///
 /// A call on one product or one order keeps the GIL for the microsecond or
-/// so it takes in the engine, but not while a callback is subscribed (the
-/// callbacks need the GIL); the batches and `add_products` release it, so
-/// that threads sending batches overlap in the engine.
+/// so it takes in the engine, and lets it go once the callbacks have waited
+/// 200 µs for it; the batches and `add_products` release it, so that
+/// threads sending batches overlap in the engine.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
 pub struct PyEngine {
     /// Shared, so that an engine dropped unclosed can be closed on a thread
@@ -165,25 +165,29 @@ impl PyEngine {
         Ok(())
     }
 
-    /// Runs a call on one order or one product. It keeps the GIL unless a
-    /// Python callback is subscribed: then it lets the GIL go for the call,
-    /// so that the notifier thread, which takes the GIL to run each
-    /// callback, gets it between calls. A thread that kept it through call
-    /// after call left the callbacks only the moments the interpreter hands
-    /// the GIL over on its own (one in 5 ms), and the events queued without
-    /// bound. Every such call lets it go then, those that publish nothing
-    /// too: a thread reading without pause would otherwise keep the GIL from
-    /// the threads whose calls let it go, each of which then waited up to
-    /// 5 ms for it after every call.
+    /// Runs a call on one order or one product. It keeps the GIL, unless a
+    /// notifier thread (of any engine) has waited for it a while to run
+    /// Python callbacks: then it lets the GIL go for the call, and gives
+    /// the notifier a moment to take it (see `crate::handover`).
     pub(crate) fn single<R: Send>(
         &self,
         py: Python<'_>,
         call: impl FnOnce(&Engine) -> R + Send,
     ) -> R {
-        match self.subscribers.any() {
-            true => py.detach(|| call(&self.engine)),
+        match handover::due() {
+            true => self.handing_over(py, call),
             false => call(&self.engine),
         }
+    }
+
+    /// [`PyEngine::single`] with the GIL let go to a waiting notifier.
+    #[cold]
+    fn handing_over<R: Send>(&self, py: Python<'_>, call: impl FnOnce(&Engine) -> R + Send) -> R {
+        py.detach(|| {
+            let done = call(&self.engine);
+            handover::give_way();
+            done
+        })
     }
 
     /// An argument's value, or its refusal raised through the engine, which
@@ -588,6 +592,7 @@ impl PyEngine {
         }
         if self.subscribers.starting() {
             exit::watch(&self.engine);
+            py.detach(|| self.engine.wrap_deliveries(deliver_in_one_hold)).map_err(to_py)?;
         }
         let slot = Slot::new(callback.unbind());
         let delivered = Arc::clone(&slot);

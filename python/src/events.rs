@@ -2,12 +2,12 @@
 //! subscribed to an engine.
 //!
 //! A callable is called on the engine's notifier thread, which attaches to
-//! the interpreter for each event. The engine object keeps the callables in
-//! a table and shows them to the garbage collector, so that a callable that
-//! refers back to its engine (a bound method, a closure over it) does not
-//! keep both alive for ever; the notifier thread reaches each callable
-//! through a slot it shares with that table, and finds it empty once the
-//! subscription ended.
+//! the interpreter once for each run of events (`deliver_in_one_hold`).
+//! The engine object keeps the callables in a table and shows them to the
+//! garbage collector, so that a callable that refers back to its engine (a
+//! bound method, a closure over it) does not keep both alive for ever; the
+//! notifier thread reaches each callable through a slot it shares with that
+//! table, and finds it empty once the subscription ended.
 //!
 //! The table and the slots are only touched while attached to the
 //! interpreter, never held across a call into Python, and Python objects
@@ -16,7 +16,7 @@
 
 use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::PyValueError;
@@ -27,6 +27,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use stockkeeper::{Event, OrderState};
 
 use crate::exit;
+use crate::handover;
 use crate::values::repr_of;
 
 /// A hold ended: `order_id`, `state` ("confirmed", "cancelled" or
@@ -177,6 +178,18 @@ impl Slot {
     }
 }
 
+/// Delivers a run of events to the callables in one hold of the GIL, which
+/// the notifier thread waits for marked as waiting (see
+/// [`crate::handover`]). Each event's delivery attaches again inside it,
+/// which then costs nothing; the door shut, neither attaches.
+pub fn deliver_in_one_hold(deliver: &mut dyn FnMut()) {
+    let mut waiting = Some(handover::wait());
+    exit::attach(|_attached| {
+        drop(waiting.take());
+        deliver();
+    });
+}
+
 /// A hold on the Python thread state of a thread that Python did not start.
 ///
 /// Attaching such a thread creates a thread state and detaching deletes it
@@ -270,18 +283,11 @@ pub struct Subscribers {
     /// Whether a callable was ever subscribed: from then on the engine's
     /// notifier thread may be running Python code.
     ever: AtomicBool,
-    /// How many slots `slots` keeps, changed under its lock: read without
-    /// it by every call that may publish an event.
-    live: AtomicUsize,
 }
 
 impl Default for Subscribers {
     fn default() -> Subscribers {
-        Subscribers {
-            slots: Mutex::new(Some(HashMap::new())),
-            ever: AtomicBool::new(false),
-            live: AtomicUsize::new(0),
-        }
+        Subscribers { slots: Mutex::new(Some(HashMap::new())), ever: AtomicBool::new(false) }
     }
 }
 
@@ -297,11 +303,6 @@ impl Subscribers {
         self.ever.load(Ordering::Acquire)
     }
 
-    /// Whether a callable is subscribed this moment.
-    pub fn any(&self) -> bool {
-        self.live.load(Ordering::Relaxed) > 0
-    }
-
     /// Keeps a subscription's slot. Once cleared for good (a close that
     /// ended the notifier thread came in between the engine's subscribe and
     /// this), the slot is emptied instead and its callable returned, for
@@ -310,7 +311,6 @@ impl Subscribers {
         match lock(&self.slots).as_mut() {
             Some(slots) => {
                 slots.insert(id, slot);
-                self.live.store(slots.len(), Ordering::Relaxed);
                 None
             }
             None => slot.take(),
@@ -320,13 +320,7 @@ impl Subscribers {
     /// Ends a subscription here: the notifier thread finds its slot empty
     /// from now on. Returns the callable, for the caller to drop.
     pub fn remove(&self, id: u64) -> Option<Py<PyAny>> {
-        let slot = {
-            let mut slots = lock(&self.slots);
-            let slots = slots.as_mut()?;
-            let slot = slots.remove(&id);
-            self.live.store(slots.len(), Ordering::Relaxed);
-            slot
-        };
+        let slot = lock(&self.slots).as_mut()?.remove(&id);
         slot?.take()
     }
 
@@ -350,7 +344,6 @@ impl Subscribers {
     pub fn clear(&self) -> Vec<Py<PyAny>> {
         let mut slots = lock(&self.slots);
         let taken = slots.take().unwrap_or_default();
-        self.live.store(0, Ordering::Relaxed);
         drop(slots);
         taken.values().filter_map(|slot| slot.take()).collect()
     }

@@ -8,6 +8,7 @@ mod engine;
 mod errors;
 mod events;
 mod exit;
+mod handover;
 mod service;
 mod values;
 
@@ -32,6 +33,7 @@ mod _stockkeeper {
         crate::errors::register(module)?;
         crate::exit::register(module)?;
         crate::events::register(module)?;
+        crate::handover::register();
         module.add("__version__", env!("CARGO_PKG_VERSION"))?;
         module.add("MAX_COUNT", stockkeeper::MAX_COUNT)?;
         module.add("MAX_ID_BYTES", stockkeeper::MAX_ID_BYTES)?;

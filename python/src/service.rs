@@ -17,8 +17,8 @@
 //! an engine lock, which another thread's call, or a background release
 //! pass, holds for moments at most. The batch methods, and `close` and
 //! `start_cleanup` which may wait for the engine's threads, release it as
-//! `Engine` does; so do the single-order methods while a callback is
-//! subscribed to the engine, as `Engine`'s do.
+//! `Engine` does; the single-order methods let it go to a notifier thread
+//! that has waited for it, as `Engine`'s do (see `crate::handover`).
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;

@@ -187,7 +187,7 @@ def test_calls_that_keep_the_gil_and_batches_that_let_it_go_never_wait_on_each_o
     release passes let it go, all at once on the same products; then the
     same with a callback subscribed, which the notifier thread runs with the
     GIL and which calls back into the engine, while the single-order calls
-    let the GIL go for it. Every thread finishes, and the stock adds
+    let the GIL go when it waits. Every thread finishes, and the stock adds
     up. A call that held the GIL while it waited for a thread that needs it
     would hang every thread, this one too: the watchdog then ends the run,
     with every thread's stack, instead of letting it hang."""

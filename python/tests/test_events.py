@@ -19,6 +19,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -367,18 +368,24 @@ class Gate:
         self.delivered.append(event)
 
 
+def queue_behind(gate: Gate, engine: Engine, pairs: int, quantity: int = 1) -> None:
+    """Has `gate` (subscribed to `engine`) hold the event of an order
+    "first" on the notifier thread, then queues the events of `pairs`
+    block+confirm pairs of `quantity` kettles behind it."""
+    engine.block("kettle", 1, "first")
+    engine.confirm("first")
+    assert gate.entered.wait(WAIT)
+    for index in range(pairs):
+        engine.block("kettle", quantity, f"o{index}")
+        engine.confirm(f"o{index}")
+
+
 def test_a_slow_subscriber_does_not_stall_the_engine(kettle: Engine) -> None:
     kettle.update_inventory("kettle", 10_000)
     slow = Gate()
     delivered = slow.delivered
     kettle.subscribe(slow)
-    kettle.block("kettle", 1, "first")
-    kettle.confirm("first")
-    assert slow.entered.wait(WAIT)
-
-    for index in range(2000):
-        kettle.block("kettle", 2, f"o{index}")
-        kettle.confirm(f"o{index}")
+    queue_behind(slow, kettle, 2000, quantity=2)
     assert kettle.metrics().confirmed == 2001
     assert delivered == []
 
@@ -401,12 +408,12 @@ def stocked_service() -> Iterator[stockkeeper.InventoryService]:
 def test_callbacks_run_between_the_calls_of_a_thread_that_never_stops(
     api: str, stocked_service: stockkeeper.InventoryService
 ) -> None:
-    """A call that may publish an event keeps the GIL while no callback is
-    subscribed, and lets it go for the engine's work while one is, so that
-    the notifier thread, which needs the GIL to run a callback, gets it
-    between the calls of a thread that makes them without pause. Here the
-    interpreter never hands the GIL over on its own (a switch interval of
-    1,000 s): the calls' own release is the callback's only way in."""
+    """A call keeps the GIL, but lets it go once the notifier thread, which
+    needs the GIL to run a callback, has waited for it a while: so the
+    notifier gets it between the calls of a thread that makes them without
+    pause. Here the interpreter never hands the GIL over on its own (a
+    switch interval of 1,000 s): the calls' own release is the callback's
+    only way in."""
     service = stocked_service
     engine = service.engine
     block: Callable[[str, int, str], object] = engine.block
@@ -424,40 +431,75 @@ def test_callbacks_run_between_the_calls_of_a_thread_that_never_stops(
     assert delivered.is_set()
 
 
+class Ticker:
+    """A thread that counts while it holds the GIL, and lets it go after
+    each count: with the interpreter never taking the GIL away on its own,
+    the count moves only while other threads let the GIL go."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.ticks += 1
+            time.sleep(0)
+
+    def __enter__(self) -> Ticker:
+        self.thread.start()
+        assert until(lambda: self.ticks > 0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(WAIT)
+
+
 @pytest.mark.parametrize("api", ["engine", "service"])
-def test_with_a_callback_reads_let_the_gil_go_to_threads_whose_calls_do(
+def test_with_a_callback_subscribed_calls_keep_the_gil_while_no_event_waits(
     api: str, stocked_service: stockkeeper.InventoryService
 ) -> None:
-    """While a callback is subscribed, a call that publishes nothing (a read)
-    lets the GIL go too: a thread reading without pause would otherwise keep
-    it from a thread whose calls let it go, which would wait at every call
-    for the interpreter to hand it over. Here it never does on its own (a
-    switch interval of 1,000 s): the writer gets on only through the
-    reader's own calls."""
+    """A subscribed callback alone changes nothing for the calls: a call
+    keeps the GIL unless the notifier waits for it, reads and blocks alike.
+    Were some calls to let it go and others not, a thread whose calls let
+    it go would wait for every call behind one whose calls keep it."""
     service = stocked_service
     engine = service.engine
     read: Callable[[str], object] = engine.available
     if api == "service":
         read = service.getInventory
     engine.subscribe(lambda event: None)
-    written: list[int] = []
-
-    def writer() -> None:
-        for index in range(100):
-            engine.block("kettle", 1, f"o{index}")
-            engine.confirm(f"o{index}")
-            written.append(index)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    with switch_interval(1000):
-        thread.start()
-        for _ in range(1_000_000):
+    engine.block("kettle", 1, "held")
+    with switch_interval(1000), Ticker() as ticker:
+        before = ticker.ticks
+        for _ in range(2000):
             read("kettle")
-            if len(written) == 100:
-                break
-        done = len(written)
-    thread.join(WAIT)
-    assert done == 100
+        engine.status("held")
+        engine.extend("held", 10)
+        after = ticker.ticks
+    assert after == before
+
+
+def test_a_run_of_queued_events_is_delivered_in_one_hold_of_the_gil(kettle: Engine) -> None:
+    """Events queued while the notifier thread was busy reach the callback
+    in one run, for which the notifier takes the GIL once: no other thread
+    runs between them, where taking it for each event would let one in."""
+    kettle.update_inventory("kettle", 10_000)
+    gate = Gate()
+    kettle.subscribe(gate)
+    ticker = Ticker()
+    seen: list[int] = []
+    kettle.subscribe(lambda event: seen.append(ticker.ticks))
+    queue_behind(gate, kettle, 1000)
+    with switch_interval(1000), ticker:
+        gate.release.set()
+        finish(kettle.flush_events)
+    assert len(gate.delivered) == 1001
+    # The gate's first event ran alone; the 1,000 queued behind it went in
+    # one run, which no count of the ticker's interrupted.
+    assert len(seen) == 1001
+    assert len(set(seen[1:])) == 1
 
 
 def test_close_while_a_callback_is_blocked_does_not_deadlock(kettle: Engine) -> None:
