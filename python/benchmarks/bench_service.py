@@ -14,7 +14,8 @@ turn. The same harness also runs a service whose methods
 do nothing, the floor: what the workload's own Python costs, which no
 service can go below; and the package's own API (`Engine.block`,
 `Engine.confirm`, `Engine.available`), which raises where the earlier one
-answers False. A batch entry point (`Engine.block_many` and
+answers False, and its pairs again with a callback subscribed that counts
+every event. A batch entry point (`Engine.block_many` and
 `Engine.confirm_many`) is measured when the package has one.
 """
 
@@ -169,6 +170,32 @@ def run_service(subject: str, calls: Calls, products: list[str], pairs: int, rea
         emit("py-reads", subject, reads, secs, nanos, threads=threads)
 
 
+def run_callback(products: list[str], pairs: int) -> None:
+    """Pairs through `Engine` with a callback subscribed that counts every
+    event, which the notifier thread runs with the GIL. Every event is
+    delivered before the figure is emitted; the time covers the pairs."""
+    print("bench: python engine, a callback subscribed", file=sys.stderr)
+    with stockkeeper.Engine() as engine:
+        engine.add_products([(pid, f"Product {pid}", 1_000_000) for pid in products])
+        heard = [0]
+
+        def count(event: object) -> None:
+            heard[0] += 1
+
+        engine.subscribe(count)
+        calls = engine_calls(engine)
+        rng = random.Random(3)
+        for threads in (1, THREADS):
+            requests = [(rng.choice(products), f"ord-callback-{threads}-{i}")
+                        for i in range(pairs)]
+            secs, nanos = together(split(requests, threads), calls.pair)
+            engine.flush_events()
+            if heard[0] != pairs:
+                raise RuntimeError(f"{heard[0]} events heard of {pairs} pairs")
+            heard[0] = 0
+            emit("py-pairs-callback", "engine", pairs, secs, nanos, threads=threads)
+
+
 def run_batch(products: list[str], pairs: int) -> None:
     engine = stockkeeper.Engine()
     if not (hasattr(engine, "block_many") and hasattr(engine, "confirm_many")):
@@ -230,6 +257,7 @@ def main() -> None:
         service.close()
         with stockkeeper.Engine() as engine:
             run_service("engine", engine_calls(engine), products, args.scale, args.scale)
+        run_callback(products, args.scale)
         run_batch(products, args.scale)
 
 

@@ -406,7 +406,10 @@ def build(data: Path) -> str:
         add("The same Python workload through both, ids prepared beforehand. Ratio: "
             "InventoryService throughput over the original's. The rows through `Engine` "
             "run the package's own API in the same column (`Engine.add_product`, `block` "
-            "and `confirm`, `available`), which raises where the earlier one answers False.")
+            "and `confirm`, `available`), which raises where the earlier one answers False; "
+            "the rows with a callback run the same pairs with one subscribed, which the "
+            "engine's notifier thread calls with the GIL for every event (the original has "
+            "no callbacks).")
         add("")
         add("| workload | threads | InventoryService | p50 / p99 / p99.9 | original | "
             "p50 / p99 / p99.9 | ratio |")
@@ -429,6 +432,14 @@ def build(data: Path) -> str:
             if workload == "py-pairs" and subject == "service" and service:
                 speedup_target(f"Python pairs >= 5x the original, {match['threads']} thread(s)",
                                service, original, 5, targets)
+        for threads in (1, 4):
+            heard, original = (get("py-pairs-callback", "engine", threads=threads),
+                               get("py-pairs", "original", threads=threads))
+            if heard:
+                add(f"| block+confirm pairs, through `Engine`, a callback counting each event "
+                    f"| {threads} | {rate(heard)} | {latency(heard)} | {rate(original)} | "
+                    f"{latency(original)} | "
+                    f"{ratio(heard['ops_per_sec'], original and original['ops_per_sec'])} |")
         load_batch, original_load = get("py-load-batch", "service"), get("py-load", "original")
         if load_batch:
             base = original_load and original_load["ops_per_sec"]
