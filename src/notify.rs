@@ -33,8 +33,9 @@ pub type Callback = Box<dyn FnMut(&Event) + Send + 'static>;
 /// [`crate::Engine::wrap_deliveries`].
 pub type Wrapper = Box<dyn FnMut(&mut dyn FnMut()) + Send + 'static>;
 
-/// The most events the notifier thread delivers in one run: a wrapper that
-/// holds something for the run holds it for at most this many.
+/// The most events the notifier thread delivers in one run, but for a
+/// single call that published more: a wrapper that holds something for the
+/// run holds it for at most this many.
 const RUN_LIMIT: usize = 1024;
 
 /// Whether each live subscription has ended, by id.
@@ -471,15 +472,16 @@ fn run(messages: Receiver<Message>, registry: &Registry, mut wrapper: Option<Wra
     }
 }
 
-/// A run: the events of `first` and of every message of events queued
-/// right behind it, up to [`RUN_LIMIT`] events; with the message after
-/// them, if one of another kind was taken.
+/// A run: the events of `first` and of the messages of events queued right
+/// behind it, as many as keep the run within [`RUN_LIMIT`] events (`first`
+/// alone may pass it: one call's events are never split); with the message
+/// taken after them, if any: one of another kind, or events for the next run.
 fn gather(messages: &Receiver<Message>, first: Vec<Event>) -> (Vec<Vec<Event>>, Option<Message>) {
     let mut count = first.len();
     let mut run = vec![first];
     while count < RUN_LIMIT {
         match messages.try_recv() {
-            Ok(Message::Events(events)) => {
+            Ok(Message::Events(events)) if count + events.len() <= RUN_LIMIT => {
                 count += events.len();
                 run.push(events);
             }
@@ -522,7 +524,9 @@ fn deliver_run(
     };
     if let Some(wrapper) = wrapper {
         if catch_unwind(AssertUnwindSafe(|| wrapper(&mut delivery))).is_err() {
-            log::error!("a stockkeeper delivery wrapper panicked; its run is delivered without it");
+            log::error!(
+                "a stockkeeper delivery wrapper panicked; what it left is delivered without it"
+            );
         }
     }
     delivery();

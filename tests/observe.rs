@@ -555,21 +555,32 @@ fn wrapped_engine(gate: &Arc<Barrier>) -> (Engine, Runs) {
     (engine, runs)
 }
 
-#[test]
-fn events_queued_together_are_delivered_in_one_wrapped_run_in_order() {
+/// A [`wrapped_engine`] whose notifier holds the event of an order "first"
+/// while `queue` runs, so that what it publishes queues behind; returned
+/// once every event was delivered.
+fn queued_behind_the_first(queue: impl FnOnce(&Engine)) -> (Engine, Runs) {
     let gate = Arc::new(Barrier::new(2));
     let (engine, runs) = wrapped_engine(&gate);
     engine.block("kettle", 1, "first", None).unwrap();
     engine.cancel("first").unwrap();
     gate.wait();
-    // The notifier now holds the first event; these queue behind it.
-    let orders: Vec<String> = (0..1_500).map(|i| format!("o{i}")).collect();
-    for order in &orders {
+    queue(&engine);
+    gate.wait();
+    engine.flush_events().unwrap();
+    (engine, runs)
+}
+
+fn pairs(engine: &Engine, orders: &[String]) {
+    for order in orders {
         engine.block("kettle", 1, order, None).unwrap();
         engine.confirm(order).unwrap();
     }
-    gate.wait();
-    engine.flush_events().unwrap();
+}
+
+#[test]
+fn events_queued_together_are_delivered_in_one_wrapped_run_in_order() {
+    let orders: Vec<String> = (0..1_500).map(|i| format!("o{i}")).collect();
+    let (_engine, runs) = queued_behind_the_first(|engine| pairs(engine, &orders));
 
     let runs = runs.lock().unwrap().clone();
     assert_eq!(runs[0], ["a:first", "b:first"]);
@@ -607,4 +618,21 @@ fn a_wrapper_that_never_delivers_or_panics_loses_no_event() {
     assert_eq!(wraps.load(Ordering::SeqCst), 4);
     engine.close();
     assert_eq!(engine.wrap_deliveries(|deliver| deliver()), Err(stockkeeper::Error::Closed));
+}
+
+#[test]
+fn runs_keep_within_their_limit_when_a_release_pass_queues_batches() {
+    // Behind the held event: 1,000 events one a call, then the release
+    // pass's, published in batches of its own.
+    let (_engine, runs) = queued_behind_the_first(|engine| {
+        pairs(engine, &(0..1_000).map(|i| format!("o{i}")).collect::<Vec<_>>());
+        for i in 0..1_000 {
+            engine.block("kettle", 1, &format!("x{i}"), None).unwrap();
+        }
+        engine.advance(Duration::from_secs(301)).unwrap();
+    });
+
+    let sizes: Vec<usize> = runs.lock().unwrap().iter().map(|run| run.len() / 2).collect();
+    assert!(sizes.iter().all(|&events| events <= 1_024), "runs of {sizes:?} events");
+    assert_eq!(sizes.iter().sum::<usize>(), 2_001);
 }

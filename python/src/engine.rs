@@ -7,9 +7,9 @@
 //! back around each such call, the GIL cost about a quarter of a pair's
 //! time from one thread, and from four threads changed hands on every call:
 //! pairs ran at a fifth of one thread's rate (`tests/bench/PROFILE.md`).
-//! A notifier thread needs the GIL to run Python callbacks: it delivers
-//! every event queued in one hold of it, and the first call made once it
-//! has waited 200 µs lets the GIL go for it (`crate::handover`).
+//! A notifier thread needs the GIL to run Python callbacks: it takes it
+//! once for a run of the events queued, and the calls of other threads let
+//! it go for the run when it has waited for it (`crate::handover`).
 //!
 //! The GIL is released too where the work is long or may wait for the
 //! engine's threads. Among those calls: the batches (once a batch, so that
@@ -77,9 +77,9 @@ const BULK_CHUNK: usize = 4096;
 /// closed in the background.
 ///
 /// A call on one product or one order keeps the GIL for the microsecond or
-/// so it takes in the engine, and lets it go once the callbacks have waited
-/// 200 µs for it; the batches and `add_products` release it, so that
-/// threads sending batches overlap in the engine.
+/// so it takes in the engine, and lets it go when the notifier thread waits
+/// for it to run callbacks; the batches and `add_products` release it, so
+/// that threads sending batches overlap in the engine.
 #[pyclass(module = "stockkeeper", name = "Engine", frozen, weakref)]
 pub struct PyEngine {
     /// Shared, so that an engine dropped unclosed can be closed on a thread
@@ -278,6 +278,9 @@ impl PyEngine {
             background_release,
         };
         let engine = py.detach(|| Engine::new(options)).map_err(to_py)?;
+        // Before any subscription can start the notifier thread, which
+        // then has it from its first run.
+        engine.wrap_deliveries(deliver_in_one_hold).map_err(to_py)?;
         Ok(PyEngine {
             engine: Arc::new(engine),
             manual_clock,
@@ -592,7 +595,6 @@ impl PyEngine {
         }
         if self.subscribers.starting() {
             exit::watch(&self.engine);
-            py.detach(|| self.engine.wrap_deliveries(deliver_in_one_hold)).map_err(to_py)?;
         }
         let slot = Slot::new(callback.unbind());
         let delivered = Arc::clone(&slot);

@@ -174,18 +174,19 @@ impl Slot {
             if let Err(err) = callable.call1((&event,)) {
                 report(py, err, &callable, &event);
             }
+            handover::progress();
         });
     }
 }
 
-/// Delivers a run of events to the callables in one hold of the GIL, which
-/// the notifier thread waits for marked as waiting (see
+/// Delivers a run of events to the callables in one hold of the GIL, the
+/// run marked for the calls of other threads to hand the GIL over (see
 /// [`crate::handover`]). Each event's delivery attaches again inside it,
 /// which then costs nothing; the door shut, neither attaches.
 pub fn deliver_in_one_hold(deliver: &mut dyn FnMut()) {
-    let mut waiting = Some(handover::wait());
+    let _run = handover::Run::begin();
     exit::attach(|_attached| {
-        drop(waiting.take());
+        handover::progress();
         deliver();
     });
 }

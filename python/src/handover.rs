@@ -1,4 +1,4 @@
-//! The GIL handed over to a notifier thread that waits for it.
+//! The GIL handed over to a notifier thread that needs it for its run.
 //!
 //! A call on one order or one product keeps the GIL: it takes about a
 //! microsecond, and letting the GIL go and taking it back would cost more
@@ -8,88 +8,146 @@
 //! away on its own (every `sys.getswitchinterval()` seconds, 5 ms by
 //! default), while events queued.
 //!
-//! So a notifier thread with events to deliver says so before it waits for
-//! the GIL ([`wait`]). Once it has waited [`HAND_OVER_AFTER`], the next
-//! call of any thread lets the GIL go for the engine's work and gives the
-//! notifier a moment to take it ([`give_way`]). The notifier then delivers
-//! every event queued, up to the engine's run limit, in one hold of the
-//! GIL (`events::deliver_in_one_hold`). While threads keep calling, a
-//! callback runs within about that wait of its event, and the GIL changes
-//! hands once for a run of events instead of once for each call.
+//! So a notifier thread marks each run of events it delivers, from before
+//! it waits for the GIL until the run is done ([`Run`]), and says when the
+//! calls of other threads should let the GIL go for it: [`HAND_OVER_AFTER`]
+//! after the run began, so that the events of that moment gather into one
+//! run; and at once when another thread gets the GIL in the middle of the
+//! run, which it can only have had from the notifier (a callback let it go,
+//! or the interpreter took it away). Such a call lets the GIL go for the
+//! engine's work and waits a moment for the notifier to take it
+//! ([`give_way`]).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Once, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a notifier thread waits for the GIL before calls let it go.
+/// How long after a run begins the calls of other threads let the GIL go.
 const HAND_OVER_AFTER: Duration = Duration::from_micros(200);
 
 /// How long a call that let the GIL go waits for a notifier thread to take
-/// it. Another thread may take it first, and a call never waits long for a
-/// thread it knows nothing of.
+/// it and deliver an event.
 const GIVE_WAY_FOR: Duration = Duration::from_micros(200);
 
-/// Notifier threads waiting for the GIL now.
-static WAITING: AtomicUsize = AtomicUsize::new(0);
+/// How long the calls that let the GIL go do not wait for the notifier
+/// after one waited in vain: the notifier may be busy with something else
+/// than waiting for the GIL (a callback that sleeps, or waits for a lock,
+/// or another thread took the GIL first), and the calls must not spin all
+/// that time.
+const QUIET_FOR: Duration = Duration::from_millis(2);
 
-/// When the first notifier thread of those waiting now began to wait, as
-/// [`now`] reads it; zero when none waits.
-static WAITING_SINCE: AtomicU64 = AtomicU64::new(0);
+/// Notifier threads in a run (the top [`COUNT_BITS`]) and, below them, the
+/// moment from which calls let the GIL go, as [`now`] reads it. Zero when no
+/// notifier is in a run: a call then reads this word and nothing else. One
+/// word, so that a run ending and another beginning cannot leave a count
+/// without a moment.
+static STATE: AtomicU64 = AtomicU64::new(0);
 
-/// Nanoseconds since the first reading, plus one: never zero.
+const COUNT_BITS: u32 = 8;
+const MOMENT_BITS: u32 = u64::BITS - COUNT_BITS;
+const MOMENT: u64 = (1 << MOMENT_BITS) - 1;
+
+/// Bumped whenever a notifier thread in a run is seen holding the GIL: as
+/// it begins the run, and after each delivery.
+static PROGRESS: AtomicU64 = AtomicU64::new(0);
+
+/// Until when calls do not wait after a wait in vain, as [`now`] reads it.
+static QUIET_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Whether this is a notifier thread, whose own calls (from a callback)
+    /// never let the GIL go for a notifier.
+    static NOTIFIER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Nanoseconds since the first reading, within [`MOMENT`].
 fn now() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     let elapsed = EPOCH.get_or_init(Instant::now).elapsed().as_nanos();
-    u64::try_from(elapsed).unwrap_or(u64::MAX - 1) + 1
+    u64::try_from(elapsed).unwrap_or(MOMENT).min(MOMENT)
 }
 
-/// A notifier thread waiting for the GIL, from [`wait`] until it drops this,
-/// once it has the GIL or knows it will not get it.
-pub struct Waiting(());
-
-/// Marks the calling notifier thread as waiting for the GIL.
-pub fn wait() -> Waiting {
-    let since = now();
-    WAITING.fetch_add(1, Ordering::SeqCst);
-    let _ = WAITING_SINCE.compare_exchange(0, since, Ordering::SeqCst, Ordering::SeqCst);
-    Waiting(())
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        if WAITING.fetch_sub(1, Ordering::SeqCst) == 1 {
-            WAITING_SINCE.store(0, Ordering::SeqCst);
-        }
+/// A run of events being delivered by the calling notifier thread, marked
+/// from [`Run::begin`] until this is dropped.
+pub struct Run(());
+
+impl Run {
+    /// Marks a run beginning on the calling notifier thread, before it
+    /// waits for the GIL.
+    pub fn begin() -> Run {
+        NOTIFIER.with(|notifier| notifier.set(true));
+        let moment = now().saturating_add(nanos(HAND_OVER_AFTER)).min(MOMENT);
+        let _ = STATE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
+            let count = state >> MOMENT_BITS;
+            let kept = state & MOMENT;
+            let moment = if count == 0 { moment } else { kept.min(moment) };
+            Some((count + 1).min((1 << COUNT_BITS) - 1) << MOMENT_BITS | moment)
+        });
+        Run(())
     }
 }
 
-/// Whether a notifier thread has waited long enough that the calling
-/// thread should let the GIL go for its call: a single atomic load while
-/// none waits.
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = STATE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
+            let count = (state >> MOMENT_BITS).saturating_sub(1);
+            Some(if count == 0 { 0 } else { count << MOMENT_BITS | state & MOMENT })
+        });
+    }
+}
+
+/// Called by a notifier thread in a run while it holds the GIL: from now
+/// on, another thread that gets the GIL had it from the notifier, and its
+/// next call lets it go back at once.
+pub fn progress() {
+    PROGRESS.fetch_add(1, Ordering::SeqCst);
+    if QUIET_UNTIL.load(Ordering::Relaxed) != 0 {
+        QUIET_UNTIL.store(0, Ordering::Relaxed);
+    }
+    let moment = now();
+    let _ = STATE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
+        (state != 0).then_some(state & !MOMENT | moment)
+    });
+}
+
+/// Whether the calling thread should let the GIL go for its call: a single
+/// atomic load while no notifier is in a run.
 #[inline]
 pub fn due() -> bool {
-    match WAITING_SINCE.load(Ordering::Relaxed) {
+    match STATE.load(Ordering::Relaxed) {
         0 => false,
-        since => waited_enough(since),
+        state => due_in_run(state),
     }
 }
 
 #[cold]
-fn waited_enough(since: u64) -> bool {
-    now().saturating_sub(since) >= HAND_OVER_AFTER.as_nanos() as u64
+fn due_in_run(state: u64) -> bool {
+    if NOTIFIER.with(Cell::get) {
+        return false;
+    }
+    now() >= state & MOMENT
 }
 
-/// Called with the GIL let go: returns once the notifier threads that were
-/// waiting have stopped (the first has the GIL, or a later one waits
-/// afresh), or after [`GIVE_WAY_FOR`].
+/// Called with the GIL let go: returns once a notifier thread delivered an
+/// event or no run is marked, or after [`GIVE_WAY_FOR`]. After a wait in
+/// vain, the calls that let the GIL go do not wait for [`QUIET_FOR`].
 pub fn give_way() {
-    let waited_since = WAITING_SINCE.load(Ordering::SeqCst);
-    if waited_since == 0 {
+    if now() < QUIET_UNTIL.load(Ordering::Relaxed) {
         return;
     }
+    let seen = PROGRESS.load(Ordering::SeqCst);
     let until = Instant::now() + GIVE_WAY_FOR;
-    while WAITING_SINCE.load(Ordering::SeqCst) == waited_since && Instant::now() < until {
+    while PROGRESS.load(Ordering::SeqCst) == seen && STATE.load(Ordering::SeqCst) != 0 {
+        if Instant::now() >= until {
+            QUIET_UNTIL.store(now().saturating_add(nanos(QUIET_FOR)), Ordering::Relaxed);
+            return;
+        }
         thread::yield_now();
     }
 }
@@ -102,22 +160,23 @@ extern "C" {
     ) -> std::os::raw::c_int;
 }
 
-/// A child of `fork` has none of its parent's notifier threads: none waits
-/// there, whatever the parent's count said. Two atomic stores, which a
-/// child handler may make.
+/// A child of `fork` has none of its parent's notifier threads: none is in
+/// a run there, whatever the parent's mark said. Atomic stores only, which
+/// a child handler may make.
 extern "C" fn forked_child() {
-    WAITING.store(0, Ordering::SeqCst);
-    WAITING_SINCE.store(0, Ordering::SeqCst);
+    STATE.store(0, Ordering::SeqCst);
+    QUIET_UNTIL.store(0, Ordering::SeqCst);
 }
 
-/// Clears the waiting marks in every child of `fork`, from now on.
+/// Clears the marks in every child of `fork`, from now on.
 pub fn register() {
     static REGISTERED: Once = Once::new();
     REGISTERED.call_once(|| {
         // SAFETY: registers a child handler that only stores to atomics;
-        // the registration has no preconditions. A failure (no memory) only
-        // leaves a child's calls letting the GIL go for a notifier that
-        // never comes, each waiting GIVE_WAY_FOR.
+        // the registration has no preconditions. Should it fail (no
+        // memory), a child's calls may let the GIL go for a notifier that
+        // never comes: a call in a run lets the GIL go, waiting
+        // GIVE_WAY_FOR once every QUIET_FOR.
         unsafe {
             pthread_atfork(None, None, Some(forked_child));
         }

@@ -264,9 +264,9 @@ class Engine:
     it needs (an engine already made stays open).
 
     A call on one product or one order keeps the GIL for the microsecond or
-    so it takes in the engine, and lets it go once the callbacks have waited
-    200 µs for it; the batches and `add_products` release it, so that
-    threads sending batches overlap in the engine.
+    so it takes in the engine, and lets it go when the notifier thread waits
+    for it to run callbacks; the batches and `add_products` release it, so
+    that threads sending batches overlap in the engine.
     """
 
     def __new__(

@@ -431,6 +431,42 @@ def test_callbacks_run_between_the_calls_of_a_thread_that_never_stops(
     assert delivered.is_set()
 
 
+@pytest.mark.parametrize("inside", ["flush_events", "sleep", "log"])
+def test_callbacks_that_let_the_gil_go_keep_up_with_a_thread_that_never_stops(
+    inside: str, stocked_service: stockkeeper.InventoryService, tmp_path: Path
+) -> None:
+    """A callback may let the GIL go inside itself (a flush, a sleep, a
+    write), and another thread's calls may then take it, in the middle of
+    the notifier's run: their next call hands it back. Here the interpreter
+    never hands the GIL over on its own (a switch interval of 1,000 s), so
+    without that the notifier would wait for ever, and the events queue."""
+    engine = stocked_service.engine
+    heard: list[Event] = []
+    with open(tmp_path / "events.log", "w") as log:
+
+        def callback(event: Event) -> None:
+            heard.append(event)
+            if inside == "flush_events":
+                engine.flush_events()
+            elif inside == "sleep":
+                time.sleep(0)
+            else:
+                log.write(f"{event!r}\n")
+                log.flush()
+
+        subscription = engine.subscribe(callback)
+        with switch_interval(1000):
+            for index in range(100_000):
+                engine.block("kettle", 1, f"o{index}")
+                engine.confirm(f"o{index}")
+                if len(heard) >= 1000:
+                    break
+            count = len(heard)
+        engine.unsubscribe(subscription)
+        engine.flush_events()
+    assert count >= 1000
+
+
 class Ticker:
     """A thread that counts while it holds the GIL, and lets it go after
     each count: with the interpreter never taking the GIL away on its own,
