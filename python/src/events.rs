@@ -184,9 +184,9 @@ impl Slot {
 /// [`crate::handover`]). Each event's delivery attaches again inside it,
 /// which then costs nothing; the door shut, neither attaches.
 pub fn deliver_in_one_hold(deliver: &mut dyn FnMut()) {
-    let _run = handover::Run::begin();
+    let mut run = handover::Run::begin();
     exit::attach(|_attached| {
-        handover::progress();
+        run.attached();
         deliver();
     });
 }
@@ -217,8 +217,12 @@ impl Drop for Standing {
     /// asks, so that the thread state ends when that attach does. Nothing is
     /// given back to an interpreter shutting down: the thread state is left
     /// for its finalization to clear.
+    /// The wait for the GIL is marked as a run's is, so that a thread that
+    /// keeps calling hands it over, and a close joining this thread ends.
     fn drop(&mut self) {
+        let mut run = handover::Run::begin();
         exit::attach(|_attached| {
+            run.attached();
             // SAFETY: attached, so this thread's state is current and holds
             // at least the enclosing attach besides the hold given back.
             unsafe { ffi::PyGILState_Release(self.0) }
