@@ -599,10 +599,9 @@ impl Engine {
     /// Has the notifier thread call `wrapper` around each run of events it
     /// delivers together: the events queued at that moment, up to 1,024
     /// (more only when one call published more), each to every subscriber
-    /// in turn. `wrapper` is handed the run's
-    /// delivery and calls it, so that what the callbacks need (a lock, an
-    /// interpreter to attach to) is taken once for the run, not once for
-    /// each event. A delivery it does not call runs once it has returned;
+    /// in turn. `wrapper` is handed the run's delivery and calls it, so that
+    /// what the callbacks need (a lock, an interpreter to attach to) is
+    /// taken once for the run, not once for each event. A delivery it does not call runs once it has returned;
     /// a panic in it is caught and logged. A later wrapper replaces this
     /// one, from the next run on. Fails with [`Error::Closed`] on a closed
     /// engine.

@@ -339,11 +339,10 @@ impl Notifier {
             drop(wrapper);
             return Err(Error::Closed);
         }
-        match thread.is_some() {
-            true => {
-                self.send(Message::Wrap(wrapper));
-            }
-            false => *self.wrapper.lock() = Some(wrapper),
+        if thread.is_some() {
+            self.send(Message::Wrap(wrapper));
+        } else {
+            *self.wrapper.lock() = Some(wrapper);
         }
         Ok(())
     }

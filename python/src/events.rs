@@ -217,6 +217,7 @@ impl Drop for Standing {
     /// asks, so that the thread state ends when that attach does. Nothing is
     /// given back to an interpreter shutting down: the thread state is left
     /// for its finalization to clear.
+    ///
     /// The wait for the GIL is marked as a run's is, so that a thread that
     /// keeps calling hands it over, and a close joining this thread ends.
     fn drop(&mut self) {
@@ -325,8 +326,8 @@ impl Subscribers {
     /// Ends a subscription here: the notifier thread finds its slot empty
     /// from now on. Returns the callable, for the caller to drop.
     pub fn remove(&self, id: u64) -> Option<Py<PyAny>> {
-        let slot = lock(&self.slots).as_mut()?.remove(&id);
-        slot?.take()
+        let slot = lock(&self.slots).as_mut()?.remove(&id)?;
+        slot.take()
     }
 
     /// Shows every callable to the garbage collector. A lock that is taken
@@ -347,9 +348,7 @@ impl Subscribers {
     /// Ends every subscription here, for good: a subscription kept after
     /// this is ended at once. Returns the callables, for the caller to drop.
     pub fn clear(&self) -> Vec<Py<PyAny>> {
-        let mut slots = lock(&self.slots);
-        let taken = slots.take().unwrap_or_default();
-        drop(slots);
-        taken.values().filter_map(|slot| slot.take()).collect()
+        let slots = lock(&self.slots).take().unwrap_or_default();
+        slots.values().filter_map(|slot| slot.take()).collect()
     }
 }

@@ -108,18 +108,21 @@ impl Run {
 
     /// Called once the notifier holds the GIL for the run.
     pub fn attached(&mut self) {
+        self.stop_attaching();
+        progress();
+    }
+
+    /// Takes the run off [`ATTACHING`], once.
+    fn stop_attaching(&mut self) {
         if std::mem::take(&mut self.attaching) {
             ATTACHING.fetch_sub(1, Ordering::SeqCst);
         }
-        progress();
     }
 }
 
 impl Drop for Run {
     fn drop(&mut self) {
-        if std::mem::take(&mut self.attaching) {
-            ATTACHING.fetch_sub(1, Ordering::SeqCst);
-        }
+        self.stop_attaching();
         if !self.counted {
             return;
         }

@@ -148,6 +148,15 @@ def ratio(value: float | None, base: float | None) -> str:
     return f"{value / base:.2f}x"
 
 
+def python_row(label: str, threads: int, measured: Record | None,
+               original: Record | None) -> str:
+    """A row of the Python table: a figure against the original's."""
+    return (f"| {label} | {threads} | {rate(measured)} | {latency(measured)} | "
+            f"{rate(original)} | {latency(original)} | "
+            f"{ratio(measured and measured['ops_per_sec'], original and original['ops_per_sec'])}"
+            " |")
+
+
 def verdict(ok: bool | None) -> str:
     return {True: "met", False: "**missed**", None: "not measured"}[ok]
 
@@ -425,10 +434,7 @@ def build(data: Path) -> str:
         for label, workload, match, subject in rows:
             service = get(workload, subject, **match)
             original = get(workload, "original", **match)
-            add(f"| {label} | {match.get('threads', 1)} | {rate(service)} | {latency(service)} | "
-                f"{rate(original)} | {latency(original)} | "
-                f"{ratio(service and service['ops_per_sec'], original and original['ops_per_sec'])}"
-                " |")
+            add(python_row(label, match.get("threads", 1), service, original))
             if workload == "py-pairs" and subject == "service" and service:
                 speedup_target(f"Python pairs >= 5x the original, {match['threads']} thread(s)",
                                service, original, 5, targets)
@@ -436,10 +442,8 @@ def build(data: Path) -> str:
             heard, original = (get("py-pairs-callback", "engine", threads=threads),
                                get("py-pairs", "original", threads=threads))
             if heard:
-                add(f"| block+confirm pairs, through `Engine`, a callback counting each event "
-                    f"| {threads} | {rate(heard)} | {latency(heard)} | {rate(original)} | "
-                    f"{latency(original)} | "
-                    f"{ratio(heard['ops_per_sec'], original and original['ops_per_sec'])} |")
+                add(python_row("block+confirm pairs, through `Engine`, a callback counting "
+                               "each event", threads, heard, original))
         load_batch, original_load = get("py-load-batch", "service"), get("py-load", "original")
         if load_batch:
             base = original_load and original_load["ops_per_sec"]
