@@ -170,7 +170,7 @@ FFI_ROUNDS ?= 5
 # code, the crossings into C and the engine (bindings/go/benchsplit.go).
 GO_BENCH_TAG := stockkeeper_bench
 # The Go benchmarks that run in every round with Rust's and C's.
-GO_ROUND_PAIRS := Block(Many)?|BlockConfirm(Bare|LoopedInC|Many)?
+GO_ROUND_PAIRS := Block(Many)?|BlockConfirm(Bare|LoopedInC|Many|Subscribed)?
 GO_ROUND_BENCH := ^Benchmark($(GO_ROUND_PAIRS)|Available|CgoFloor|Cold.*)$$
 # More runs of the core's throughput workloads; the report keeps each
 # figure's fastest. The mass expiry, whose target is a worst case, runs once.
@@ -195,6 +195,8 @@ bench: toolchains lib python-package
 	rm -f $(BENCH_OUT)/ffi.jsonl $(BENCH_OUT)/ffi-go.txt
 	for round in $$(seq $(FFI_ROUNDS)); do \
 	  $(CARGO) bench -q --bench engine -- --workload ffi-pairs --subject engine \
+	    >> $(BENCH_OUT)/ffi.jsonl && \
+	  $(CARGO) bench -q --bench engine -- --workload ffi-subscribed --subject engine \
 	    >> $(BENCH_OUT)/ffi.jsonl && \
 	  $(MAKE) -s --no-print-directory -C tests/c bench ROOT=$(ROOT) CC=$(CC) \
 	    >> $(BENCH_OUT)/ffi.jsonl && \

@@ -7,10 +7,11 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
@@ -37,6 +38,61 @@ pub type Wrapper = Box<dyn FnMut(&mut dyn FnMut()) + Send + 'static>;
 /// single call that published more: a wrapper that holds something for the
 /// run holds it for at most this many.
 const RUN_LIMIT: usize = 1024;
+
+/// How long the notifier thread sleeps when it finds nothing queued after a
+/// run, before it waits to be woken. Events that arrive meanwhile wait for
+/// it, and come in the next run together, while their publishers send them
+/// without waking a thread: from a thread publishing without pause, waking
+/// the notifier for each event cost more than the event's call.
+const NAP: Duration = Duration::from_micros(50);
+
+/// The largest list of events (one call's) that the notifier thread, done
+/// with it, leaves for a publishing thread to drop, and how many lists it
+/// leaves at most; see [`Spent`].
+const SPENT_EVENTS: usize = 16;
+const SPENT_LISTS: usize = 4096;
+
+/// The lists of events the notifier thread has delivered, which the threads
+/// that publish drop, one with each list they publish.
+///
+/// Their memory was allocated by those threads. Freed on the notifier thread,
+/// each free took the allocator's lock that the publishing thread's next
+/// allocation took too (glibc gives a thread's cache room for a few chunks
+/// of each size only), and the two threads took turns on it, sleeping on it
+/// in the kernel. Dropped where they were made, they go back to the
+/// publisher's own cache for its next events. A list too long to drop within
+/// one call (a release pass's batch) is dropped by the notifier thread, as
+/// are lists past [`SPENT_LISTS`], which keeps what waits here bounded when
+/// nothing publishes for a while.
+#[derive(Default)]
+struct Spent {
+    lists: Mutex<Vec<Vec<Event>>>,
+}
+
+impl Spent {
+    /// Keeps the short lists of a delivered run for the publishers, and drops
+    /// the rest, once the lock is let go.
+    fn keep(&self, run: Vec<Vec<Event>>) {
+        let mut left = Vec::new();
+        {
+            let mut lists = self.lists.lock();
+            for list in run {
+                if list.len() <= SPENT_EVENTS && lists.len() < SPENT_LISTS {
+                    lists.push(list);
+                } else {
+                    left.push(list);
+                }
+            }
+        }
+        drop(left);
+    }
+
+    /// A list to drop, if one is kept and the lock is free: a publisher never
+    /// waits here.
+    fn take(&self) -> Option<Vec<Event>> {
+        self.lists.try_lock()?.pop()
+    }
+}
 
 /// Whether each live subscription has ended, by id.
 type Registry = Mutex<BTreeMap<SubscriptionId, Arc<AtomicBool>>>;
@@ -268,6 +324,8 @@ pub(crate) struct Notifier {
     /// Every live subscription's end, for [`Notifier::unsubscribe`]; the
     /// notifier thread takes out those whose receiver was dropped.
     ends: Arc<Registry>,
+    /// Delivered events for the publishing threads to drop.
+    spent: Arc<Spent>,
     stopped: AtomicBool,
     /// Calls counted by [`Notifier::enter_call`] and not yet done.
     calls: CallCount,
@@ -291,11 +349,12 @@ impl Notifier {
         InProgress { calls, outermost, notifier: self, _thread: PhantomData }
     }
 
-    /// Hands events to the notifier thread; does nothing when nobody ever
-    /// subscribed.
+    /// Hands events to the notifier thread, and drops a list it delivered
+    /// (see [`Spent`]); does nothing when nobody ever subscribed.
     pub(crate) fn publish(&self, events: Events) {
         if !events.list.is_empty() {
             self.send(Message::Events(events.list));
+            drop(self.spent.take());
         }
     }
 
@@ -307,10 +366,11 @@ impl Notifier {
         if thread.is_none() {
             let (sender, receiver) = mpsc::channel();
             let registry = Arc::clone(&self.ends);
+            let spent = Arc::clone(&self.spent);
             let wrapper = self.wrapper.lock().take();
             let spawned = thread::Builder::new()
                 .name("stockkeeper-notifier".into())
-                .spawn(move || run(receiver, &registry, wrapper));
+                .spawn(move || run(receiver, &registry, &spent, wrapper));
             let Ok(spawned) = spawned else {
                 return Err(Refused { error: Error::Closed, _recipient: to });
             };
@@ -426,16 +486,22 @@ impl Notifier {
     }
 }
 
-fn run(messages: Receiver<Message>, registry: &Registry, mut wrapper: Option<Wrapper>) {
+fn run(
+    messages: Receiver<Message>,
+    registry: &Registry,
+    spent: &Spent,
+    mut wrapper: Option<Wrapper>,
+) {
     let born = fork::generation();
     let mut subscribers: BTreeMap<SubscriptionId, Subscriber> = BTreeMap::new();
     let mut next = None;
+    let mut after_run = false;
     loop {
         let message = match next.take() {
             Some(message) => message,
-            None => match messages.recv() {
-                Ok(message) => message,
-                Err(_) => return,
+            None => match receive(&messages, mem::take(&mut after_run)) {
+                Some(message) => message,
+                None => return,
             },
         };
         match message {
@@ -452,6 +518,8 @@ fn run(messages: Receiver<Message>, registry: &Registry, mut wrapper: Option<Wra
                     std::mem::forget((messages, subscribers, run, next, wrapper));
                     return;
                 }
+                spent.keep(run);
+                after_run = true;
             }
             // Ended already when an unsubscription guessed its id before
             // this message arrived, and sent its own before it.
@@ -469,6 +537,19 @@ fn run(messages: Receiver<Message>, registry: &Registry, mut wrapper: Option<Wra
             Message::Stop => return,
         }
     }
+}
+
+/// The next message, waiting for it as long as it takes; after a run, first
+/// a [`NAP`] without being woken. None once every sender is gone.
+fn receive(messages: &Receiver<Message>, after_run: bool) -> Option<Message> {
+    if after_run {
+        match messages.try_recv() {
+            Ok(message) => return Some(message),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => thread::sleep(NAP),
+        }
+    }
+    messages.recv().ok()
 }
 
 /// A run: the events of `first` and of the messages of events queued right
@@ -554,6 +635,52 @@ mod tests {
 
     fn counted(count: &CallCount) -> usize {
         count.lines.iter().map(|line| line.0.load(Ordering::SeqCst)).sum()
+    }
+
+    /// A list of `events` sold-out events, and a watch on each product id.
+    fn watched_list(events: usize) -> (Vec<Event>, Vec<std::sync::Weak<str>>) {
+        let list: Vec<Event> =
+            (0..events).map(|i| Event::SoldOut { product: Arc::from(format!("p{i}")) }).collect();
+        let watches = list
+            .iter()
+            .map(|event| match event {
+                Event::SoldOut { product } => Arc::downgrade(product),
+                Event::HoldEnded { .. } => unreachable!(),
+            })
+            .collect();
+        (list, watches)
+    }
+
+    fn alive(watches: &[std::sync::Weak<str>]) -> usize {
+        watches.iter().filter(|watch| watch.upgrade().is_some()).count()
+    }
+
+    /// Lists of up to SPENT_EVENTS events are kept, up to SPENT_LISTS of
+    /// them; a longer list, and any past the bound, is dropped at once.
+    /// Taking gives the lists back one at a time, the last kept first, and
+    /// nothing while the lock is held.
+    #[test]
+    fn spent_keeps_short_lists_within_its_bound_and_drops_the_rest() {
+        let spent = Spent::default();
+        let (short, short_watches) = watched_list(SPENT_EVENTS);
+        let (long, long_watches) = watched_list(SPENT_EVENTS + 1);
+        spent.keep(vec![short, long]);
+        assert_eq!(alive(&short_watches), SPENT_EVENTS, "a short list is kept");
+        assert_eq!(alive(&long_watches), 0, "a long list is dropped");
+
+        let (lists, watches): (Vec<_>, Vec<_>) = (0..SPENT_LISTS).map(|_| watched_list(1)).unzip();
+        spent.keep(lists);
+        let watches: Vec<_> = watches.into_iter().flatten().collect();
+        assert_eq!(alive(&watches), SPENT_LISTS - 1, "all but the last fit");
+        assert_eq!(spent.lists.lock().len(), SPENT_LISTS);
+
+        let held = spent.lists.lock();
+        assert!(spent.take().is_none(), "a publisher does not wait for the lock");
+        drop(held);
+        assert_eq!(spent.take().map(|list| list.len()), Some(1));
+        assert_eq!(alive(&watches), SPENT_LISTS - 2, "the last kept is taken first");
+        while spent.take().is_some() {}
+        assert_eq!(alive(&watches) + alive(&short_watches), 0);
     }
 
     /// A channel whose receiver is dropped leaves the subscriptions at its

@@ -95,7 +95,6 @@ pub(crate) mod std_locks {
         }
 
         /// The guard, unless another thread holds the lock.
-        #[cfg(not(loom))]
         pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
             match self.0.try_lock() {
                 Ok(guard) => Some(guard),

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex, Weak};
 use std::thread;
 use std::time::Duration;
 
@@ -635,4 +635,57 @@ fn runs_keep_within_their_limit_when_a_release_pass_queues_batches() {
     let sizes: Vec<usize> = runs.lock().unwrap().iter().map(|run| run.len() / 2).collect();
     assert!(sizes.iter().all(|&events| events <= 1_024), "runs of {sizes:?} events");
     assert_eq!(sizes.iter().sum::<usize>(), 2_001);
+}
+
+/// Watches the order id of every hold-ended event the engine delivers.
+fn watched_endings(engine: &Engine) -> Arc<Mutex<Vec<Weak<str>>>> {
+    let watches = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&watches);
+    engine
+        .on_event(move |event| {
+            if let Event::HoldEnded { order, .. } = event {
+                seen.lock().unwrap().push(Arc::downgrade(order));
+            }
+        })
+        .unwrap();
+    watches
+}
+
+/// The notifier thread leaves a call's delivered events to a thread that
+/// publishes: they are dropped by the next call that publishes, on its own
+/// thread, before it returns.
+#[test]
+fn a_delivered_event_is_dropped_by_the_next_call_that_publishes() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 10).unwrap();
+    let watches = watched_endings(&engine);
+    let alive = |at: usize| watches.lock().unwrap()[at].upgrade().is_some();
+
+    engine.block("kettle", 1, "a", None).unwrap();
+    engine.confirm("a").unwrap();
+    engine.flush_events().unwrap();
+    assert!(alive(0), "delivered, and left for a publisher");
+    engine.block("kettle", 1, "b", None).unwrap();
+    assert!(alive(0), "a block that publishes nothing drops nothing");
+    engine.confirm("b").unwrap();
+    assert!(!alive(0), "dropped by the confirm that published next");
+    engine.flush_events().unwrap();
+    assert!(alive(1));
+}
+
+/// A release pass's batch of events is too long to leave to one call: the
+/// notifier thread drops it itself once it is delivered.
+#[test]
+fn a_release_pass_batch_is_dropped_where_it_was_delivered() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 100).unwrap();
+    let watches = watched_endings(&engine);
+    for i in 0..40 {
+        engine.block("kettle", 1, &format!("o{i}"), None).unwrap();
+    }
+    engine.advance(Duration::from_secs(301)).unwrap();
+    engine.flush_events().unwrap();
+    let watches = watches.lock().unwrap();
+    assert_eq!(watches.len(), 40);
+    assert!(watches.iter().all(|watch| watch.upgrade().is_none()));
 }

@@ -65,6 +65,11 @@ func startPairs(b *testing.B) (engine *Engine, products, orders []string) {
 
 func BenchmarkBlockConfirm(b *testing.B) {
 	engine, products, orders := startPairs(b)
+	pairs(b, engine, products, orders)
+}
+
+// pairs blocks then confirms each order in turn.
+func pairs(b *testing.B, engine *Engine, products, orders []string) {
 	for i := range b.N {
 		if _, err := engine.Block(products[i], 1, orders[i]); err != nil {
 			b.Fatal(err)
@@ -72,6 +77,29 @@ func BenchmarkBlockConfirm(b *testing.B) {
 		if err := engine.Confirm(orders[i]); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkBlockConfirmSubscribed runs the same pairs with a subscriber
+// whose func counts every event (one a pair, as each confirm ends a hold).
+// The timer stops when the last call returns; every event is then checked
+// delivered.
+func BenchmarkBlockConfirmSubscribed(b *testing.B) {
+	engine, products, orders := startPairs(b)
+	var heard atomic.Int64
+	subscription, err := engine.Subscribe(func(Event) { heard.Add(1) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer subscription.Close()
+	b.ResetTimer()
+	pairs(b, engine, products, orders)
+	b.StopTimer()
+	if err := engine.FlushEvents(); err != nil {
+		b.Fatal(err)
+	}
+	if got := heard.Load(); got != int64(b.N) {
+		b.Fatalf("%d events heard of %d pairs", got, b.N)
 	}
 }
 

@@ -13,8 +13,8 @@ mod measure;
 mod reference;
 
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -78,7 +78,7 @@ const SMOKE: Scale = Scale {
 };
 
 /// Every workload, run in its own process: (workload, subject).
-const SUITE: [(&str, &str); 13] = [
+const SUITE: [(&str, &str); 14] = [
     ("catalogue", "engine"),
     ("catalogue", "reference"),
     ("load-2", "engine"),
@@ -90,6 +90,7 @@ const SUITE: [(&str, &str); 13] = [
     ("expiry", "engine"),
     ("prompt", "engine"),
     ("ffi-pairs", "engine"),
+    ("ffi-subscribed", "engine"),
     ("py-scale", "engine"),
     ("py-scale", "reference"),
 ];
@@ -148,6 +149,7 @@ fn run(workload: &str, subject: &str, scale: Scale) {
         ("expiry", "engine") => expiry(scale),
         ("prompt", "engine") => prompt(scale),
         ("ffi-pairs", "engine") => ffi_pairs(scale),
+        ("ffi-subscribed", "engine") => subscribed_pairs(scale),
         ("py-scale", "engine") => {
             let engine = new_engine();
             py_scale(&engine, subject, scale);
@@ -649,7 +651,9 @@ fn prompt(scale: Scale) {
 /// Block+confirm pairs on one thread with every id prepared beforehand,
 /// exactly as the C and Go benchmarks run them, so that the difference is
 /// what crossing each boundary costs.
-fn ffi_pairs(scale: Scale) {
+/// The front doors' catalogue, and the ids of their pairs: a stride
+/// through the catalogue, and one order id each.
+fn ffi_catalogue(scale: Scale) -> (Engine, Vec<String>, Vec<String>) {
     let engine = new_engine();
     for i in 0..scale.ffi_products {
         engine.add_product(&format!("sku-{i:010}"), "Product", 1_000_000_000).unwrap();
@@ -658,12 +662,23 @@ fn ffi_pairs(scale: Scale) {
         .map(|i| format!("sku-{:010}", (i * 7919) % scale.ffi_products))
         .collect();
     let orders: Vec<String> = (0..scale.ffi_pairs).map(|i| format!("ord-{i:012}")).collect();
+    (engine, products, orders)
+}
+
+/// Times the front doors' pairs, one after another on this thread.
+fn timed_pairs(engine: &Engine, products: &[String], orders: &[String]) -> Duration {
     let start = Instant::now();
-    for (product, order) in products.iter().zip(&orders) {
+    for (product, order) in products.iter().zip(orders) {
         engine.block(product, 1, order, None).unwrap();
         engine.confirm(order).unwrap();
     }
-    Record::new("ffi-pairs", "rust").rate(scale.ffi_pairs, start.elapsed(), Vec::new()).print();
+    start.elapsed()
+}
+
+fn ffi_pairs(scale: Scale) {
+    let (engine, products, orders) = ffi_catalogue(scale);
+    let took = timed_pairs(&engine, &products, &orders);
+    Record::new("ffi-pairs", "rust").rate(scale.ffi_pairs, took, Vec::new()).print();
 
     // One product read over and over, as the C and Go benchmarks do: nothing
     // cold, nothing allocated, so their difference is the boundary alone.
@@ -676,4 +691,23 @@ fn ffi_pairs(scale: Scale) {
     }
     assert!(seen > 0);
     Record::new("ffi-reads", "rust").rate(reads, start.elapsed(), Vec::new()).print();
+}
+
+/// The front doors' pairs with a subscriber whose callback counts every
+/// event (one a pair, as each confirm ends a hold), in a process of their
+/// own as the pairs without one run. The time stops when the last call
+/// returns; every event is checked delivered after it.
+fn subscribed_pairs(scale: Scale) {
+    let (engine, products, orders) = ffi_catalogue(scale);
+    let heard = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&heard);
+    engine
+        .on_event(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    let took = timed_pairs(&engine, &products, &orders);
+    engine.flush_events().unwrap();
+    assert_eq!(heard.load(Ordering::Relaxed), scale.ffi_pairs, "every event delivered");
+    Record::new("ffi-subscribed", "rust").rate(scale.ffi_pairs, took, Vec::new()).print();
 }

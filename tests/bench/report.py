@@ -385,6 +385,7 @@ def build(data: Path) -> str:
         door_rounds(data, add)
         go_split(figures, rust_ns, add)
         go_batches(figures, add)
+        subscribed(figures, add)
         add("")
         add("One product read over and over, through each door (`available`, "
             "`sk_product_available`, `Engine.Available`): nothing cold and nothing "
@@ -629,6 +630,29 @@ def go_batches(figures: Figures, add: Any) -> None:
     add("|---|---|---|---|")
     for label, single, batched in rows:
         add(f"| {label} | {single:.0f} | {batched:.0f} | {ratio(single, batched)} |")
+
+
+def subscribed(figures: Figures, add: Any) -> None:
+    """The same pairs with a subscriber whose callback counts every event,
+    against the pairs with none, in Rust and through the Go door, each its
+    fastest run."""
+    rows = [("Rust (`Engine::on_event`)", figures.fastest("ffi-pairs", "rust")[0],
+             figures.fastest("ffi-subscribed", "rust")[0]),
+            ("Go (`Engine.Subscribe`)", figures.fastest("go-BlockConfirm", "go")[0],
+             figures.fastest("go-BlockConfirmSubscribed", "go")[0])]
+    rows = [row for row in rows if None not in row]
+    if not rows:
+        return
+    add("")
+    add("The same pairs with a subscriber whose callback counts every event, one a pair "
+        "(each confirm ends a hold), delivered on the engine's notifier thread. The time "
+        "stops when the last call returns; every event is checked delivered after it.")
+    add("")
+    add("| the same pairs | ns per pair, nobody subscribed | with the callback | "
+        "time with it against without |")
+    add("|---|---|---|---|")
+    for label, plain, heard in rows:
+        add(f"| {label} | {plain:.0f} | {heard:.0f} | {ratio(heard, plain)} |")
 
 
 def speedup_target(label: str, record: Record, base: Record | None, at_least: float,
