@@ -13,7 +13,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, OnceLock};
-use std::thread::{self, JoinHandle, ThreadId};
+use std::thread::{self, JoinHandle, Thread};
 use std::time::Duration;
 
 use crate::clock::Nanos;
@@ -39,45 +39,49 @@ pub type Wrapper = Box<dyn FnMut(&mut dyn FnMut()) + Send + 'static>;
 /// run holds it for at most this many.
 const RUN_LIMIT: usize = 1024;
 
-/// How long the notifier thread sleeps when it finds nothing queued after a
-/// run, before it waits to be woken. Events that arrive meanwhile wait for
-/// it, and come in the next run together, while their publishers send them
-/// without waking a thread: from a thread publishing without pause, waking
-/// the notifier for each event cost more than the event's call.
+/// How long the notifier thread naps when it finds nothing queued after a
+/// run, before it waits to be woken; see [`receive`].
 const NAP: Duration = Duration::from_micros(50);
 
-/// The largest list of events (one call's) that the notifier thread, done
-/// with it, leaves for a publishing thread to drop, and how many lists it
-/// leaves at most; see [`Spent`].
+/// The most events, and lines in all, of a list (one call's events) that the
+/// notifier thread leaves for a publishing thread to drop, and how many
+/// lists it leaves at most; see [`Spent`].
 const SPENT_EVENTS: usize = 16;
-const SPENT_LISTS: usize = 4096;
+const SPENT_LINES: usize = 64;
+const SPENT_LISTS: usize = 1024;
+
+/// How many lists an idle notifier thread leaves kept: past it, it drops
+/// them all; see [`receive`].
+const SPENT_IDLE: usize = 64;
 
 /// The lists of events the notifier thread has delivered, which the threads
-/// that publish drop, one with each list they publish.
+/// that publish drop, one as each publishes, the latest kept first.
 ///
-/// Their memory was allocated by those threads. Freed on the notifier thread,
-/// each free took the allocator's lock that the publishing thread's next
-/// allocation took too (glibc gives a thread's cache room for a few chunks
-/// of each size only), and the two threads took turns on it, sleeping on it
-/// in the kernel. Dropped where they were made, they go back to the
-/// publisher's own cache for its next events. A list too long to drop within
-/// one call (a release pass's batch) is dropped by the notifier thread, as
-/// are lists past [`SPENT_LISTS`], which keeps what waits here bounded when
-/// nothing publishes for a while.
+/// Their memory was allocated by the publishing threads. Freed on the
+/// notifier thread, each free took the allocator's lock that the publishing
+/// thread's next allocation took too (glibc gives a thread's cache room for
+/// a few chunks of each size only), and the two threads took turns on it,
+/// sleeping on it in the kernel. Dropped by a thread that publishes, they go
+/// back to that thread's cache, for its next events. A list too large to
+/// drop within one call (a release pass's batch, an order of many lines) is
+/// dropped by the notifier thread, as are lists past [`SPENT_LISTS`]; when
+/// no events came during a nap it drops what is kept if that is more than
+/// [`SPENT_IDLE`] lists, and when the thread ends it drops everything, so
+/// that an idle engine keeps a few lists here and a closed one none.
 #[derive(Default)]
 struct Spent {
     lists: Mutex<Vec<Vec<Event>>>,
 }
 
 impl Spent {
-    /// Keeps the short lists of a delivered run for the publishers, and drops
+    /// Keeps the small lists of a delivered run for the publishers, and drops
     /// the rest, once the lock is let go.
     fn keep(&self, run: Vec<Vec<Event>>) {
         let mut left = Vec::new();
         {
             let mut lists = self.lists.lock();
             for list in run {
-                if list.len() <= SPENT_EVENTS && lists.len() < SPENT_LISTS {
+                if is_small(&list) && lists.len() < SPENT_LISTS {
                     lists.push(list);
                 } else {
                     left.push(list);
@@ -87,11 +91,38 @@ impl Spent {
         drop(left);
     }
 
-    /// A list to drop, if one is kept and the lock is free: a publisher never
-    /// waits here.
+    /// The latest list kept, to drop, if one is and the lock is free: a
+    /// publisher never waits here. The latest is the memory freed last to
+    /// the allocator and the likeliest to be in a cache.
     fn take(&self) -> Option<Vec<Event>> {
         self.lists.try_lock()?.pop()
     }
+
+    /// Drops every list kept if more than `left` are, once the lock is let
+    /// go.
+    fn clear_past(&self, left: usize) {
+        let lists = {
+            let mut lists = self.lists.lock();
+            if lists.len() <= left {
+                return;
+            }
+            mem::take(&mut *lists)
+        };
+        drop(lists);
+    }
+}
+
+/// Whether a call can drop this list of events in passing: a few events of a
+/// few lines each.
+fn is_small(list: &[Event]) -> bool {
+    let lines: usize = list
+        .iter()
+        .map(|event| match event {
+            Event::HoldEnded { lines, .. } => lines.len(),
+            Event::SoldOut { .. } => 0,
+        })
+        .sum();
+    list.len() <= SPENT_EVENTS && lines <= SPENT_LINES
 }
 
 /// Whether each live subscription has ended, by id.
@@ -319,7 +350,8 @@ pub(crate) struct Notifier {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// A wrapper given before the thread started, which takes it.
     wrapper: Mutex<Option<Wrapper>>,
-    thread_id: OnceLock<ThreadId>,
+    /// The notifier thread, to tell it apart and to end its nap early.
+    notifier_thread: OnceLock<Thread>,
     next_id: AtomicU64,
     /// Every live subscription's end, for [`Notifier::unsubscribe`]; the
     /// notifier thread takes out those whose receiver was dropped.
@@ -332,8 +364,18 @@ pub(crate) struct Notifier {
 }
 
 impl Notifier {
+    /// Queues a message for the notifier thread. Any but events also ends
+    /// the thread's nap, so that a flush, a subscription or a close is not
+    /// kept waiting for it.
     fn send(&self, message: Message) -> bool {
-        self.sender.get().is_some_and(|sender| sender.send(message).is_ok())
+        let events = matches!(message, Message::Events(_));
+        let sent = self.sender.get().is_some_and(|sender| sender.send(message).is_ok());
+        if !events {
+            if let Some(thread) = self.notifier_thread.get() {
+                thread.unpark();
+            }
+        }
+        sent
     }
 
     /// Counts a call in progress (see [`InProgress`]).
@@ -353,8 +395,10 @@ impl Notifier {
     /// (see [`Spent`]); does nothing when nobody ever subscribed.
     pub(crate) fn publish(&self, events: Events) {
         if !events.list.is_empty() {
+            // Taken before sending: never this call's own list.
+            let spent = self.spent.take();
             self.send(Message::Events(events.list));
-            drop(self.spent.take());
+            drop(spent);
         }
     }
 
@@ -368,13 +412,15 @@ impl Notifier {
             let registry = Arc::clone(&self.ends);
             let spent = Arc::clone(&self.spent);
             let wrapper = self.wrapper.lock().take();
-            let spawned = thread::Builder::new()
-                .name("stockkeeper-notifier".into())
-                .spawn(move || run(receiver, &registry, &spent, wrapper));
+            let spawned =
+                thread::Builder::new().name("stockkeeper-notifier".into()).spawn(move || {
+                    precise_naps();
+                    run(receiver, &registry, &spent, wrapper);
+                });
             let Ok(spawned) = spawned else {
                 return Err(Refused { error: Error::Closed, _recipient: to });
             };
-            let _ = self.thread_id.set(spawned.thread().id());
+            let _ = self.notifier_thread.set(spawned.thread().clone());
             let _ = self.sender.set(sender);
             *thread = Some(spawned);
         }
@@ -427,7 +473,7 @@ impl Notifier {
     }
 
     pub(crate) fn on_notifier_thread(&self) -> bool {
-        self.thread_id.get() == Some(&thread::current().id())
+        self.notifier_thread.get().map(Thread::id) == Some(thread::current().id())
     }
 
     /// Waits until every event published before the call was delivered. From
@@ -495,13 +541,13 @@ fn run(
     let born = fork::generation();
     let mut subscribers: BTreeMap<SubscriptionId, Subscriber> = BTreeMap::new();
     let mut next = None;
-    let mut after_run = false;
+    let mut nap = false;
     loop {
         let message = match next.take() {
             Some(message) => message,
-            None => match receive(&messages, mem::take(&mut after_run)) {
+            None => match receive(&messages, spent, mem::take(&mut nap)) {
                 Some(message) => message,
-                None => return,
+                None => break,
             },
         };
         match message {
@@ -518,8 +564,8 @@ fn run(
                     std::mem::forget((messages, subscribers, run, next, wrapper));
                     return;
                 }
+                nap = true;
                 spent.keep(run);
-                after_run = true;
             }
             // Ended already when an unsubscription guessed its id before
             // this message arrived, and sent its own before it.
@@ -534,22 +580,50 @@ fn run(
                 let _ = done.send(());
             }
             Message::Wrap(replacement) => wrapper = Some(replacement),
-            Message::Stop => return,
+            Message::Stop => break,
         }
     }
+    spent.clear_past(0);
 }
 
-/// The next message, waiting for it as long as it takes; after a run, first
-/// a [`NAP`] without being woken. None once every sender is gone.
-fn receive(messages: &Receiver<Message>, after_run: bool) -> Option<Message> {
-    if after_run {
-        match messages.try_recv() {
-            Ok(message) => return Some(message),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => thread::sleep(NAP),
+/// The next message, waiting for it as long as it takes, and None once
+/// every sender is gone.
+///
+/// With `nap`, after a run, it first looks, and when nothing is queued
+/// parks for a [`NAP`] without being woken by events: calls that publish
+/// meanwhile send theirs without a wake-up each (which cost more than the
+/// call, from a thread publishing without pause), and they come in the next
+/// run together. Any other message (a flush, a subscription, a close) ends
+/// the nap. Nothing having come during a nap, nothing is being published:
+/// what [`Spent`] keeps is dropped here, if more than [`SPENT_IDLE`] lists.
+fn receive(messages: &Receiver<Message>, spent: &Spent, nap: bool) -> Option<Message> {
+    if nap {
+        let look = || match messages.try_recv() {
+            Ok(message) => Some(Some(message)),
+            Err(TryRecvError::Disconnected) => Some(None),
+            Err(TryRecvError::Empty) => None,
+        };
+        if let Some(message) = look() {
+            return message;
         }
+        thread::park_timeout(NAP);
+        if let Some(message) = look() {
+            return message;
+        }
+        spent.clear_past(SPENT_IDLE);
     }
     messages.recv().ok()
+}
+
+/// Lets the notifier thread's naps end on time: by default Linux may wake a
+/// thread 50 µs late, which would double a nap.
+fn precise_naps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes a number of nanoseconds and changes
+    // only the calling thread's timer slack; it reads no memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong);
+    }
 }
 
 /// A run: the events of `first` and of the messages of events queued right
@@ -655,32 +729,48 @@ mod tests {
         watches.iter().filter(|watch| watch.upgrade().is_some()).count()
     }
 
-    /// Lists of up to SPENT_EVENTS events are kept, up to SPENT_LISTS of
-    /// them; a longer list, and any past the bound, is dropped at once.
-    /// Taking gives the lists back one at a time, the last kept first, and
-    /// nothing while the lock is held.
+    /// A hold-ended event of `lines` lines, and a watch on its order id.
+    fn watched_ending(lines: usize) -> (Event, std::sync::Weak<str>) {
+        let order: Arc<str> = Arc::from("o");
+        let lines = (0..lines).map(|i| (Arc::from(format!("p{i}")), 1)).collect();
+        let watch = Arc::downgrade(&order);
+        (Event::HoldEnded { order, state: crate::OrderState::Confirmed, lines }, watch)
+    }
+
+    /// Lists of up to SPENT_EVENTS events and SPENT_LINES lines are kept, up
+    /// to SPENT_LISTS of them; a larger list, and any past the bound, is
+    /// dropped at once. Taking gives back one list, the latest kept first,
+    /// and nothing while the lock is held; clearing past a count drops all,
+    /// if more are kept.
     #[test]
-    fn spent_keeps_short_lists_within_its_bound_and_drops_the_rest() {
+    fn spent_keeps_small_lists_within_its_bound_and_drops_the_rest() {
         let spent = Spent::default();
         let (short, short_watches) = watched_list(SPENT_EVENTS);
         let (long, long_watches) = watched_list(SPENT_EVENTS + 1);
-        spent.keep(vec![short, long]);
+        let (few, few_watch) = watched_ending(SPENT_LINES);
+        let (many, many_watch) = watched_ending(SPENT_LINES + 1);
+        spent.keep(vec![short, long, vec![few], vec![many]]);
         assert_eq!(alive(&short_watches), SPENT_EVENTS, "a short list is kept");
         assert_eq!(alive(&long_watches), 0, "a long list is dropped");
+        assert_eq!(alive(std::slice::from_ref(&few_watch)), 1, "an event of a few lines is kept");
+        assert_eq!(alive(&[many_watch]), 0, "an event of many lines is dropped");
 
         let (lists, watches): (Vec<_>, Vec<_>) = (0..SPENT_LISTS).map(|_| watched_list(1)).unzip();
         spent.keep(lists);
         let watches: Vec<_> = watches.into_iter().flatten().collect();
-        assert_eq!(alive(&watches), SPENT_LISTS - 1, "all but the last fit");
+        assert_eq!(alive(&watches), SPENT_LISTS - 2, "all but the last two fit");
         assert_eq!(spent.lists.lock().len(), SPENT_LISTS);
 
         let held = spent.lists.lock();
         assert!(spent.take().is_none(), "a publisher does not wait for the lock");
         drop(held);
         assert_eq!(spent.take().map(|list| list.len()), Some(1));
-        assert_eq!(alive(&watches), SPENT_LISTS - 2, "the last kept is taken first");
-        while spent.take().is_some() {}
-        assert_eq!(alive(&watches) + alive(&short_watches), 0);
+        assert_eq!(alive(&watches), SPENT_LISTS - 3, "the latest kept is taken first");
+        spent.clear_past(SPENT_LISTS);
+        assert_eq!(alive(&watches), SPENT_LISTS - 3, "no more than the count are kept");
+        spent.clear_past(SPENT_LISTS - 2);
+        assert_eq!(alive(&watches) + alive(&short_watches) + alive(&[few_watch]), 0);
+        assert!(spent.take().is_none());
     }
 
     /// A channel whose receiver is dropped leaves the subscriptions at its

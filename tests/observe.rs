@@ -651,9 +651,10 @@ fn watched_endings(engine: &Engine) -> Arc<Mutex<Vec<Weak<str>>>> {
     watches
 }
 
-/// The notifier thread leaves a call's delivered events to a thread that
-/// publishes: they are dropped by the next call that publishes, on its own
-/// thread, before it returns.
+/// The notifier thread leaves a call's delivered events to the threads that
+/// publish: the next call that publishes drops the oldest list left, on its
+/// own thread, before it returns (whether or not the notifier has delivered
+/// that call's own events by then).
 #[test]
 fn a_delivered_event_is_dropped_by_the_next_call_that_publishes() {
     let engine = engine();
@@ -671,6 +672,64 @@ fn a_delivered_event_is_dropped_by_the_next_call_that_publishes() {
     assert!(!alive(0), "dropped by the confirm that published next");
     engine.flush_events().unwrap();
     assert!(alive(1));
+}
+
+/// A closed engine keeps none of the events it delivered: its notifier
+/// thread drops what it kept for the publishers as it ends.
+#[test]
+fn a_closed_engine_keeps_no_delivered_event() {
+    let engine = engine();
+    engine.add_product("kettle", "Kettle", 10).unwrap();
+    let watches = watched_endings(&engine);
+    engine.block("kettle", 1, "a", None).unwrap();
+    engine.confirm("a").unwrap();
+    engine.flush_events().unwrap();
+    assert!(watches.lock().unwrap()[0].upgrade().is_some(), "kept for a publisher");
+    engine.close();
+    assert!(watches.lock().unwrap()[0].upgrade().is_none());
+}
+
+/// The hold of an order of many lines makes an event too large to leave to
+/// one call: the notifier thread drops it once it is delivered.
+#[test]
+fn a_large_event_is_dropped_where_it_was_delivered() {
+    let engine = engine();
+    let products: Vec<String> = (0..65).map(|i| format!("p{i}")).collect();
+    for product in &products {
+        engine.add_product(product, "Product", 1).unwrap();
+    }
+    let watches = watched_endings(&engine);
+    let lines: Vec<Line> = products.iter().map(|product| Line::new(product, 1)).collect();
+    engine.block_order("large", &lines, None).unwrap();
+    engine.confirm("large").unwrap();
+    engine.flush_events().unwrap();
+    assert!(watches.lock().unwrap()[0].upgrade().is_none());
+}
+
+/// A notifier that nothing reaches during its nap drops what it kept, when
+/// that is more than a few calls' events: an engine idle after a burst keeps
+/// none of them.
+#[test]
+fn an_idle_notifier_drops_what_it_kept() {
+    let gate = Arc::new(Barrier::new(2));
+    let (engine, _runs) = wrapped_engine(&gate);
+    let watches = watched_endings(&engine);
+    engine.block("kettle", 1, "first", None).unwrap();
+    engine.cancel("first").unwrap();
+    gate.wait();
+    // Queued behind the first event: a run of a hundred calls' events.
+    let orders: Vec<String> = (0..100).map(|i| format!("o{i}")).collect();
+    pairs(&engine, &orders);
+    gate.wait();
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    let dropped = || {
+        let watches = watches.lock().unwrap();
+        watches.len() == 101 && watches.iter().all(|watch| watch.upgrade().is_none())
+    };
+    while !dropped() {
+        assert!(std::time::Instant::now() < give_up, "the kept events were never dropped");
+        thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// A release pass's batch of events is too long to leave to one call: the

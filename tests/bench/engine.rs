@@ -648,9 +648,6 @@ fn prompt(scale: Scale) {
         .print();
 }
 
-/// Block+confirm pairs on one thread with every id prepared beforehand,
-/// exactly as the C and Go benchmarks run them, so that the difference is
-/// what crossing each boundary costs.
 /// The front doors' catalogue, and the ids of their pairs: a stride
 /// through the catalogue, and one order id each.
 fn ffi_catalogue(scale: Scale) -> (Engine, Vec<String>, Vec<String>) {
@@ -675,6 +672,9 @@ fn timed_pairs(engine: &Engine, products: &[String], orders: &[String]) -> Durat
     start.elapsed()
 }
 
+/// Block+confirm pairs on one thread with every id prepared beforehand,
+/// exactly as the C and Go benchmarks run them, so that the difference is
+/// what crossing each boundary costs.
 fn ffi_pairs(scale: Scale) {
     let (engine, products, orders) = ffi_catalogue(scale);
     let took = timed_pairs(&engine, &products, &orders);
