@@ -601,10 +601,10 @@ impl Engine {
     /// (more only when one call published more), each to every subscriber
     /// in turn. `wrapper` is handed the run's delivery and calls it, so that
     /// what the callbacks need (a lock, an interpreter to attach to) is
-    /// taken once for the run, not once for each event. A delivery it does not call runs once it has returned;
-    /// a panic in it is caught and logged. A later wrapper replaces this
-    /// one, from the next run on. Fails with [`Error::Closed`] on a closed
-    /// engine.
+    /// taken once for the run, not once for each event. A delivery it does
+    /// not call runs once it has returned; a panic in it is caught and
+    /// logged. A later wrapper replaces this one, from the next run on.
+    /// Fails with [`Error::Closed`] on a closed engine.
     pub fn wrap_deliveries(
         &self,
         wrapper: impl FnMut(&mut dyn FnMut()) + Send + 'static,

@@ -115,14 +115,15 @@ impl Spent {
 /// Whether a call can drop this list of events in passing: a few events of a
 /// few lines each.
 fn is_small(list: &[Event]) -> bool {
-    let lines: usize = list
-        .iter()
-        .map(|event| match event {
-            Event::HoldEnded { lines, .. } => lines.len(),
-            Event::SoldOut { .. } => 0,
-        })
-        .sum();
-    list.len() <= SPENT_EVENTS && lines <= SPENT_LINES
+    let lines = || -> usize {
+        list.iter()
+            .map(|event| match event {
+                Event::HoldEnded { lines, .. } => lines.len(),
+                Event::SoldOut { .. } => 0,
+            })
+            .sum()
+    };
+    list.len() <= SPENT_EVENTS && lines() <= SPENT_LINES
 }
 
 /// Whether each live subscription has ended, by id.
@@ -561,7 +562,7 @@ fn run(
                     // last thread the child exits. What the parent's threads
                     // share with it is left untouched: a lock one of them
                     // held at the fork stays held here.
-                    std::mem::forget((messages, subscribers, run, next, wrapper));
+                    mem::forget((messages, subscribers, run, next, wrapper));
                     return;
                 }
                 nap = true;
@@ -713,16 +714,9 @@ mod tests {
 
     /// A list of `events` sold-out events, and a watch on each product id.
     fn watched_list(events: usize) -> (Vec<Event>, Vec<std::sync::Weak<str>>) {
-        let list: Vec<Event> =
-            (0..events).map(|i| Event::SoldOut { product: Arc::from(format!("p{i}")) }).collect();
-        let watches = list
-            .iter()
-            .map(|event| match event {
-                Event::SoldOut { product } => Arc::downgrade(product),
-                Event::HoldEnded { .. } => unreachable!(),
-            })
-            .collect();
-        (list, watches)
+        let products: Vec<Arc<str>> = (0..events).map(|i| Arc::from(format!("p{i}"))).collect();
+        let watches = products.iter().map(Arc::downgrade).collect();
+        (products.into_iter().map(|product| Event::SoldOut { product }).collect(), watches)
     }
 
     fn alive(watches: &[std::sync::Weak<str>]) -> usize {
